@@ -1,0 +1,174 @@
+/**
+ * The one seam between the engine and the machine learning.
+ *
+ * `pipeline/` never imports from `stages/`. Stage kinds (and plugins) describe
+ * themselves with a `StageKind` and register it here; the engine only ever sees this
+ * interface. A kind either does its work in one `run()`, or splits it into work units
+ * (`units()` + `runUnit(i)` + `combine()`), which is what resume, worker threads and
+ * distributed executors operate on.
+ */
+import type { z } from 'zod';
+
+/** A stage instance's content hash (sha256 hex). Branded so a path cannot pass for one. */
+export type StageHash = string & { readonly __brand: 'StageHash' };
+
+/** Numbers a person reads first; stored in the manifest and in run.json. */
+export type Metrics = Record<string, number | string | boolean | null>;
+
+/** What a stage or a unit hands back to the engine. Everything must be JSON. */
+export interface StageOutcome {
+  metrics?: Metrics;
+  /** Free-form provenance recorded in the manifest (e.g. the tensor backend and why). */
+  info?: Record<string, unknown>;
+}
+
+/** How a named input of a kind is declared. */
+export interface InputSpec {
+  /** Artifact kinds accepted for this input (the `output` of the upstream kind). */
+  kinds: readonly string[];
+  optional?: boolean;
+  description?: string;
+}
+
+/** A finished upstream stage, as a downstream stage sees it. Read-only. */
+export interface Artifact {
+  /** The artifact kind (the producer's `output`). */
+  kind: string;
+  /** The stage kind that produced it. */
+  stageKind: string;
+  hash: StageHash;
+  /** Absolute path of the store entry (`runs/store/<hash>`); artifacts sit directly in it. */
+  dir: string;
+  /** The producer's resolved params (defaults applied). */
+  params: unknown;
+  metrics: Metrics;
+  /** The number of work units the producer had (0 for a kind with `run()`). */
+  units: number;
+  /** The producer's own inputs, so e.g. `models.inputs.data` reaches the data set. */
+  inputs: Record<string, Artifact>;
+}
+
+/** Everything a stage may know while it runs. It never sees the scheduler. */
+export interface StageContext<P = unknown> {
+  params: P;
+  inputs: Record<string, Artifact>;
+  hash: StageHash;
+  /** 32-bit seed derived from (experiment seed, stage hash). */
+  seed: number;
+  /** The config's `backend:` setting (auto | wasm | cpu | tensorflow | tensorflow-gpu). */
+  backend: string;
+  /** Absolute path of the final store entry (for reading finished units). */
+  dir: string;
+  /**
+   * Where to write this step's files. A private staging folder: the engine moves its
+   * contents into place only after the step returns, so a killed step leaves nothing
+   * that looks whole.
+   */
+  outDir: string;
+  /** A line of progress or information for the person watching. */
+  log(message: string): void;
+}
+
+export interface UnitContext<P = unknown> extends StageContext<P> {
+  index: number;
+  /** Number of units of this stage. */
+  count: number;
+  /** 32-bit seed derived from (experiment seed, stage hash, unit index). */
+  seed: number;
+  /** Report progress within the unit (0..1), for ETAs on long units. Optional to call. */
+  progress(fraction: number): void;
+}
+
+export interface CombineContext<P = unknown> extends StageContext<P> {
+  /** Number of units. */
+  count: number;
+  /** Absolute path of finished unit i (`<dir>/units/<i>`). */
+  unitDir(index: number): string;
+  /** What each unit returned, by index. */
+  unitOutcomes: StageOutcome[];
+}
+
+interface StageKindBase<P> {
+  /** The `kind:` name in configs: [a-z][a-z0-9_-]*. */
+  name: string;
+  /** Part of the hash: bump it when the kind's math or file layout changes. */
+  version: string;
+  /** One line for `attrib kinds`. */
+  description: string;
+  /** The equation it computes, shown by `attrib kinds NAME`. */
+  equation?: string;
+  /**
+   * Params schema. Read at validation time (after plugins have registered), so a kind
+   * may define it as a getter that builds a union over registered models or sources.
+   */
+  readonly params: z.ZodType<P>;
+  inputs: Record<string, InputSpec>;
+  /** The artifact kind it produces (what downstream InputSpec.kinds name). */
+  output: string;
+}
+
+export interface SingleStepKind<P = any> extends StageKindBase<P> {
+  run(ctx: StageContext<P>): Promise<StageOutcome | void>;
+}
+
+export interface UnitKind<P = any> extends StageKindBase<P> {
+  /** How many units; called once the inputs are finished. */
+  units(ctx: StageContext<P>): number | Promise<number>;
+  /** Writes only into ctx.outDir (the unit's staging folder). Runs in a worker thread. */
+  runUnit(ctx: UnitContext<P>): Promise<StageOutcome | void>;
+  combine(ctx: CombineContext<P>): Promise<StageOutcome | void>;
+}
+
+export type StageKind<P = any> = SingleStepKind<P> | UnitKind<P>;
+
+export function hasUnits(kind: StageKind): kind is UnitKind {
+  return 'runUnit' in kind && typeof (kind as UnitKind).runUnit === 'function';
+}
+
+/** Identity helper that gives a kind literal its types. */
+export function defineStage<P>(kind: StageKind<P>): StageKind<P> {
+  return kind;
+}
+
+const NAME = /^[a-z][a-z0-9_-]*$/;
+
+/**
+ * Stage kinds plus named extension points (model kinds, data sources, ...) that
+ * `stages/` defines and plugins add to, all through one typed object.
+ */
+export class Registry {
+  readonly stages = new Map<string, StageKind>();
+  private readonly points = new Map<string, Map<string, unknown>>();
+
+  registerStage(kind: StageKind): void {
+    if (!NAME.test(kind.name)) throw new RegistryError(`stage kind name "${kind.name}" must match ${NAME}`);
+    if (this.stages.has(kind.name)) throw new RegistryError(`stage kind "${kind.name}" is registered twice`);
+    if (!('run' in kind) && !hasUnits(kind)) {
+      throw new RegistryError(`stage kind "${kind.name}" needs run() or units()/runUnit()/combine()`);
+    }
+    this.stages.set(kind.name, kind);
+  }
+
+  stage(name: string): StageKind | undefined {
+    return this.stages.get(name);
+  }
+
+  /** A named collection (e.g. 'model', 'source') that stage kinds read and plugins extend. */
+  collection<T>(point: string): Map<string, T> {
+    let map = this.points.get(point);
+    if (!map) this.points.set(point, (map = new Map()));
+    return map as Map<string, T>;
+  }
+
+  register<T>(point: string, name: string, value: T): void {
+    const map = this.collection<T>(point);
+    if (!NAME.test(name)) throw new RegistryError(`${point} name "${name}" must match ${NAME}`);
+    if (map.has(name)) throw new RegistryError(`${point} "${name}" is registered twice`);
+    map.set(name, value);
+  }
+}
+
+export class RegistryError extends Error {}
+
+/** What a plugin module exports: `export default function register(registry) {...}`. */
+export type Plugin = (registry: Registry) => void | Promise<void>;

@@ -1,0 +1,12 @@
+/**
+ * The registry list: every built-in stage kind, one line each. A new kind is one new
+ * file in stages/ plus one line here.
+ */
+import type { Registry, StageKind } from '../pipeline/registry.ts';
+
+export const builtinKinds: StageKind[] = [
+];
+
+export function registerBuiltins(registry: Registry): void {
+  for (const kind of builtinKinds) registry.registerStage(kind);
+}
