@@ -143,7 +143,8 @@ export class Registry {
   registerStage(kind: StageKind): void {
     if (!NAME.test(kind.name)) throw new RegistryError(`stage kind name "${kind.name}" must match ${NAME}`);
     if (this.stages.has(kind.name)) throw new RegistryError(`stage kind "${kind.name}" is registered twice`);
-    if (!('run' in kind) && !hasUnits(kind)) {
+    const k = kind as Partial<SingleStepKind & UnitKind>;
+    if (typeof k.run !== 'function' && !(k.units && k.runUnit && k.combine)) {
       throw new RegistryError(`stage kind "${kind.name}" needs run() or units()/runUnit()/combine()`);
     }
     this.stages.set(kind.name, kind);
