@@ -3,8 +3,10 @@
  * file in stages/ plus one line here.
  */
 import type { Registry, StageKind } from '../pipeline/registry.ts';
+import { lds } from './lds.ts';
 
 export const builtinKinds: StageKind[] = [
+  lds,
 ];
 
 export function registerBuiltins(registry: Registry): void {
