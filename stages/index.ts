@@ -4,9 +4,11 @@
  */
 import type { Registry, StageKind } from '../pipeline/registry.ts';
 import { lds } from './lds.ts';
+import { trak } from './trak.ts';
 
 export const builtinKinds: StageKind[] = [
   lds,
+  trak,
 ];
 
 export function registerBuiltins(registry: Registry): void {

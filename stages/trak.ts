@@ -1,0 +1,122 @@
+/**
+ * `trak`: TRAK attribution scores from linearized models (Park et al., "TRAK:
+ * Attributing Model Behavior at Scale", ICML 2023, Sec. 3 / Algorithm 1, the estimator
+ * τ_TRAK):
+ *
+ *     τ_s(x)_i = φ_s(x)ᵀ (Φ_sᵀ Φ_s + λ_s I)⁻¹ φ_{s,i}                  one model s
+ *     τ(x)_i   = S( [ (1/S) Σ_s τ_s(x)_i ] · [ (1/S) Σ_s (1 − p_{s,i}) ], t )
+ *
+ * φ_{s,i} = Pᵀ ∇θ f(z_i; θ_s) (the `features` input, from linearize); Φ_s stacks them
+ * over the train split; p_{s,i} = σ(f(z_i; θ_s)) is the correct-class probability, so
+ * (1 − p) is the "Q" term of the paper (the residual of the one-step Newton / ALO
+ * estimate for logistic regression, averaged over models separately from τ_s as the
+ * paper does). S(·, t) is optional soft-thresholding sign(τ)·max(|τ| − t, 0).
+ *
+ * λ_s: `{relative: r}` (default r = 0.05) means r · mean diag(Φ_sᵀΦ_s), per model;
+ * λ = 0 is the paper's unregularized estimator and breaks down as k approaches n
+ * (DESIGN.md, "The math").
+ *
+ * Work: one unit per model computes X_s = Φ_s (Φ_sᵀΦ_s + λ_s I)⁻¹ ([n, k], by Cholesky,
+ * or through the n × n system when k > n; stages/attribution/solve.ts). combine() then
+ * scores blocks of targets: τ = (1/S) Σ_s T_s X_sᵀ, times Q, thresholded, so an n × m
+ * score matrix is never held whole (stages/attribution/blocked.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { defineStage } from '../pipeline/registry.ts';
+import { initBackend } from './backend.ts';
+import { scoreInBlocks, softThreshold } from './attribution/blocked.ts';
+import { meanOneMinusP, openFeatures } from './attribution/features.ts';
+import { ScoresWriter, writeJsonAtomic } from './attribution/scores.ts';
+import { solveRegularized, type SolveResult } from './attribution/solve.ts';
+
+export const lambdaSchema = z.union([
+  z.number().nonnegative(),
+  z.strictObject({ relative: z.number().nonnegative() }),
+]);
+
+export const trakParams = z.strictObject({
+  /** Ridge λ: absolute, or {relative: r} = r · mean diag(ΦᵀΦ) per model. */
+  lambda: lambdaSchema.default({ relative: 0.05 }),
+  /** Soft-threshold t: absolute, or {relative: r} = r · max_i |τ(x)_i| per target. Off by default. */
+  softThreshold: z.union([z.number().nonnegative(), z.strictObject({ relative: z.number().min(0).max(1) })]).optional(),
+  /** Proponents and opponents per target in top.json. */
+  topK: z.number().int().nonnegative().default(10),
+  /** Targets scored per block (default: as many as keep a block ≤ 16M floats, at most 512). */
+  targetBlock: z.number().int().positive().optional(),
+});
+export type TrakParams = z.infer<typeof trakParams>;
+
+/** Per unit s: X_s = Φ_s(Φ_sᵀΦ_s + λ_s I)⁻¹ and the solve's λ. */
+const X_FILE = 'x.npy';
+const SOLVE_FILE = 'solve.json';
+
+export const trak = defineStage<TrakParams>({
+  name: 'trak',
+  version: '1',
+  description: 'TRAK scores: ridge-regularized after-kernel influence, ensembled over models',
+  equation: 'τ(x)_i = S( (1/S Σ_s φ_s(x)ᵀ(Φ_sᵀΦ_s + λI)⁻¹φ_{s,i}) · (1/S Σ_s (1 − p_{s,i})), t )',
+  params: trakParams,
+  inputs: { features: { kinds: ['features'], description: 'projected gradients from linearize' } },
+  output: 'scores',
+  units(ctx) {
+    return openFeatures(ctx.inputs.features).meta.models;
+  },
+  async runUnit(ctx) {
+    await initBackend(ctx.backend);
+    const features = openFeatures(ctx.inputs.features);
+    const s = ctx.index;
+    const result: SolveResult = solveRegularized(features.trainPath(s), join(ctx.outDir, X_FILE), ctx.params.lambda);
+    writeJsonAtomic(join(ctx.outDir, SOLVE_FILE), result);
+    ctx.log(`trak model ${s}: ${result.form} solve, k = ${result.k}, λ = ${result.lambda.toPrecision(4)}`);
+    return { metrics: { lambda: result.lambda, meanDiag: result.meanDiag, form: result.form } };
+  },
+  async combine(ctx) {
+    await initBackend(ctx.backend);
+    const { params } = ctx;
+    const features = openFeatures(ctx.inputs.features);
+    const { meta } = features;
+    const S = meta.models;
+    const q = meanOneMinusP(features.probs());
+    const n = meta.nTrain;
+    const writer = new ScoresWriter(ctx.outDir, n, features.targetIndex(), params.topK);
+    const threshold = params.softThreshold;
+    try {
+      scoreInBlocks({
+        writer,
+        targetBlock: params.targetBlock,
+        terms: Array.from({ length: S }, (_, s) => ({ targets: features.targetsPath(s), train: join(ctx.unitDir(s), X_FILE), weight: 1 / S })),
+        finish(block, rows) {
+          for (let r = 0; r < rows; r++) for (let i = 0; i < n; i++) block[r * n + i] *= q[i];
+          if (threshold === undefined) return;
+          if (typeof threshold === 'number') return softThreshold(block, threshold);
+          for (let r = 0; r < rows; r++) {
+            const row = block.subarray(r * n, (r + 1) * n);
+            let max = 0;
+            for (const v of row) max = Math.max(max, Math.abs(v));
+            softThreshold(row, threshold.relative * max);
+          }
+        },
+        progress: (f) => ctx.log(`trak: scored ${Math.round(f * 100)}% of targets`),
+      });
+    } catch (e) {
+      writer.abort();
+      throw e;
+    }
+    const lambdas = Array.from({ length: S }, (_, s) => (JSON.parse(readFileSync(join(ctx.unitDir(s), SOLVE_FILE), 'utf8')) as SolveResult).lambda);
+    const lambdaMean = lambdas.reduce((a, b) => a + b, 0) / lambdas.length;
+    const written = writer.close({
+      method: 'trak',
+      models: S,
+      k: meta.k,
+      projector: meta.projector,
+      lambda: params.lambda,
+      lambdaPerModel: lambdas,
+      softThreshold: params.softThreshold ?? null,
+    });
+    return {
+      metrics: { targets: written.nTargets, train: written.nTrain, models: S, k: meta.k, lambda: lambdaMean, projector: meta.projector.kind },
+    };
+  },
+});
