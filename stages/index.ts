@@ -3,11 +3,13 @@
  * file in stages/ plus one line here.
  */
 import type { Registry, StageKind } from '../pipeline/registry.ts';
+import { datamodels } from './datamodels.ts';
 import { lds } from './lds.ts';
 import { trak } from './trak.ts';
 
 export const builtinKinds: StageKind[] = [
   lds,
+  datamodels,
   trak,
 ];
 

@@ -1,0 +1,301 @@
+/**
+ * L1-regularized least squares for many responses at once (the datamodels regression),
+ * on a 0/1 design (the masks), by FISTA with per-column adaptive restart in tfjs matMuls.
+ *
+ * For each response column j (a target's margins over the models' masks):
+ *     min_{w, b}  (1 / 2K) Σ_k (y_kj − b − x_kᵀ w)² + λ_j ‖w‖₁
+ * (scikit-learn's Lasso objective). The intercept is not penalized: x and y are
+ * centered, the solve is on (x − x̄, y − ȳ), and b = ȳ − x̄ᵀ w.
+ *
+ * FISTA (Beck & Teboulle 2009), all B columns in one [n, B] matrix:
+ *     ∇ = Xcᵀ (Xc Z − Yc) / K
+ *     W⁺ = S(Z − ∇/L, λ/L),   S(v, a) = sign(v) max(|v| − a, 0)
+ *     Z⁺ = W⁺ + ((t − 1)/t⁺)(W⁺ − W),   t⁺ = (1 + √(1 + 4t²))/2
+ * L = largest eigenvalue of Xcᵀ Xc / K (power iteration, with a safety margin). A column
+ * restarts its momentum (t = 1) when ⟨Z − W⁺, W⁺ − W⟩ > 0 (O'Donoghue & Candès 2015).
+ * A column has converged when max_i |W⁺ − W| ≤ tol · max(max_i |W⁺|, 1e-8).
+ *
+ * Path: λ_t = λ_max,j · r^{t/(T−1)}, t = 0..T−1, with λ_max,j = max_i |Xcᵀ y_j| / K (the
+ * smallest λ whose solution is 0), warm-started from the previous λ. Each column's λ is
+ * chosen by the mean squared error on held-out rows (predicted with the training rows'
+ * centering); the path stops early once every column has gone `patience` values past
+ * its best. With `refit`, each column is then solved again on all rows at its chosen λ.
+ */
+import { tf } from '../backend.ts';
+
+export interface LassoOptions {
+  /** Number of λ values T on the path, log-spaced from λ_max. */
+  pathLength: number;
+  /** r = λ_min / λ_max. */
+  lambdaMinRatio: number;
+  /** Iteration cap per λ. */
+  maxIter: number;
+  /** Relative change that counts as converged. */
+  tol: number;
+  /** Stop the path once every column's held-out error has not improved for this many λ. */
+  patience: number;
+  /** Solve again on all rows at the chosen λ. */
+  refit: boolean;
+  log?: (message: string) => void;
+  progress?: (fraction: number) => void;
+}
+
+export const defaultLassoOptions: LassoOptions = {
+  pathLength: 20,
+  lambdaMinRatio: 1e-2,
+  maxIter: 500,
+  tol: 1e-4,
+  patience: 3,
+  refit: true,
+};
+
+/** A design restricted to some rows and centered with their means, on the tfjs backend. */
+export class CenteredDesign {
+  readonly rows: number;
+  /** x̄ over the rows, [n]. */
+  readonly mean: Float32Array;
+  /** (X − x̄) [K, n] and its transpose [n, K] (explicit: transposed matMul flags are slow on wasm). */
+  readonly xc: tf.Tensor2D;
+  readonly xcT: tf.Tensor2D;
+  private lipschitzCache: number | undefined;
+
+  constructor(masks: Uint8Array, readonly n: number, rowIndex: ArrayLike<number>) {
+    const K = (this.rows = rowIndex.length);
+    const mean = (this.mean = new Float32Array(n));
+    const counts = new Float64Array(n);
+    for (let r = 0; r < K; r++) {
+      const base = rowIndex[r] * n;
+      for (let i = 0; i < n; i++) counts[i] += masks[base + i];
+    }
+    for (let i = 0; i < n; i++) mean[i] = counts[i] / K;
+    const xc = new Float32Array(K * n);
+    for (let r = 0; r < K; r++) {
+      const base = rowIndex[r] * n;
+      for (let i = 0; i < n; i++) xc[r * n + i] = masks[base + i] - mean[i];
+    }
+    this.xc = tf.tensor2d(xc, [K, n]);
+    this.xcT = tf.transpose(this.xc);
+  }
+
+  /** Largest eigenvalue of Xcᵀ Xc / K, by power iteration, times a 10% margin (FISTA needs an upper bound). */
+  get lipschitz(): number {
+    if (this.lipschitzCache === undefined) {
+      let v = tf.tidy(() => {
+        // A fixed, non-degenerate start vector: the result must not depend on a random draw.
+        const start = tf.add(tf.ones([this.n, 1]), tf.mul(tf.sin(tf.range(0, this.n).reshape([this.n, 1])), 0.5));
+        return tf.div(start, tf.norm(start)) as tf.Tensor2D;
+      });
+      let value = 0;
+      for (let it = 0; it < 100; it++) {
+        const next = tf.tidy(() => tf.div(tf.matMul(this.xcT, tf.matMul(this.xc, v)), this.rows) as tf.Tensor2D);
+        const norm = tf.norm(next).dataSync()[0];
+        v.dispose();
+        v = tf.tidy(() => tf.div(next, Math.max(norm, 1e-30)) as tf.Tensor2D);
+        next.dispose();
+        const converged = Math.abs(norm - value) <= 1e-4 * norm;
+        value = norm;
+        if (converged && it > 10) break;
+      }
+      v.dispose();
+      this.lipschitzCache = Math.max(value, 1e-12) * 1.1;
+    }
+    return this.lipschitzCache;
+  }
+
+  /** Center responses Y [rowsAll, B] on this design's rows: returns (Y[rows] − ȳ, ȳ). */
+  centerResponses(y: Float32Array, B: number, rowIndex: ArrayLike<number>): { yc: tf.Tensor2D; ymean: Float64Array } {
+    const K = rowIndex.length;
+    const ymean = new Float64Array(B);
+    for (let r = 0; r < K; r++) for (let j = 0; j < B; j++) ymean[j] += y[rowIndex[r] * B + j];
+    for (let j = 0; j < B; j++) ymean[j] /= K;
+    const yc = new Float32Array(K * B);
+    for (let r = 0; r < K; r++) for (let j = 0; j < B; j++) yc[r * B + j] = y[rowIndex[r] * B + j] - ymean[j];
+    return { yc: tf.tensor2d(yc, [K, B]), ymean };
+  }
+
+  /** c = Xcᵀ Yc / K, [n, B]: the gradient at 0, whose column max |c| is λ_max. */
+  correlation(yc: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => tf.div(tf.matMul(this.xcT, yc), this.rows) as tf.Tensor2D);
+  }
+
+  dispose(): void {
+    this.xc.dispose();
+    this.xcT.dispose();
+  }
+}
+
+/**
+ * FISTA at fixed per-column λ (a [1, B] vector) from the warm start W0 [n, B]; W0 is not
+ * disposed. Returns the solution and the iterations used.
+ */
+export function fista(design: CenteredDesign, yc: tf.Tensor2D, w0: tf.Tensor2D, lambda: Float32Array, maxIter: number, tol: number): { w: tf.Tensor2D; iterations: number } {
+  const B = lambda.length;
+  const L = design.lipschitz;
+  const K = design.rows;
+  const threshold = tf.tensor2d(lambda.map((l) => l / L), [1, B]);
+  let w = tf.clone(w0);
+  let z = tf.clone(w0);
+  let t = tf.ones([1, B]) as tf.Tensor2D;
+  let iterations = 0;
+  for (; iterations < maxIter; ) {
+    iterations++;
+    const [wNext, zNext, tNext, change] = tf.tidy(() => {
+      const grad = tf.div(tf.matMul(design.xcT, tf.sub(tf.matMul(design.xc, z), yc)), K);
+      const v = tf.sub(z, tf.div(grad, L));
+      const wn = tf.mul(tf.sign(v), tf.relu(tf.sub(tf.abs(v), threshold))) as tf.Tensor2D;
+      const step = tf.sub(wn, w);
+      const restart = tf.greater(tf.sum(tf.mul(tf.sub(z, wn), step), 0, true), 0);
+      const tUsed = tf.where(restart, tf.onesLike(t), t);
+      const tn = tf.div(tf.add(1, tf.sqrt(tf.add(1, tf.mul(4, tf.square(tUsed))))), 2) as tf.Tensor2D;
+      const zn = tf.add(wn, tf.mul(tf.div(tf.sub(tUsed, 1), tn), step)) as tf.Tensor2D;
+      const rel = tf.div(tf.max(tf.abs(step), 0), tf.maximum(tf.max(tf.abs(wn), 0), 1e-8));
+      return [wn, zn, tn, tf.max(rel)];
+    });
+    w.dispose();
+    z.dispose();
+    t.dispose();
+    w = wNext;
+    z = zNext;
+    t = tNext;
+    const done = change.dataSync()[0] <= tol;
+    change.dispose();
+    if (done) break;
+  }
+  z.dispose();
+  t.dispose();
+  threshold.dispose();
+  return { w, iterations };
+}
+
+export interface LassoBlockResult {
+  /** [B, n]: row j is target j's weights w_j. */
+  weights: Float32Array;
+  /** [B]: b_j. */
+  intercept: Float32Array;
+  /** [B]: chosen λ_j. */
+  lambda: Float32Array;
+  /** [B]: λ_max,j on the training rows. */
+  lambdaMax: Float32Array;
+  /** [B]: held-out MSE at the chosen λ, and at λ_max (predicting the mean). */
+  heldOutMse: Float32Array;
+  heldOutMseNull: Float32Array;
+  /** [B]: nonzero weights in the final solution. */
+  nonzeros: Int32Array;
+  /** λ values visited before the early stop. */
+  pathVisited: number;
+  iterations: number;
+}
+
+/**
+ * The regularization path and choice of λ for B responses y [rows, B] (row-major) on the
+ * design masks [rows, n], with the rows in `heldOut` kept out of the fit to choose λ.
+ */
+export function lassoBlock(masks: Uint8Array, rows: number, n: number, y: Float32Array, B: number, heldOut: ArrayLike<number>, options: Partial<LassoOptions> = {}): LassoBlockResult {
+  const o = { ...defaultLassoOptions, ...options };
+  if (masks.length !== rows * n) throw new Error(`lasso: masks have ${masks.length} values, not ${rows}×${n}`);
+  if (y.length !== rows * B) throw new Error(`lasso: responses have ${y.length} values, not ${rows}×${B}`);
+  const isHeld = new Uint8Array(rows);
+  for (let l = 0; l < heldOut.length; l++) isHeld[heldOut[l]] = 1;
+  const trainRows = Int32Array.from({ length: rows }, (_, r) => r).filter((r) => !isHeld[r]);
+  const heldRows = Int32Array.from({ length: rows }, (_, r) => r).filter((r) => isHeld[r]);
+  if (heldRows.length === 0) throw new Error('lasso: no held-out rows to choose λ on');
+  if (trainRows.length < 2) throw new Error('lasso: fewer than 2 training rows');
+
+  const design = new CenteredDesign(masks, n, trainRows);
+  const { yc, ymean } = design.centerResponses(y, B, trainRows);
+  // Held-out design centered with the training means, and raw held-out responses.
+  const xHeld = tf.tidy(() => {
+    const raw = new Float32Array(heldRows.length * n);
+    for (let r = 0; r < heldRows.length; r++) for (let i = 0; i < n; i++) raw[r * n + i] = masks[heldRows[r] * n + i] - design.mean[i];
+    return tf.tensor2d(raw, [heldRows.length, n]);
+  });
+  const yHeldMinusMean = tf.tidy(() => {
+    const raw = new Float32Array(heldRows.length * B);
+    for (let r = 0; r < heldRows.length; r++) for (let j = 0; j < B; j++) raw[r * B + j] = y[heldRows[r] * B + j] - ymean[j];
+    return tf.tensor2d(raw, [heldRows.length, B]);
+  });
+  const heldMse = (w: tf.Tensor2D): Float32Array =>
+    tf.tidy(() => tf.mean(tf.square(tf.sub(tf.matMul(xHeld, w), yHeldMinusMean)), 0).dataSync() as Float32Array);
+
+  const lambdaMax = tf.tidy(() => tf.max(tf.abs(design.correlation(yc)), 0).dataSync() as Float32Array).slice();
+  const T = o.pathLength;
+  const lambdaAt = (step: number) => lambdaMax.map((l) => l * o.lambdaMinRatio ** (T > 1 ? step / (T - 1) : 0));
+
+  // t = 0: λ_max, whose solution is exactly 0 (predict the training mean).
+  let w = tf.zeros([n, B]) as tf.Tensor2D;
+  let best = tf.clone(w);
+  const heldOutMseNull = heldMse(w).slice();
+  const bestMse = heldOutMseNull.slice();
+  const bestLambda = lambdaMax.slice();
+  const sinceBest = new Int32Array(B);
+  let iterations = 0;
+  let visited = 1;
+  for (let step = 1; step < T; step++) {
+    const lambda = lambdaAt(step);
+    const solved = fista(design, yc, w, lambda, o.maxIter, o.tol);
+    w.dispose();
+    w = solved.w;
+    iterations += solved.iterations;
+    visited++;
+    const mse = heldMse(w);
+    const improved = new Float32Array(B);
+    for (let j = 0; j < B; j++) {
+      if (mse[j] < bestMse[j]) {
+        bestMse[j] = mse[j];
+        bestLambda[j] = lambda[j];
+        sinceBest[j] = 0;
+        improved[j] = 1;
+      } else sinceBest[j]++;
+    }
+    const next = tf.tidy(() => tf.where(tf.tensor2d(improved, [1, B]).greater(0), w, best) as tf.Tensor2D);
+    best.dispose();
+    best = next;
+    o.log?.(`lasso: λ ${step}/${T - 1}: ${solved.iterations} iterations, ${B - sinceBest.filter((s) => s > 0).length} of ${B} targets improved`);
+    o.progress?.(step / (T - 1) / (o.refit ? 2 : 1));
+    if (sinceBest.every((s) => s >= o.patience)) break;
+  }
+  w.dispose();
+  design.dispose();
+  yc.dispose();
+  xHeld.dispose();
+  yHeldMinusMean.dispose();
+
+  let finalW = best;
+  let intercept: Float64Array;
+  if (o.refit) {
+    const all = Int32Array.from({ length: rows }, (_, r) => r);
+    const full = new CenteredDesign(masks, n, all);
+    const centered = full.centerResponses(y, B, all);
+    const solved = fista(full, centered.yc, best, bestLambda, o.maxIter, o.tol);
+    iterations += solved.iterations;
+    best.dispose();
+    finalW = solved.w;
+    intercept = interceptOf(finalW, full.mean, centered.ymean);
+    centered.yc.dispose();
+    full.dispose();
+  } else {
+    intercept = interceptOf(finalW, design.mean, ymean);
+  }
+  const weights = tf.tidy(() => tf.transpose(finalW).dataSync() as Float32Array).slice();
+  finalW.dispose();
+  const nonzeros = new Int32Array(B);
+  for (let j = 0; j < B; j++) for (let i = 0; i < n; i++) if (weights[j * n + i] !== 0) nonzeros[j]++;
+  o.progress?.(1);
+  return {
+    weights,
+    intercept: Float32Array.from(intercept),
+    lambda: bestLambda,
+    lambdaMax,
+    heldOutMse: bestMse,
+    heldOutMseNull,
+    nonzeros,
+    pathVisited: visited,
+    iterations,
+  };
+}
+
+/** b_j = ȳ_j − x̄ᵀ w_j. */
+function interceptOf(w: tf.Tensor2D, mean: Float32Array, ymean: Float64Array): Float64Array {
+  const xw = tf.tidy(() => tf.matMul(tf.tensor2d(mean, [1, mean.length]), w).dataSync());
+  return ymean.map((m, j) => m - xw[j]);
+}
