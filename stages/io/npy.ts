@@ -4,9 +4,11 @@
  *
  * Every write goes to a temporary name in the same folder and is renamed into place,
  * so a killed process never leaves a file that looks whole. `NpyWriter` appends rows
- * for arrays larger than memory; `readNpyRows` reads a row range without the rest.
+ * for arrays larger than memory; `readNpyRows` reads a row range without the rest and
+ * `readNpyChunks` iterates over one in row chunks. A file whose size does not match its
+ * header (truncated, or corrupt) is an NpyError that says so, never garbage.
  */
-import { closeSync, fsyncSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export type DType = 'float32' | 'float64' | 'int32' | 'uint8' | 'bool';
@@ -114,8 +116,17 @@ function parseHeader(path: string, head: Buffer, fileSize: number): NpyHeader {
 export function readNpyHeader(path: string): NpyHeader {
   const fd = openFor(path);
   try {
-    const size = fstatSize(path);
-    const head = Buffer.alloc(Math.min(size, 4096));
+    const size = fstatSync(fd).size;
+    // Preamble first (magic, version, header length), then exactly the header.
+    const pre = Buffer.alloc(Math.min(size, 12));
+    readSync(fd, pre, 0, pre.length, 0);
+    let total = pre.length;
+    if (pre.length >= 10 && pre.subarray(0, 6).equals(MAGIC)) {
+      const major = pre[6];
+      if (major === 1) total = 10 + pre.readUInt16LE(8);
+      else if ((major === 2 || major === 3) && pre.length >= 12) total = 12 + pre.readUInt32LE(8);
+    }
+    const head = Buffer.alloc(Math.min(size, total));
     readSync(fd, head, 0, head.length, 0);
     return parseHeader(path, head, size);
   } finally {
@@ -129,10 +140,6 @@ function openFor(path: string): number {
   } catch (e) {
     throw new NpyError(path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message);
   }
-}
-
-function fstatSize(path: string): number {
-  return statSync(path).size;
 }
 
 /** Read a whole array. */
@@ -165,6 +172,27 @@ export function readNpyRows(path: string, start: number, end: number, header = r
   return { dtype: header.dtype, shape: [end - start, ...header.shape.slice(1)], data };
 }
 
+/**
+ * Reads an array in chunks of `rowsPerChunk` rows (first axis), for arrays larger than
+ * memory: `for (const {start, end, array} of readNpyChunks(path, 4096)) ...`.
+ */
+export function* readNpyChunks(path: string, rowsPerChunk: number): Generator<{ start: number; end: number; array: NdArray }> {
+  if (!(rowsPerChunk >= 1)) throw new Error(`readNpyChunks ${path}: rowsPerChunk must be at least 1`);
+  const header = readNpyHeader(path);
+  if (header.shape.length === 0) throw new NpyError(path, 'a 0-d array has no rows');
+  const rows = header.shape[0];
+  for (let start = 0; start < rows; start += rowsPerChunk) {
+    const end = Math.min(rows, start + rowsPerChunk);
+    yield { start, end, array: readNpyRows(path, start, end, header) };
+  }
+}
+
+/** Rows per chunk so that one chunk holds about `bytes` bytes (at least one row). */
+export function rowsForBytes(header: NpyHeader, bytes: number): number {
+  const rowBytes = product(header.shape.slice(1)) * BYTES[header.dtype];
+  return Math.max(1, Math.floor(bytes / Math.max(1, rowBytes)));
+}
+
 function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
 }
@@ -172,6 +200,20 @@ function tempName(path: string): string {
 function writeAll(fd: number, buf: Uint8Array): void {
   let done = 0;
   while (done < buf.length) done += writeSync(fd, buf, done, Math.min(buf.length - done, 1 << 30));
+}
+
+/** Best effort: make a rename durable (some file systems refuse fsync on a folder). */
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* not supported here */
+  }
 }
 
 /** Write a whole array atomically (temporary name, fsync, rename). */
@@ -221,12 +263,24 @@ export class NpyWriter {
     return this.rows;
   }
 
-  /** Finish: rewrite the header with the final shape, fsync, rename into place. */
+  /**
+   * Finish: rewrite the header with the final shape, fsync, rename into place. `rows`,
+   * when given, must equal the rows appended (a check for the caller's own count).
+   */
   close(rows = this.rows): void {
+    if (rows !== this.rows) {
+      this.abort();
+      throw new Error(`NpyWriter ${this.path}: closed with ${rows} rows but ${this.rows} were appended`);
+    }
     this.finish([rows, ...this.rowShape]);
   }
 
+  /** Finish a 0-d array (exactly one value appended). */
   closeScalar(): void {
+    if (this.rows !== 1 || this.rowShape.length !== 0) {
+      this.abort();
+      throw new Error(`NpyWriter ${this.path}: a scalar needs exactly one value`);
+    }
     this.finish([]);
   }
 
@@ -240,6 +294,7 @@ export class NpyWriter {
     closeSync(this.fd);
     this.open = false;
     renameSync(this.tmp, this.path);
+    syncDir(dirname(this.path));
   }
 
   abort(): void {
