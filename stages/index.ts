@@ -3,6 +3,9 @@
  * file in stages/ plus one line here.
  */
 import type { Registry, StageKind } from '../pipeline/registry.ts';
+import { gradcos } from './baselines/gradcos.ts';
+import { graddot } from './baselines/graddot.ts';
+import { influence } from './baselines/influence.ts';
 import { datamodels } from './datamodels.ts';
 import { lds } from './lds.ts';
 import { trak } from './trak.ts';
@@ -11,6 +14,9 @@ export const builtinKinds: StageKind[] = [
   lds,
   datamodels,
   trak,
+  graddot,
+  gradcos,
+  influence,
 ];
 
 export function registerBuiltins(registry: Registry): void {

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Artifact } from '../../pipeline/registry.ts';
-import { FEATURES } from '../artifacts.ts';
-import { readNpy, readNpyHeader } from '../io/npy.ts';
+import { FEATURES, MASKS, MODELS } from '../artifacts.ts';
+import { readNpy, readNpyHeader, readNpyRows } from '../io/npy.ts';
 import type { ProjectorSpec } from '../projectors/types.ts';
 
 /** features.json */
@@ -63,4 +63,21 @@ export function meanOneMinusP(probs: Float32Array[]): Float32Array {
   const q = new Float32Array(n);
   for (const p of probs) for (let i = 0; i < n; i++) q[i] += (1 - p[i]) / probs.length;
   return q;
+}
+
+/**
+ * The train examples model s was trained on (1 = in its subset), read through
+ * features → models → masks; undefined when the models were not trained on masks
+ * (then every train example counts).
+ */
+export function trainingMask(features: FeaturesView, s: number): Uint8Array | undefined {
+  const models = features.artifact.inputs.models;
+  const masks = models?.inputs.masks;
+  if (!models || !masks) return undefined;
+  const maskOf = readNpy(join(models.dir, MODELS.maskOf)).data as Int32Array;
+  const row = readNpyRows(join(masks.dir, MASKS.masks), maskOf[s], maskOf[s] + 1);
+  if (row.data.length !== features.meta.nTrain) {
+    throw new Error(`${masks.dir}: masks cover ${row.data.length} train examples, the features ${features.meta.nTrain}`);
+  }
+  return row.data as Uint8Array;
 }

@@ -1,0 +1,48 @@
+/**
+ * `gradcos`: gradient cosine similarity (normalized graddot):
+ *
+ *     τ(x)_i = (1/S) Σ_s φ_s(x)ᵀ φ_{s,i} / (‖φ_s(x)‖ ‖φ_{s,i}‖)
+ *
+ * Insensitive to gradient magnitude, so it ranks by direction only (a zero gradient
+ * scores 0).
+ */
+import { z } from 'zod';
+import { defineStage } from '../../pipeline/registry.ts';
+import { initBackend } from '../backend.ts';
+import { scoreInBlocks } from '../attribution/blocked.ts';
+import { openFeatures } from '../attribution/features.ts';
+import { ScoresWriter } from '../attribution/scores.ts';
+
+export const gradcosParams = z.strictObject({
+  topK: z.number().int().nonnegative().default(10),
+  targetBlock: z.number().int().positive().optional(),
+});
+export type GradcosParams = z.infer<typeof gradcosParams>;
+
+export const gradcos = defineStage<GradcosParams>({
+  name: 'gradcos',
+  version: '1',
+  description: 'Gradient cosine similarity cos(φ(x), φ_i), averaged over models',
+  equation: 'τ(x)_i = (1/S) Σ_s cos(φ_s(x), φ_{s,i})',
+  params: gradcosParams,
+  inputs: { features: { kinds: ['features'], description: 'projected gradients from linearize' } },
+  output: 'scores',
+  async run(ctx) {
+    await initBackend(ctx.backend);
+    const features = openFeatures(ctx.inputs.features);
+    const { meta } = features;
+    const writer = new ScoresWriter(ctx.outDir, meta.nTrain, features.targetIndex(), ctx.params.topK);
+    try {
+      scoreInBlocks({
+        writer,
+        targetBlock: ctx.params.targetBlock,
+        terms: Array.from({ length: meta.models }, (_, s) => ({ targets: features.targetsPath(s), train: features.trainPath(s), weight: 1 / meta.models, cosine: true })),
+      });
+    } catch (e) {
+      writer.abort();
+      throw e;
+    }
+    writer.close({ method: 'gradcos', models: meta.models, k: meta.k, projector: meta.projector });
+    return { metrics: { targets: meta.nTargets, train: meta.nTrain, models: meta.models, k: meta.k } };
+  },
+});
