@@ -1,0 +1,11 @@
+/**
+ * The executable: the one place that joins the engine (pipeline/) and the built-in
+ * stage kinds (stages/). Config plugins are loaded later by the engine itself.
+ */
+import { main } from '../pipeline/cli.ts';
+import { Registry } from '../pipeline/registry.ts';
+import { registerBuiltins } from '../stages/index.ts';
+
+const registry = new Registry();
+registerBuiltins(registry);
+process.exitCode = await main(process.argv.slice(2), { registry, workerEntry: new URL('./worker.js', import.meta.url) });

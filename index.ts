@@ -1,0 +1,102 @@
+/**
+ * attrib's programmatic API, for researchers who script in TypeScript:
+ *
+ *   import { defineStage, z, createRegistry, runConfig } from 'attrib';
+ *
+ * A plugin module (named in a config's `plugins:`) uses the same names:
+ *
+ *   export default function register(registry: Registry) { registry.registerStage(myKind); }
+ */
+import { resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { loadConfig, type LoadedConfig } from './pipeline/config.ts';
+import { fail, ok, type ConfigError, type Result } from './pipeline/errors.ts';
+import type { RunEvent } from './pipeline/events.ts';
+import { execute, type ExecuteResult } from './pipeline/execute.ts';
+import { findExecutor } from './pipeline/executors/index.ts';
+import { planExperiment } from './pipeline/plan.ts';
+import { Registry } from './pipeline/registry.ts';
+import { Store } from './pipeline/store.ts';
+import { ATTRIB_VERSION } from './pipeline/version.ts';
+
+export { z } from 'zod';
+export {
+  Registry,
+  RegistryError,
+  defineStage,
+  hasUnits,
+  type Artifact,
+  type CombineContext,
+  type InputSpec,
+  type Metrics,
+  type Plugin,
+  type SingleStepKind,
+  type StageContext,
+  type StageHash,
+  type StageKind,
+  type StageOutcome,
+  type UnitContext,
+  type UnitKind,
+} from './pipeline/registry.ts';
+export { loadConfig, type LoadedConfig, type LoadOptions } from './pipeline/config.ts';
+export { formatError, type ConfigError, type Result } from './pipeline/errors.ts';
+export type { Experiment, StageSpec, SweepPoint } from './pipeline/validate.ts';
+export { planExperiment, entryState, type ExperimentPlan, type StageInstance } from './pipeline/plan.ts';
+export { execute, type ExecuteOptions, type ExecuteResult } from './pipeline/execute.ts';
+export type { RunEvent } from './pipeline/events.ts';
+export type { Executor, ExecutorFactory, ExecutorEnv } from './pipeline/executor.ts';
+export { Store, type Manifest, type RunRecord, type RunEntry, type StageRecord } from './pipeline/store.ts';
+export { stageHash, deriveSeed, canonicalJson } from './pipeline/hash.ts';
+export { main } from './pipeline/cli.ts';
+
+/** Entry module of worker threads: built-in kinds + the config's plugins. */
+export const workerEntry = new URL('./bin/worker.js', import.meta.url);
+
+/** A registry with the built-in stage kinds (loaded lazily, so plugins importing 'attrib' stay light). */
+export async function createRegistry(): Promise<Registry> {
+  const { registerBuiltins } = await import('./stages/index.ts');
+  const registry = new Registry();
+  registerBuiltins(registry);
+  return registry;
+}
+
+export interface RunOptions {
+  /** Default: createRegistry(). Kinds registered here in code (not in a plugin) need executor 'inline'. */
+  registry?: Registry;
+  /** `--set PATH=VALUE` overrides. */
+  set?: string[];
+  /** Default: number of cores. */
+  jobs?: number;
+  /** Default: ./runs */
+  runsDir?: string;
+  force?: string[];
+  /** 'local' (worker threads, default) or 'inline' (this thread). */
+  executor?: string;
+  onEvent?: (event: RunEvent) => void;
+}
+
+/** Loads, validates, expands and runs a config; config problems come back as values. */
+export async function runConfig(config: string, options: RunOptions = {}): Promise<Result<ExecuteResult & { config: LoadedConfig }, ConfigError[]>> {
+  const registry = options.registry ?? (await createRegistry());
+  const loaded = await loadConfig(config, { registry, set: options.set });
+  if (!loaded.ok) return loaded;
+  const factory = findExecutor(options.executor ?? 'local', registry);
+  if (!factory) return fail([{ message: `unknown executor "${options.executor}"` }]);
+  const jobs = options.jobs ?? availableParallelism();
+  const store = new Store(resolve(options.runsDir ?? 'runs'));
+  const executorOptions = factory.options ? factory.options.parse(loaded.value.experiments[0]!.executor) : loaded.value.experiments[0]!.executor;
+  const executor = factory.create({ registry, store, jobs, plugins: loaded.value.plugins, workerEntry, options: executorOptions });
+  try {
+    const result = await execute(loaded.value.experiments.map(planExperiment), {
+      store,
+      executor,
+      jobs,
+      force: options.force,
+      onEvent: options.onEvent,
+      attribVersion: ATTRIB_VERSION,
+    });
+    return ok({ ...result, config: loaded.value });
+  } finally {
+    await executor.close();
+  }
+}

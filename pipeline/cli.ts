@@ -1,0 +1,301 @@
+/**
+ * The command line: run, plan, status, dag, validate, unit, gc, kinds. Each command is
+ * a thin shell over the steps (config -> plan -> execute -> record); exit codes are 0
+ * done, 1 a stage failed, 2 invalid config or arguments. User mistakes print one line
+ * each, never a stack trace.
+ */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { loadConfig, type LoadedConfig } from './config.ts';
+import { formatError, type ConfigError } from './errors.ts';
+import { instanceLabels, execute } from './execute.ts';
+import { executorNames, findExecutor } from './executors/index.ts';
+import { isStageHash } from './hash.ts';
+import { loadPlugins } from './plugins.ts';
+import { describeState, entryState, planExperiment, whyChanged, type ExperimentPlan } from './plan.ts';
+import { createReporter } from './progress.ts';
+import { formatMetrics, summary, table } from './record.ts';
+import { hasUnits, type Registry, type StageHash } from './registry.ts';
+import { Store } from './store.ts';
+import { performTask } from './task.ts';
+import { issuesToErrors } from './validate.ts';
+import { ATTRIB_VERSION } from './version.ts';
+
+export interface CliEnv {
+  /** Built-in kinds already registered; config plugins are added to it. */
+  registry: Registry;
+  /** Entry module of worker threads (bin/worker.js). */
+  workerEntry: URL;
+  stdout?: { write(text: string): unknown; isTTY?: boolean; columns?: number };
+  stderr?: { write(text: string): unknown; isTTY?: boolean; columns?: number };
+}
+
+/** Exit codes. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** A user's mistake found while running a command: printed as is, exit 2. */
+class UsageError extends Error {
+  constructor(readonly errors: ConfigError[]) {
+    super(errors.map(formatError).join('\n'));
+  }
+}
+
+const positiveInt = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return n;
+};
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Runs the CLI on `argv` (the arguments after the program name); resolves to the exit code. */
+export async function main(argv: readonly string[], env: CliEnv): Promise<number> {
+  const out = env.stdout ?? process.stdout;
+  const err = env.stderr ?? process.stderr;
+  const print = (text = '') => out.write(`${text}\n`);
+  let code: number = EXIT.ok;
+
+  const program = new Command('attrib')
+    .description('Data-attribution experiments (TRAK, datamodels, LDS) declared in YAML, run as cached, resumable DAGs.')
+    .version(ATTRIB_VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => err.write(s) });
+
+  const runsOption = () => new Option('--runs <dir>', 'where run folders and the store live').default('./runs');
+  const setOption = () => new Option('--set <path=value>', 'override a config value (repeatable), e.g. stages.train.params.fit.epochs=3').argParser(collect);
+  const load = async (config: string, set: string[] = []): Promise<LoadedConfig> => {
+    const loaded = await loadConfig(config, { registry: env.registry, set });
+    if (!loaded.ok) throw new UsageError(loaded.errors);
+    return loaded.value;
+  };
+
+  program
+    .command('run')
+    .description('run every stage that is not cached yet (resuming half-finished ones)')
+    .argument('<config>', 'experiment YAML')
+    .addOption(setOption())
+    .option('--jobs <n>', 'tasks at once: worker threads, and units in flight (default: number of cores)', positiveInt('--jobs'))
+    .option('--force <stage>', 're-run this stage and everything downstream even if cached (repeatable)', collect)
+    .addOption(runsOption())
+    .option('--executor <name>', 'where tasks run: local (worker threads) or inline', 'local')
+    .action(async (config: string, o: { set?: string[]; jobs?: number; force?: string[]; runs: string; executor: string }) => {
+      const loaded = await load(config, o.set);
+      const plans = loaded.experiments.map(planExperiment);
+      for (const stage of o.force ?? []) {
+        if (!plans.some((p) => p.instances.some((i) => i.name === stage))) throw new UsageError([{ file: '--force', message: `no stage named "${stage}"` }]);
+      }
+      const factory = findExecutor(o.executor, env.registry);
+      if (!factory) throw new UsageError([{ file: '--executor', message: `unknown executor "${o.executor}" (known: ${executorNames(env.registry).join(', ')})` }]);
+      const first = loaded.experiments[0]!;
+      let options: unknown = first.executor;
+      if (factory.options) {
+        const parsed = factory.options.safeParse(first.executor, { reportInput: true });
+        if (!parsed.success) {
+          throw new UsageError(issuesToErrors({ source: loaded.source, doc: loaded.source.doc, origins: new Map() }, ['executor'], parsed.error.issues, first.executor));
+        }
+        options = parsed.data;
+      }
+      const jobs = o.jobs ?? availableParallelism();
+      const store = new Store(resolve(o.runs));
+      const executor = factory.create({ registry: env.registry, store, jobs, plugins: loaded.plugins, workerEntry: env.workerEntry, options });
+      const reporter = createReporter(err, { tty: !!err.isTTY && !process.env.CI, plainEveryMs: Number(process.env.ATTRIB_PROGRESS_MS ?? 5000) });
+      let result;
+      try {
+        result = await execute(plans, { store, executor, jobs, force: o.force, onEvent: (e) => reporter.event(e), attribVersion: ATTRIB_VERSION });
+      } finally {
+        reporter.close();
+        await executor.close();
+      }
+      print();
+      print(summary(plans, result.results));
+      code = result.ok ? EXIT.ok : EXIT.failed;
+    });
+
+  program
+    .command('plan')
+    .description('list stage instances in order with their hash and state (cached / partial / missing), and why each changed')
+    .argument('<config>', 'experiment YAML')
+    .addOption(setOption())
+    .addOption(runsOption())
+    .action(async (config: string, o: { set?: string[]; runs: string }) => {
+      const loaded = await load(config, o.set);
+      const store = new Store(resolve(o.runs));
+      const plans = loaded.experiments.map(planExperiment);
+      for (const plan of plans) {
+        const previous = store.readRun(plan.experiment.name);
+        const rows = [['stage', 'kind', 'hash', 'state', 'why']];
+        for (const inst of plan.instances) {
+          const state = entryState(store, inst.hash);
+          const why = state.state === 'cached' ? '' : (whyChanged(store, previous, inst) ?? '');
+          rows.push([inst.name, inst.spec.kind.name, inst.hash.slice(0, 12), describeState(state), why]);
+        }
+        print(`${plan.experiment.name}`);
+        print(table(rows));
+        print();
+      }
+      const all = plans.flatMap((p) => p.instances);
+      const distinct = new Set(all.map((i) => i.hash));
+      const toRun = [...distinct].filter((h) => entryState(store, h).state !== 'cached');
+      print(`${plans.length} experiment(s), ${all.length} stage instances, ${distinct.size} distinct; ${toRun.length} to run`);
+    });
+
+  program
+    .command('status')
+    .description('what runs of this config have done so far, with metrics')
+    .argument('<config>', 'experiment YAML')
+    .addOption(setOption())
+    .addOption(runsOption())
+    .action(async (config: string, o: { set?: string[]; runs: string }) => {
+      const loaded = await load(config, o.set);
+      const store = new Store(resolve(o.runs));
+      for (const plan of loaded.experiments.map(planExperiment)) {
+        const run = store.readRun(plan.experiment.name);
+        const rows = [['stage', 'state', 'seconds', 'metrics']];
+        for (const inst of plan.instances) {
+          const state = entryState(store, inst.hash);
+          const recorded = run?.[inst.name]?.hash === inst.hash ? run[inst.name] : undefined;
+          let text = describeState(state);
+          if (state.state !== 'cached' && store.isLocked(inst.hash)) text = `running${state.state === 'partial' ? `, ${text}` : ''}`;
+          else if (state.state !== 'cached' && recorded && (recorded.status === 'failed' || recorded.status === 'blocked')) text = `${recorded.status}: ${recorded.error ?? ''}`;
+          const metrics = state.state === 'cached' ? state.manifest.metrics : {};
+          rows.push([inst.name, text, state.state === 'cached' ? String(state.manifest.seconds) : '-', formatMetrics(metrics)]);
+        }
+        print(`${plan.experiment.name}${run ? '' : ' (never run)'}`);
+        print(table(rows));
+        print();
+      }
+    });
+
+  program
+    .command('dag')
+    .description('print the DAG as mermaid (default) or graphviz dot; sweep points share nodes they share in the store')
+    .argument('<config>', 'experiment YAML')
+    .addOption(setOption())
+    .addOption(new Option('--format <format>', 'output format').choices(['mermaid', 'dot']).default('mermaid'))
+    .action(async (config: string, o: { set?: string[]; format: 'mermaid' | 'dot' }) => {
+      const loaded = await load(config, o.set);
+      print(renderDag(loaded.experiments.map(planExperiment), o.format));
+    });
+
+  program
+    .command('validate')
+    .description('check the config (schema, stage kinds, inputs, cycles) without running anything')
+    .argument('<config>', 'experiment YAML')
+    .addOption(setOption())
+    .action(async (config: string, o: { set?: string[] }) => {
+      const loaded = await load(config, o.set);
+      const stages = loaded.experiments[0]!.stages.length;
+      print(`${loaded.source.display}: ok (${loaded.experiments.length} experiment(s), ${stages} stages each)`);
+    });
+
+  program
+    .command('unit')
+    .description('run one work unit of a stage from its store entry alone (what a SLURM array task runs)')
+    .argument('<hash>', 'the stage instance hash (runs/store/<hash>)')
+    .argument('<index>', 'unit index', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('index must be a non-negative integer');
+      return n;
+    })
+    .addOption(runsOption())
+    .action(async (hash: string, index: number, o: { runs: string }) => {
+      if (!isStageHash(hash)) throw new UsageError([{ message: `"${hash}" is not a stage hash (64 hex digits)` }]);
+      const store = new Store(resolve(o.runs));
+      const record = store.readStage(hash);
+      if (!record) throw new UsageError([{ message: `no stage.json in ${store.entry(hash)}` }]);
+      const failures = await loadPlugins(env.registry, record.plugins);
+      if (failures.length) throw new UsageError(failures.map((f) => ({ file: f.plugin, message: f.message })));
+      const kind = env.registry.stage(record.kind);
+      if (kind && !hasUnits(kind)) throw new UsageError([{ message: `stage kind "${record.kind}" has no units` }]);
+      try {
+        await performTask(env.registry, store, { step: 'unit', hash: hash as StageHash, index }, { log: (m) => err.write(`[unit ${index}] ${m}\n`), progress: () => {} });
+        print(`unit ${index} of ${hash.slice(0, 12)}: done`);
+      } catch (e) {
+        err.write(`unit ${index} of ${hash.slice(0, 12)} failed: ${e instanceof Error ? e.message : String(e)}\n`);
+        code = EXIT.failed;
+      }
+    });
+
+  program
+    .command('gc')
+    .description('remove store entries that no run.json references (directly or as an upstream)')
+    .addOption(runsOption())
+    .option('--dry-run', 'only list what would be removed')
+    .action((o: { runs: string; dryRun?: boolean }) => {
+      const store = new Store(resolve(o.runs));
+      const { removed, kept, skippedLocked } = store.gc({ dryRun: o.dryRun });
+      for (const h of removed) print(`${o.dryRun ? 'would remove' : 'removed'} store/${h}`);
+      for (const h of skippedLocked) print(`kept store/${h} (in use by a running attrib)`);
+      print(`${o.dryRun ? 'would remove' : 'removed'} ${removed.length} entries, kept ${kept}`);
+    });
+
+  program
+    .command('kinds')
+    .description('list the registered stage kinds (built-in, plus a config\'s plugins with --config)')
+    .argument('[name]', 'show one kind in detail')
+    .option('--config <file>', 'also load the plugins this config names')
+    .action(async (name: string | undefined, o: { config?: string }) => {
+      if (o.config) await load(o.config);
+      const kinds = [...env.registry.stages.values()];
+      if (name) {
+        const kind = env.registry.stage(name);
+        if (!kind) throw new UsageError([{ message: `no stage kind named "${name}"` }]);
+        print(`${kind.name} (version ${kind.version}) -> ${kind.output}\n${kind.description}`);
+        if (kind.equation) print(`\n${kind.equation}`);
+        print(`\ninputs:${Object.keys(kind.inputs).length ? '' : ' none'}`);
+        for (const [input, spec] of Object.entries(kind.inputs)) print(`  ${input}: ${spec.kinds.join(' | ')}${spec.optional ? ' (optional)' : ''}${spec.description ? `  ${spec.description}` : ''}`);
+        print(`work: ${hasUnits(kind) ? 'units + combine' : 'run'}`);
+        return;
+      }
+      if (kinds.length === 0) print('no stage kinds registered');
+      else print(table([['kind', 'output', 'description'], ...kinds.map((k) => [k.name, k.output, k.description])]));
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT.ok;
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof UsageError) {
+      err.write(`${e.message}\n`);
+      return EXIT.usage;
+    }
+    // Not a user's mistake: a bug or an environment problem. Keep the stack for a report.
+    err.write(`attrib: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return EXIT.failed;
+  }
+  return code;
+}
+
+/** Mermaid or dot; nodes are store entries, so sweep points share the ones they share. */
+export function renderDag(plans: ExperimentPlan[], format: 'mermaid' | 'dot'): string {
+  const labels = instanceLabels(plans);
+  const nodes = new Map<StageHash, { label: string; kind: string }>();
+  const edges = new Map<string, { from: StageHash; to: StageHash; input: string }>();
+  for (const plan of plans) {
+    for (const inst of plan.instances) {
+      nodes.set(inst.hash, { label: labels.get(inst.hash)!, kind: inst.spec.kind.name });
+      for (const [input, up] of Object.entries(inst.inputs)) edges.set(`${up}>${inst.hash}>${input}`, { from: up, to: inst.hash, input });
+    }
+  }
+  const id = (h: StageHash) => `s${h.slice(0, 10)}`;
+  if (format === 'dot') {
+    return [
+      'digraph attrib {',
+      '  rankdir=LR;',
+      '  node [shape=box];',
+      ...[...nodes].map(([h, n]) => `  ${id(h)} [label=${JSON.stringify(`${n.label}\n${n.kind}`)}];`),
+      ...[...edges.values()].map((e) => `  ${id(e.from)} -> ${id(e.to)} [label=${JSON.stringify(e.input)}];`),
+      '}',
+    ].join('\n');
+  }
+  const text = (s: string) => s.replace(/"/g, '#quot;');
+  return [
+    'flowchart LR',
+    ...[...nodes].map(([h, n]) => `  ${id(h)}["${text(n.label)}<br/><i>${text(n.kind)}</i>"]`),
+    ...[...edges.values()].map((e) => `  ${id(e.from)} -->|${text(e.input)}| ${id(e.to)}`),
+  ].join('\n');
+}

@@ -1,0 +1,243 @@
+/**
+ * Step 5: execute. Runs the planned instances of one or more experiments (sweep points)
+ * in topological order. Instances are deduplicated by hash, so variants that share an
+ * upstream stage run it once. Every task goes through one p-limit of `--jobs` and then
+ * to the Executor, so independent stages and the units of one stage run concurrently.
+ *
+ * Per instance: cached (valid manifest) -> done. Otherwise wait for its inputs (a failed
+ * input blocks it), take the entry's cross-process lock (a second `attrib run` waits
+ * here, then reuses the result), clean leftovers of killed runs, write stage.json, run
+ * the missing units, combine (or run), and write the manifest last.
+ */
+import pLimit from 'p-limit';
+import type { RunEvent } from './events.ts';
+import type { Executor } from './executor.ts';
+import { whyChanged, type ExperimentPlan, type StageInstance } from './plan.ts';
+import { pendingRun, round, runEntry, type InstanceResult } from './record.ts';
+import { hasUnits, type Metrics, type StageHash, type StageOutcome } from './registry.ts';
+import type { Manifest, RunRecord, Store } from './store.ts';
+import type { Task, TaskHooks } from './task.ts';
+
+export interface ExecuteOptions {
+  store: Store;
+  executor: Executor;
+  jobs: number;
+  /** Stage names to re-run even when cached; everything downstream of them re-runs too. */
+  force?: readonly string[];
+  onEvent?: (event: RunEvent) => void;
+  attribVersion: string;
+}
+
+export interface ExecuteResult {
+  /** True when no stage failed or was blocked. */
+  ok: boolean;
+  results: Map<StageHash, InstanceResult>;
+  runs: { plan: ExperimentPlan; run: RunRecord }[];
+}
+
+export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Promise<ExecuteResult> {
+  const { store, executor } = opts;
+  const emit = opts.onEvent ?? (() => {});
+  const limit = pLimit(Math.max(1, opts.jobs));
+  const labels = instanceLabels(plans);
+  const forced = forcedHashes(plans, opts.force ?? []);
+
+  // Why each instance differs from the previous run, read before run.json is rewritten.
+  const reasons = new Map<StageHash, string>();
+  for (const plan of plans) {
+    const previous = store.readRun(plan.experiment.name);
+    for (const inst of plan.instances) {
+      const why = whyChanged(store, previous, inst);
+      if (why && !reasons.has(inst.hash)) reasons.set(inst.hash, why);
+    }
+  }
+
+  const runs = plans.map((plan) => ({ plan, run: pendingRun(plan) }));
+  for (const { plan, run } of runs) store.writeRun(plan.experiment.name, run);
+  const record = (hash: StageHash, result: InstanceResult) => {
+    for (const { plan, run } of runs) {
+      const names = plan.instances.filter((i) => i.hash === hash).map((i) => i.name);
+      if (names.length === 0) continue;
+      for (const name of names) run[name] = runEntry(hash, result.status, result.seconds, result.metrics, result.error);
+      store.writeRun(plan.experiment.name, run);
+    }
+  };
+
+  const results = new Map<StageHash, InstanceResult>();
+  const pending = new Map<StageHash, Promise<InstanceResult>>();
+  for (const plan of plans) {
+    for (const inst of plan.instances) {
+      if (pending.has(inst.hash)) continue;
+      const upstream = Object.values(inst.inputs).map((h) => ({ hash: h, result: pending.get(h)! }));
+      const job = runInstance(inst, upstream).then((result) => {
+        results.set(inst.hash, result);
+        record(inst.hash, result);
+        return result;
+      });
+      pending.set(inst.hash, job);
+    }
+  }
+  await Promise.all(pending.values());
+
+  async function runInstance(inst: StageInstance, upstream: { hash: StageHash; result: Promise<InstanceResult> }[]): Promise<InstanceResult> {
+    const hash = inst.hash;
+    const stage = labels.get(hash)!;
+    const isForced = forced.has(hash);
+    const cached = (manifest: Manifest): InstanceResult => {
+      emit({ type: 'cached', stage, hash });
+      return { hash, status: 'cached', seconds: 0, metrics: manifest.metrics };
+    };
+    if (!isForced) {
+      const check = store.readManifest(hash);
+      if (check.ok) return cached(check.manifest);
+    }
+    for (const up of upstream) {
+      const r = await up.result;
+      if (r.status === 'failed' || r.status === 'blocked') {
+        const by = labels.get(up.hash)!;
+        emit({ type: 'blocked', stage, hash, by });
+        return { hash, status: 'blocked', seconds: 0, metrics: {}, error: `blocked by ${by}` };
+      }
+    }
+
+    const lock = await store.lock(hash, {
+      onWait: () => emit({ type: 'waiting', stage, hash }),
+      done: () => !isForced && store.readManifest(hash).ok,
+    });
+    if (!lock) return cached((store.readManifest(hash) as { manifest: Manifest }).manifest);
+    const t0 = Date.now();
+    try {
+      if (isForced) store.clear(hash);
+      else {
+        const check = store.readManifest(hash);
+        if (check.ok) return cached(check.manifest);
+        if (!check.missing) {
+          emit({ type: 'warning', stage, hash, message: `store entry ${hash.slice(0, 12)}: ${check.problem}; re-running the stage` });
+          store.removeManifest(hash);
+        }
+      }
+      store.cleanup(hash);
+      store.writeStage(inst.record);
+      const started = new Date();
+      const { outcome, units, unitOutcomes } = await work(inst, stage);
+      if (lock.compromised()) throw new Error(`lost the lock on store entry ${hash.slice(0, 12)}: ${lock.compromised()!.message}`);
+
+      const seconds = (Date.now() - t0) / 1000;
+      const metrics: Metrics = { ...outcome.metrics, seconds: round(seconds), ...(hasUnits(inst.spec.kind) ? { units } : {}) };
+      const info = Object.assign({}, ...unitOutcomes.map((o) => o?.info ?? {}), outcome.info ?? {}) as Record<string, unknown>;
+      store.writeManifest({
+        kind: inst.record.kind,
+        version: inst.record.version,
+        hash,
+        output: inst.spec.kind.output,
+        params: inst.record.params,
+        inputs: inst.inputs,
+        seed: inst.record.seed,
+        backend: inst.record.backend,
+        units,
+        started: started.toISOString(),
+        finished: new Date().toISOString(),
+        seconds: round(seconds),
+        metrics,
+        info,
+        files: store.listFiles(hash),
+        attrib: opts.attribVersion,
+        node: process.version,
+      });
+      emit({ type: 'finished', stage, hash, seconds, metrics });
+      return { hash, status: 'ran', seconds, metrics };
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      emit({ type: 'failed', stage, hash, error });
+      return { hash, status: 'failed', seconds: (Date.now() - t0) / 1000, metrics: {}, error };
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** The stage's own work: units then combine, or run(). */
+  async function work(inst: StageInstance, stage: string): Promise<{ outcome: StageOutcome; units: number; unitOutcomes: (StageOutcome | undefined)[] }> {
+    const hash = inst.hash;
+    const hooks = (onProgress?: (f: number) => void): TaskHooks => ({
+      log: (message) => emit({ type: 'log', stage, hash, message }),
+      progress: (f) => onProgress?.(f),
+    });
+    const run = (task: Task, h: TaskHooks = hooks()) => limit(() => executor.run(task, h));
+    const reason = reasonsFor(hash);
+
+    if (!hasUnits(inst.spec.kind)) {
+      emit({ type: 'started', stage, hash, reason });
+      const { outcome } = await run({ step: 'run', hash });
+      return { outcome: outcome ?? {}, units: 0, unitOutcomes: [] };
+    }
+
+    const { count = 0 } = await run({ step: 'count', hash });
+    store.writeStage({ ...inst.record, units: count });
+    const finished = new Set(store.finishedUnits(hash).filter((i) => i < count));
+    emit({ type: 'started', stage, hash, reason, units: { done: finished.size, total: count } });
+
+    const inFlight = new Map<number, number>();
+    let done = finished.size;
+    const report = () => {
+      const partial = [...inFlight.values()].reduce((a, b) => a + b, 0);
+      emit({ type: 'progress', stage, hash, done: done + partial, total: count });
+    };
+    let failure: string | undefined;
+    const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !finished.has(i));
+    await Promise.all(
+      todo.map((index) =>
+        limit(async () => {
+          if (failure) return; // the stage has failed: start no more of its units
+          inFlight.set(index, 0);
+          try {
+            await executor.run({ step: 'unit', hash, index }, hooks((f) => (inFlight.set(index, Math.min(1, Math.max(0, f))), report())));
+            done++;
+          } catch (e) {
+            failure ??= `unit ${index} failed: ${e instanceof Error ? e.message : String(e)}`;
+          } finally {
+            inFlight.delete(index);
+            report();
+          }
+        }),
+      ),
+    );
+    if (failure) throw new Error(failure);
+    const unitOutcomes = Array.from({ length: count }, (_, i) => store.readUnit(hash, i));
+    const { outcome } = await run({ step: 'combine', hash });
+    return { outcome: outcome ?? {}, units: count, unitOutcomes };
+  }
+
+  function reasonsFor(hash: StageHash): string | undefined {
+    if (forced.has(hash)) return 'forced';
+    return reasons.get(hash);
+  }
+
+  const ok = [...results.values()].every((r) => r.status === 'ran' || r.status === 'cached');
+  return { ok, results, runs };
+}
+
+/** Stage names as shown to people; the sweep point is added where a name means several instances. */
+export function instanceLabels(plans: ExperimentPlan[]): Map<StageHash, string> {
+  const hashesOfName = new Map<string, Set<StageHash>>();
+  for (const plan of plans) for (const i of plan.instances) hashesOfName.set(i.name, (hashesOfName.get(i.name) ?? new Set()).add(i.hash));
+  const labels = new Map<StageHash, string>();
+  for (const plan of plans) {
+    const suffix = plan.experiment.name.includes('@') ? plan.experiment.name.slice(plan.experiment.name.indexOf('@')) : '';
+    for (const i of plan.instances) {
+      if (labels.has(i.hash)) continue;
+      labels.set(i.hash, hashesOfName.get(i.name)!.size > 1 ? `${i.name}${suffix}` : i.name);
+    }
+  }
+  return labels;
+}
+
+/** Hashes of the forced stages and of everything downstream of them. */
+function forcedHashes(plans: ExperimentPlan[], names: readonly string[]): Set<StageHash> {
+  const forced = new Set<StageHash>();
+  for (const plan of plans) {
+    for (const inst of plan.instances) {
+      if (names.includes(inst.name) || Object.values(inst.inputs).some((h) => forced.has(h))) forced.add(inst.hash);
+    }
+  }
+  return forced;
+}

@@ -1,0 +1,19 @@
+/**
+ * The executor list. A new executor is one new file here plus one line below (and,
+ * for a distributed one, its worker command in pipeline/cli.ts).
+ */
+import type { ExecutorFactory } from '../executor.ts';
+import type { Registry } from '../registry.ts';
+import { inlineExecutor } from './inline.ts';
+import { localExecutor } from './local.ts';
+
+export const executorFactories: ExecutorFactory[] = [localExecutor, inlineExecutor];
+
+/** Built-in executors, then ones plugins registered under 'executor'. */
+export function findExecutor(name: string, registry: Registry): ExecutorFactory | undefined {
+  return executorFactories.find((f) => f.name === name) ?? registry.collection<ExecutorFactory>('executor').get(name);
+}
+
+export function executorNames(registry: Registry): string[] {
+  return [...executorFactories.map((f) => f.name), ...registry.collection<ExecutorFactory>('executor').keys()];
+}

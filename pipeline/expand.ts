@@ -1,0 +1,151 @@
+/**
+ * Step 3: expand. A config with `sweep:` stands for several experiments, one per sweep
+ * point: `grid` takes the cartesian product of its lists, `zip` walks its lists in lock
+ * step, and both together multiply. `--set PATH=VALUE` overrides apply to every point.
+ * Values are set in the YAML document itself (see setPath), so errors about a swept
+ * value point at the line of that value in the sweep list.
+ */
+import { isMap, isScalar, isSeq, parse as parseYaml, type Document, type Node } from 'yaml';
+import { fail, ok, type ConfigError, type Result } from './errors.ts';
+import { parsePath, PathError, setPath, type PathSegment, type Source } from './load.ts';
+import { errorAt, type SweepPoint, type Where } from './validate.ts';
+
+export interface Override {
+  /** As typed on the command line. */
+  text: string;
+  path: PathSegment[];
+  /** The value parsed as YAML (512 -> number); see `asString`. */
+  value: unknown;
+  /** The raw text, used instead when the schema wants a string there. */
+  raw: string;
+  asString: boolean;
+}
+
+export interface Variant {
+  point: SweepPoint[];
+  overrides: Override[];
+  doc: Document;
+  raw: unknown;
+  where: Where;
+}
+
+interface Dimension {
+  path: string;
+  segments: PathSegment[];
+  values: unknown[];
+  /** Source range of each value, so errors point at it. */
+  ranges: Node['range'][];
+}
+
+/** Roots a sweep or --set may change. `name`, `plugins` and `sweep` itself are fixed. */
+const SETTABLE = new Set(['seed', 'backend', 'defaults', 'executor', 'stages']);
+
+export function parseOverrides(sets: readonly string[]): Result<Override[]> {
+  const errors: ConfigError[] = [];
+  const overrides: Override[] = [];
+  for (const text of sets) {
+    const eq = text.indexOf('=');
+    if (eq <= 0) {
+      errors.push({ file: '--set', message: `expected PATH=VALUE, got ${JSON.stringify(text)}` });
+      continue;
+    }
+    const raw = text.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = raw === '' ? '' : parseYaml(raw);
+    } catch {
+      // Not YAML: keep the text.
+    }
+    overrides.push({ text, path: parsePath(text.slice(0, eq)), value, raw, asString: typeof value === 'string' });
+  }
+  return errors.length ? fail(errors) : ok(overrides);
+}
+
+export function expand(source: Source, overrides: readonly Override[]): Result<Variant[]> {
+  const base: Where = { source, doc: source.doc, origins: new Map() };
+  const top = source.doc.toJS() as Record<string, unknown>;
+  const errors: ConfigError[] = [];
+
+  const dims = { grid: [] as Dimension[], zip: [] as Dimension[] };
+  const sweepNode = isMap(source.doc.contents) ? source.doc.contents.get('sweep', true) : undefined;
+  for (const mode of ['grid', 'zip'] as const) {
+    const section = isMap(sweepNode) ? sweepNode.get(mode, true) : undefined;
+    if (!isMap(section)) continue; // a malformed sweep: is reported by validation
+    for (const pair of section.items) {
+      const path = String(isScalar(pair.key) ? pair.key.value : pair.key);
+      const list = pair.value;
+      if (!isSeq(list) || list.items.length === 0) continue; // reported by validation
+      const segments = parsePath(path);
+      const problem = checkTarget(segments, top);
+      if (problem) {
+        errors.push(errorAt(base, ['sweep', mode, path], problem, { key: true }));
+        continue;
+      }
+      dims[mode].push({ path, segments, values: list.toJS(source.doc) as unknown[], ranges: list.items.map((n) => (n as Node).range) });
+    }
+  }
+  const zipLength = dims.zip[0]?.values.length;
+  for (const d of dims.zip) {
+    if (d.values.length !== zipLength) {
+      errors.push(errorAt(base, ['sweep', 'zip', d.path], `zip lists must have the same length: ${dims.zip[0]!.path} has ${zipLength}, this one has ${d.values.length}`, { key: true }));
+    }
+  }
+  for (const o of overrides) {
+    const problem = checkTarget(o.path, top);
+    if (problem) errors.push({ file: `--set ${o.text}`, message: problem });
+  }
+  if (errors.length) return fail(errors);
+
+  const all = [...dims.grid, ...dims.zip];
+  const keys = shortKeys(all.map((d) => d.segments));
+  // Each point: one index per grid dimension (last varies fastest), times one zip row.
+  let points: number[][] = [[]];
+  for (const d of dims.grid) points = points.flatMap((p) => d.values.map((_, i) => [...p, i]));
+  if (dims.zip.length) points = points.flatMap((p) => Array.from({ length: zipLength! }, (_, row) => [...p, ...dims.zip.map(() => row)]));
+
+  const variants: Variant[] = [];
+  for (const indices of points) {
+    const doc = source.doc.clone();
+    const point: SweepPoint[] = [];
+    const origins = new Map<string, string>();
+    try {
+      all.forEach((d, k) => {
+        const i = indices[k]!;
+        setPath(doc, d.segments, d.values[i], d.ranges[i]);
+        point.push({ path: d.path, key: keys[k]!, value: d.values[i] });
+      });
+      for (const o of overrides) {
+        setPath(doc, o.path, o.asString ? o.raw : o.value);
+        origins.set(o.path.join('.'), `--set ${o.text}`);
+      }
+    } catch (e) {
+      if (!(e instanceof PathError)) throw e;
+      return fail([{ file: source.display, message: `cannot set a value under ${e.message}` }]);
+    }
+    variants.push({ point, overrides: [...overrides], doc, raw: doc.toJS(), where: { source, doc, origins } });
+  }
+  return ok(variants);
+}
+
+/** Why a sweep/--set path cannot be set, or undefined when it can. */
+function checkTarget(path: PathSegment[], top: Record<string, unknown>): string | undefined {
+  const root = String(path[0]);
+  if (!SETTABLE.has(root)) return `cannot sweep or set "${root}" (settable: ${[...SETTABLE].join(', ')})`;
+  if (root === 'stages') {
+    const stages = (top.stages ?? {}) as Record<string, unknown>;
+    if (path.length < 3) return 'expected a path into a stage, such as stages.NAME.params.KEY';
+    if (!(String(path[1]) in stages)) return `no stage named "${String(path[1])}"`;
+  }
+  return undefined;
+}
+
+/** The last path segment, with more segments where two paths would share a key. */
+export function shortKeys(paths: PathSegment[][]): string[] {
+  return paths.map((p) => {
+    for (let n = 1; n <= p.length; n++) {
+      const key = p.slice(-n).join('.');
+      if (paths.every((q) => q === p || q.slice(-n).join('.') !== key)) return key;
+    }
+    return p.join('.');
+  });
+}

@@ -1,0 +1,206 @@
+/**
+ * Step 1: load. Reads a config's YAML into a Document that keeps source positions, so
+ * that every later error can name file:line. Anchors, aliases and `<<` merge keys work.
+ * Also the path helpers the later steps use: find the line of a YAML path, and set a
+ * value at a path (for sweeps and --set) without disturbing shared anchors.
+ */
+import { readFileSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { fail, ok, type ConfigError, type Result } from './errors.ts';
+
+export type PathSegment = string | number;
+
+export interface Source {
+  /** Absolute path. */
+  file: string;
+  /** As the user should read it in messages (relative to the working directory). */
+  display: string;
+  text: string;
+  doc: Document.Parsed;
+  lines: LineCounter;
+}
+
+export function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') ? rel : file;
+}
+
+export function loadSource(path: string): Result<Source> {
+  const file = resolve(path);
+  const display = displayPath(file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return fail([{ file: display, message: code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? String(e)})` }]);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, merge: true, uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    return fail(
+      doc.errors.map((e) => ({
+        file: display,
+        line: e.linePos?.[0].line,
+        message: `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+      })),
+    );
+  }
+  if (!isMap(doc.contents)) {
+    return fail([{ file: display, line: 1, message: 'expected a mapping (name:, stages:, ...) at the top of the file' }]);
+  }
+  return ok({ file, display, text, doc, lines });
+}
+
+function lineOf(source: Source, node: unknown): number | undefined {
+  const range = (node as Node | undefined)?.range;
+  return range ? source.lines.linePos(range[0]).line : undefined;
+}
+
+function keyOf(pair: Pair): unknown {
+  return isScalar(pair.key) ? pair.key.value : pair.key;
+}
+
+/** The pair for `key` in a map, looking through `<<` merge keys as the YAML merge does. */
+function findPair(doc: Document, map: YAMLMap, key: PathSegment): Pair | undefined {
+  const own = map.items.find((p) => String(keyOf(p)) === String(key));
+  if (own) return own;
+  for (const merge of map.items.filter((p) => keyOf(p) === '<<')) {
+    const sources = isSeq(merge.value) ? merge.value.items : [merge.value];
+    for (const s of sources) {
+      const target = isAlias(s) ? s.resolve(doc) : s;
+      if (isMap(target)) {
+        const found = findPair(doc, target, key);
+        if (found) return found;
+      }
+    }
+  }
+  return undefined;
+}
+
+export interface Location {
+  line?: number;
+  /** Line of the alias the path went through, when it did (the error is in the anchor). */
+  viaAlias?: number;
+}
+
+/**
+ * The line of the node at `path` (or of its key when `key` is set). When the path does
+ * not exist in the file (a default, a missing key), the deepest existing ancestor's line.
+ */
+export function locate(source: Source, doc: Document, path: readonly PathSegment[], opts: { key?: boolean } = {}): Location {
+  let node: unknown = doc.contents;
+  let line = lineOf(source, node);
+  let viaAlias: number | undefined;
+  for (let i = 0; i < path.length; i++) {
+    if (isAlias(node)) {
+      viaAlias ??= lineOf(source, node);
+      node = node.resolve(doc);
+    }
+    const last = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = findPair(doc, node, path[i]!);
+      if (!pair) break;
+      if (last && opts.key) return { line: lineOf(source, pair.key) ?? line, viaAlias };
+      node = pair.value;
+      line = lineOf(source, pair.value) ?? lineOf(source, pair.key) ?? line;
+    } else if (isSeq(node)) {
+      const item = node.items[Number(path[i])];
+      if (item === undefined) break;
+      node = item;
+      line = lineOf(source, item) ?? line;
+    } else {
+      break;
+    }
+  }
+  return { line, viaAlias };
+}
+
+/** Parses a dotted path; numeric segments index lists. */
+export function parsePath(text: string): PathSegment[] {
+  return text.split('.').map((s) => (/^(0|[1-9]\d*)$/.test(s) ? Number(s) : s));
+}
+
+/**
+ * Sets `value` at `path` in (a clone of) the document. An alias on the way is replaced by
+ * a private copy of what it points to, so setting `stages.a.params.x` does not change
+ * every stage that shares the anchor; setting a path inside `defaults.<anchor>` changes
+ * all of them, as YAML readers expect. `at` gives the new node a source range, so errors
+ * about it point at the line the value came from (a sweep list item).
+ */
+export function setPath(doc: Document, path: readonly PathSegment[], value: unknown, at?: Node['range']): void {
+  let parent: unknown = doc.contents;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
+    const last = i === path.length - 1;
+    let child: unknown;
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => String(keyOf(p)) === String(seg));
+      if (last) {
+        const node = doc.createNode(value) as Node;
+        if (at) markRange(node, at);
+        if (pair) pair.value = node;
+        else parent.set(doc.createNode(seg), node);
+        return;
+      }
+      if (!pair) {
+        // Through a merge key: copy the merged value into this map first.
+        const merged = findPair(doc, parent, seg);
+        const created = merged ? privateCopy(doc, merged.value) : doc.createNode({});
+        parent.set(doc.createNode(seg), created);
+        child = created;
+      } else {
+        if (isAlias(pair.value) || pair.value === null || (isScalar(pair.value) && pair.value.value === null)) {
+          pair.value = isAlias(pair.value) ? privateCopy(doc, pair.value) : doc.createNode({});
+        }
+        child = pair.value;
+      }
+    } else if (isSeq(parent) && typeof seg === 'number' && seg < parent.items.length) {
+      if (last) {
+        const node = doc.createNode(value) as Node;
+        if (at) markRange(node, at);
+        parent.items[seg] = node;
+        return;
+      }
+      if (isAlias(parent.items[seg])) parent.items[seg] = privateCopy(doc, parent.items[seg]);
+      child = parent.items[seg];
+    } else {
+      throw new PathError(path.slice(0, i));
+    }
+    parent = child;
+  }
+}
+
+/** The path's prefix does not lead to a mapping (or list) that could hold the value. */
+export class PathError extends Error {
+  constructor(readonly at: PathSegment[]) {
+    super(`"${at.join('.') || '(top)'}" is not a mapping`);
+  }
+}
+
+function privateCopy(doc: Document, node: unknown): Node {
+  const target = isAlias(node) ? node.resolve(doc) : node;
+  const copy = (target as Node).clone() as Node & { anchor?: string };
+  delete copy.anchor;
+  return copy;
+}
+
+function markRange(node: unknown, range: Node['range']): void {
+  if (!node || typeof node !== 'object') return;
+  (node as Node).range = range;
+  if (isMap(node)) for (const pair of node.items) markRange(pair.value, range);
+  if (isSeq(node)) for (const item of node.items) markRange(item, range);
+}
+
+/** Reads the value at a path of a plain JS object. */
+export function getPath(value: unknown, path: readonly PathSegment[]): unknown {
+  let cur = value;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[String(seg)];
+  }
+  return cur;
+}
+
+export type { ConfigError };

@@ -1,0 +1,46 @@
+/**
+ * Plugins: modules named in a config's `plugins:` that register extra stage kinds, model
+ * kinds or data sources through the same Registry the built-in ones use. A module
+ * exports `default` (or `register`): (registry) => void | Promise<void>. Worker threads
+ * load the same modules, so a plugin's kinds run there like built-in ones.
+ */
+import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import type { Plugin, Registry } from './registry.ts';
+
+const loaded = new WeakMap<Registry, Set<string>>();
+
+export interface PluginFailure {
+  /** Index in the config's `plugins:` list. */
+  index: number;
+  plugin: string;
+  message: string;
+}
+
+/** Imports each module (absolute paths) once per registry and lets it register. */
+export async function loadPlugins(registry: Registry, plugins: readonly string[]): Promise<PluginFailure[]> {
+  const done = loaded.get(registry) ?? new Set<string>();
+  loaded.set(registry, done);
+  const failures: PluginFailure[] = [];
+  for (const [index, plugin] of plugins.entries()) {
+    if (done.has(plugin)) continue;
+    try {
+      if (!existsSync(plugin)) throw new Error('no such file');
+      const mod = (await import(pathToFileURL(plugin).href)) as { default?: unknown; register?: unknown };
+      const register = (typeof mod.default === 'function' ? mod.default : mod.register) as Plugin | undefined;
+      if (typeof register !== 'function') {
+        throw new Error('exports no register function (expected `export default function (registry) {...}`)');
+      }
+      await register(registry);
+      done.add(plugin);
+    } catch (e) {
+      failures.push({ index, plugin, message: firstLine(e) });
+    }
+  }
+  return failures;
+}
+
+function firstLine(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return text.split('\n')[0]!;
+}

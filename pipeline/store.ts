@@ -1,0 +1,396 @@
+/**
+ * The store: one folder per stage instance, named by its hash.
+ *
+ *   runs/store/<hash>/stage.json      what to run (written before the stage runs)
+ *   runs/store/<hash>/units/<i>/      one finished work unit (with its unit.json)
+ *   runs/store/<hash>/...             the stage's artifacts
+ *   runs/store/<hash>/manifest.json   written last, atomically: the entry is complete
+ *   runs/<experiment>/run.json        stage name -> {hash, dir, status, seconds, metrics}
+ *
+ * Every write goes to a temporary name and is renamed into place, so a killed run leaves
+ * only temporary files (removed by the next run) and never a half artifact that looks
+ * whole. Nothing read back is trusted blindly: a manifest that does not parse, or whose
+ * files are gone or truncated, is reported and its stage re-runs.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { isStageHash } from './hash.ts';
+import type { Metrics, StageHash, StageOutcome } from './registry.ts';
+
+/** stage.json: everything needed to run a unit from the store alone (`attrib unit`). */
+export interface StageRecord {
+  hash: StageHash;
+  kind: string;
+  version: string;
+  params: unknown;
+  inputs: Record<string, StageHash>;
+  /** The seed in force (experiment seed or the stage's own). */
+  seed: number;
+  backend: string;
+  /** Plugin modules (absolute paths) that register the kind. */
+  plugins: string[];
+  /** Number of work units, once known. */
+  units?: number;
+}
+
+export interface Manifest {
+  kind: string;
+  version: string;
+  hash: StageHash;
+  /** The artifact kind produced (the kind's `output`). */
+  output: string;
+  params: unknown;
+  inputs: Record<string, StageHash>;
+  seed: number;
+  backend: string;
+  units: number;
+  started: string;
+  finished: string;
+  seconds: number;
+  metrics: Metrics;
+  info: Record<string, unknown>;
+  /** Every file of the entry (relative path -> bytes), to detect missing or truncated ones. */
+  files: Record<string, number>;
+  attrib: string;
+  node: string;
+}
+
+export type RunStatus = 'ran' | 'cached' | 'failed' | 'blocked' | 'pending';
+
+export interface RunEntry {
+  hash: StageHash;
+  /** The store entry, relative to the run.json's folder (`../store/<hash>`). */
+  dir: string;
+  status: RunStatus;
+  seconds: number;
+  metrics: Metrics;
+  error?: string;
+}
+
+/** runs/<experiment>/run.json: stage name -> entry. */
+export type RunRecord = Record<string, RunEntry>;
+
+export type ManifestCheck = { ok: true; manifest: Manifest } | { ok: false; missing: true } | { ok: false; missing: false; problem: string };
+
+/** A held entry lock. */
+export interface EntryLock {
+  release(): Promise<void>;
+  /** Set when the lock was lost (e.g. this process stalled past the stale time). */
+  compromised(): Error | undefined;
+}
+
+/** A lock whose holder stopped refreshing it for this long is taken over (kill -9). */
+export const LOCK_STALE_MS = 5000;
+const LOCK_UPDATE_MS = 1000;
+const STAGING = '.staging-';
+const TMP = '.tmp-';
+
+export function tempName(path: string): string {
+  return `${path}${TMP}${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Writes text to a temporary name and renames it into place. */
+export function writeAtomic(path: string, text: string): void {
+  const tmp = tempName(path);
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+export function readJson<T>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+export class Store {
+  readonly root: string;
+
+  constructor(readonly runsDir: string) {
+    this.root = join(runsDir, 'store');
+  }
+
+  entry(hash: StageHash): string {
+    return join(this.root, hash);
+  }
+
+  unitDir(hash: StageHash, index: number): string {
+    return join(this.entry(hash), 'units', String(index));
+  }
+
+  /** A fresh private staging folder inside the entry. */
+  staging(hash: StageHash, label: string): string {
+    const dir = join(this.entry(hash), `${STAGING}${label}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  // --- stage.json -------------------------------------------------------------------
+
+  writeStage(record: StageRecord): void {
+    mkdirSync(this.entry(record.hash), { recursive: true });
+    writeAtomic(join(this.entry(record.hash), 'stage.json'), JSON.stringify(record, null, 2));
+  }
+
+  readStage(hash: StageHash): StageRecord | undefined {
+    try {
+      return readJson<StageRecord>(join(this.entry(hash), 'stage.json'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  // --- manifest -----------------------------------------------------------------------
+
+  readManifest(hash: StageHash): ManifestCheck {
+    const path = join(this.entry(hash), 'manifest.json');
+    if (!existsSync(path)) return { ok: false, missing: true };
+    let manifest: Manifest;
+    try {
+      manifest = readJson<Manifest>(path);
+    } catch (e) {
+      return { ok: false, missing: false, problem: `manifest.json does not parse (${(e as Error).message.split('\n')[0]})` };
+    }
+    if (!manifest || typeof manifest !== 'object' || manifest.hash !== hash || typeof manifest.files !== 'object' || manifest.files === null) {
+      return { ok: false, missing: false, problem: 'manifest.json is not a manifest of this entry' };
+    }
+    for (const [file, size] of Object.entries(manifest.files)) {
+      let actual: number;
+      try {
+        actual = statSync(join(this.entry(hash), file)).size;
+      } catch {
+        return { ok: false, missing: false, problem: `artifact ${file} is missing` };
+      }
+      if (actual !== size) return { ok: false, missing: false, problem: `artifact ${file} has ${actual} bytes, the manifest says ${size}` };
+    }
+    return { ok: true, manifest };
+  }
+
+  writeManifest(manifest: Manifest): void {
+    writeAtomic(join(this.entry(manifest.hash), 'manifest.json'), JSON.stringify(manifest, null, 2));
+  }
+
+  removeManifest(hash: StageHash): void {
+    rmSync(join(this.entry(hash), 'manifest.json'), { force: true });
+  }
+
+  /** Every file of a finished entry except its bookkeeping, with sizes. */
+  listFiles(hash: StageHash): Record<string, number> {
+    const files: Record<string, number> = {};
+    const walk = (dir: string, rel: string) => {
+      for (const d of readdirSync(dir, { withFileTypes: true })) {
+        if (!rel && ['manifest.json', 'stage.json', '.lock'].includes(d.name)) continue;
+        if (d.name.startsWith(STAGING) || d.name.includes(TMP)) continue;
+        const path = rel ? `${rel}/${d.name}` : d.name;
+        if (d.isDirectory()) walk(join(dir, d.name), path);
+        else files[path] = statSync(join(dir, d.name)).size;
+      }
+    };
+    walk(this.entry(hash), '');
+    return files;
+  }
+
+  // --- units --------------------------------------------------------------------------
+
+  /** The outcome of finished unit i, or undefined when it has not finished. */
+  readUnit(hash: StageHash, index: number): StageOutcome | undefined {
+    try {
+      return readJson<StageOutcome>(join(this.unitDir(hash, index), 'unit.json'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  finishedUnits(hash: StageHash): number[] {
+    let names: string[];
+    try {
+      names = readdirSync(join(this.entry(hash), 'units'));
+    } catch {
+      return [];
+    }
+    return names
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number)
+      .filter((i) => this.readUnit(hash, i) !== undefined)
+      .sort((a, b) => a - b);
+  }
+
+  /**
+   * Moves a unit's staging folder (already holding unit.json) to units/<i> in one rename.
+   * If another process finished the same unit first, keeps theirs.
+   */
+  commitUnit(hash: StageHash, index: number, staging: string): void {
+    mkdirSync(join(this.entry(hash), 'units'), { recursive: true });
+    const target = this.unitDir(hash, index);
+    if (existsSync(target) && this.readUnit(hash, index) === undefined) rmSync(target, { recursive: true, force: true });
+    try {
+      renameSync(staging, target);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+
+  /** Moves everything a run()/combine() staged into the entry, replacing older copies. */
+  commitStaged(hash: StageHash, staging: string): void {
+    for (const name of readdirSync(staging)) {
+      const target = join(this.entry(hash), name);
+      if (name === 'units' || name === 'manifest.json' || name === 'stage.json') {
+        throw new Error(`a stage may not write "${name}" into its outDir (the engine owns it)`);
+      }
+      rmSync(target, { recursive: true, force: true });
+      renameSync(join(staging, name), target);
+    }
+    rmSync(staging, { recursive: true, force: true });
+  }
+
+  // --- locks and leftovers ------------------------------------------------------------
+
+  /**
+   * Takes the entry's cross-process lock, waiting while another process holds it.
+   * Returns undefined instead when `done()` becomes true while waiting (the other
+   * process finished the entry: reuse it).
+   */
+  async lock(hash: StageHash, opts: { onWait?: () => void; done?: () => boolean } = {}): Promise<EntryLock | undefined> {
+    const dir = this.entry(hash);
+    mkdirSync(dir, { recursive: true });
+    let lost: Error | undefined;
+    let waited = false;
+    for (;;) {
+      try {
+        const release = await lockfile.lock(dir, {
+          realpath: false,
+          lockfilePath: join(dir, '.lock'),
+          stale: LOCK_STALE_MS,
+          update: LOCK_UPDATE_MS,
+          onCompromised: (e) => {
+            lost = e;
+          },
+        });
+        return {
+          release: async () => {
+            if (!lost) await release().catch(() => {});
+          },
+          compromised: () => lost,
+        };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
+        if (!waited) opts.onWait?.();
+        waited = true;
+        if (opts.done?.()) return undefined;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  isLocked(hash: StageHash): boolean {
+    try {
+      return lockfile.checkSync(this.entry(hash), { realpath: false, lockfilePath: join(this.entry(hash), '.lock'), stale: LOCK_STALE_MS });
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Removes what a killed run left in an entry: staging folders, temporary files and
+   * unit folders without a unit.json. Only call with the entry's lock held.
+   */
+  cleanup(hash: StageHash): string[] {
+    const removed: string[] = [];
+    const dir = this.entry(hash);
+    if (!existsSync(dir)) return removed;
+    for (const name of readdirSync(dir)) {
+      if (name.startsWith(STAGING) || name.includes(TMP)) {
+        rmSync(join(dir, name), { recursive: true, force: true });
+        removed.push(name);
+      }
+    }
+    const units = join(dir, 'units');
+    if (existsSync(units)) {
+      for (const name of readdirSync(units)) {
+        if (!/^\d+$/.test(name) || this.readUnit(hash, Number(name)) === undefined) {
+          rmSync(join(units, name), { recursive: true, force: true });
+          removed.push(`units/${name}`);
+        }
+      }
+    }
+    return removed;
+  }
+
+  /** Empties an entry for a forced re-run (lock held), keeping the lock itself. */
+  clear(hash: StageHash): void {
+    const dir = this.entry(hash);
+    for (const name of readdirSync(dir)) if (name !== '.lock') rmSync(join(dir, name), { recursive: true, force: true });
+  }
+
+  // --- run.json -----------------------------------------------------------------------
+
+  runFile(experiment: string): string {
+    return join(this.runsDir, experiment, 'run.json');
+  }
+
+  readRun(experiment: string): RunRecord | undefined {
+    try {
+      return readJson<RunRecord>(this.runFile(experiment));
+    } catch {
+      return undefined;
+    }
+  }
+
+  writeRun(experiment: string, run: RunRecord): void {
+    const dir = join(this.runsDir, experiment);
+    mkdirSync(dir, { recursive: true });
+    // Temporary files of runs that died (their pid is gone) are leftovers.
+    for (const name of readdirSync(dir)) {
+      const pid = Number(/\.tmp-(\d+)-/.exec(name)?.[1]);
+      if (pid && pid !== process.pid && !alive(pid)) rmSync(join(dir, name), { force: true });
+    }
+    writeAtomic(this.runFile(experiment), JSON.stringify(run, null, 2));
+  }
+
+  /** Folder names under runs/ that hold a run.json. */
+  listRuns(): string[] {
+    if (!existsSync(this.runsDir)) return [];
+    return readdirSync(this.runsDir).filter((n) => n !== 'store' && existsSync(this.runFile(n)));
+  }
+
+  listEntries(): StageHash[] {
+    if (!existsSync(this.root)) return [];
+    return readdirSync(this.root).filter(isStageHash);
+  }
+
+  /** Removes entries no run.json references (directly or as an upstream input). */
+  gc(opts: { dryRun?: boolean } = {}): { removed: StageHash[]; kept: number; skippedLocked: StageHash[] } {
+    const keep = new Set<StageHash>();
+    const visit = (hash: StageHash) => {
+      if (keep.has(hash)) return;
+      keep.add(hash);
+      const upstream = this.readStage(hash)?.inputs ?? {};
+      for (const h of Object.values(upstream)) if (isStageHash(h)) visit(h);
+    };
+    for (const run of this.listRuns()) {
+      for (const entry of Object.values(this.readRun(run) ?? {})) if (entry && isStageHash(String(entry.hash))) visit(entry.hash);
+    }
+    const removed: StageHash[] = [];
+    const skippedLocked: StageHash[] = [];
+    for (const hash of this.listEntries()) {
+      if (keep.has(hash)) continue;
+      if (this.isLocked(hash)) {
+        skippedLocked.push(hash);
+        continue;
+      }
+      if (!opts.dryRun) rmSync(this.entry(hash), { recursive: true, force: true });
+      removed.push(hash);
+    }
+    return { removed, kept: this.listEntries().length - (opts.dryRun ? removed.length : 0), skippedLocked };
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

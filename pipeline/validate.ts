@@ -1,0 +1,394 @@
+/**
+ * Step 2: validate. Turns one (already sweep-expanded) YAML document into a typed
+ * Experiment: the top-level shape, each stage's kind, its params (parsed by the kind's
+ * own zod schema, defaults applied) and its inputs (against the kind's InputSpec), and
+ * the DAG (no cycles). Every problem becomes one ConfigError located at file:line; all
+ * problems are reported, not just the first.
+ */
+import { z } from 'zod';
+import type { Document } from 'yaml';
+import { closest, dotted, fail, ok, show, type ConfigError, type Result } from './errors.ts';
+import { getPath, locate, type PathSegment, type Source } from './load.ts';
+import type { Registry, StageKind } from './registry.ts';
+
+export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const;
+/** Stage and experiment names: nothing that could climb out of runs/. */
+export const NAME = /^[a-z0-9_-]+$/;
+
+const StageSchema = z.strictObject({
+  kind: z.string(),
+  inputs: z.record(z.string(), z.string()).default({}),
+  params: z.unknown().optional(),
+  seed: z.number().int().min(0).optional(),
+});
+
+const SweepSchema = z.strictObject({
+  grid: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
+  zip: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
+});
+
+export const ConfigSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(NAME)
+    .refine((n) => n !== 'store', 'the name "store" is reserved (runs/store holds the store)'),
+  seed: z.number().int().min(0).default(0),
+  backend: z.enum(BACKENDS).default('auto'),
+  /** Free-form: only there to hold YAML anchors. */
+  defaults: z.unknown().optional(),
+  plugins: z.array(z.string()).default([]),
+  /** Free-form here; validated by the executor that is chosen. */
+  executor: z.record(z.string(), z.unknown()).default({}),
+  stages: z.record(z.string(), StageSchema),
+  sweep: SweepSchema.optional(),
+});
+
+const TOP_KEYS = Object.keys(ConfigSchema.shape);
+const STAGE_KEYS = Object.keys(StageSchema.shape);
+
+export interface StageSpec {
+  name: string;
+  kind: StageKind;
+  /** Input name -> upstream stage name. */
+  inputs: Record<string, string>;
+  /** Params after the kind's schema: defaults applied. This is what is hashed. */
+  params: unknown;
+  /** The seed in force: the stage's own `seed:` or the experiment's. */
+  seed: number;
+}
+
+export interface SweepPoint {
+  path: string;
+  /** The short name used in the variant's folder name. */
+  key: string;
+  value: unknown;
+}
+
+export interface Experiment {
+  /** Folder name under runs/: `name` or `name@key=value,...` for a sweep point. */
+  name: string;
+  baseName: string;
+  point: SweepPoint[];
+  /** The config file, absolute and as displayed. */
+  file: string;
+  display: string;
+  seed: number;
+  backend: (typeof BACKENDS)[number];
+  /** Plugin modules, absolute paths. */
+  plugins: string[];
+  executor: Record<string, unknown>;
+  /** In topological order (config order among independent stages). */
+  stages: StageSpec[];
+}
+
+/** Where errors point: the file, the document being validated, and where --set values came from. */
+export interface Where {
+  source: Source;
+  doc: Document;
+  /** Dotted path -> label, for values that came from the command line. */
+  origins: Map<string, string>;
+}
+
+export function errorAt(where: Where, path: readonly PathSegment[], message: string, opts: { key?: boolean } = {}): ConfigError {
+  const dottedPath = dotted(path);
+  for (const [prefix, label] of where.origins) {
+    if (dottedPath === prefix || dottedPath.startsWith(`${prefix}.`)) return { file: label, path: dottedPath, message };
+  }
+  const loc = locate(where.source, where.doc, path, opts);
+  const via = loc.viaAlias ? ` (through the alias on line ${loc.viaAlias})` : '';
+  return { file: where.source.display, line: loc.line, path: dottedPath, message: message + via };
+}
+
+const EXPECTED: Record<string, string> = {
+  int: 'an integer',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'true or false',
+  object: 'a mapping',
+  record: 'a mapping',
+  map: 'a mapping',
+  array: 'a list',
+  tuple: 'a list',
+  null: 'null',
+  bigint: 'an integer',
+};
+
+type Issue = z.core.$ZodIssue;
+
+/** One zod issue as "expected ..., got ...". Kinds' custom messages are kept as they are. */
+export function describeIssue(issue: Issue, got: unknown): string {
+  const value = show(got);
+  const isDefault = /^(Invalid|Too (small|big)|Unrecognized)/.test(issue.message);
+  if (!isDefault) return /\bgot\b/.test(issue.message) ? issue.message : `${issue.message}, got ${value}`;
+  switch (issue.code) {
+    case 'invalid_type':
+      return got === undefined ? `missing: expected ${EXPECTED[issue.expected] ?? issue.expected}` : `expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${value}`;
+    case 'invalid_value':
+      return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}, got ${value}`;
+    case 'invalid_union': {
+      if ('options' in issue && Array.isArray(issue.options)) {
+        return `expected ${(issue.options as unknown[]).map((v) => JSON.stringify(v)).join(' | ')}, got ${value}`;
+      }
+      const alternatives = issue.errors
+        .filter((alt) => alt.length === 1 && alt[0]!.path.length === 0)
+        .map((alt) => describeIssue(alt[0]!, got).replace(/^expected /, '').replace(/, got .*$/, ''));
+      if (alternatives.length === issue.errors.length && alternatives.length > 0) return `expected ${alternatives.join(' or ')}, got ${value}`;
+      return `${issue.message}, got ${value}`;
+    }
+    case 'too_small':
+    case 'too_big': {
+      const op = issue.code === 'too_small' ? (issue.inclusive ? '>=' : '>') : issue.inclusive ? '<=' : '<';
+      const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
+      const what =
+        issue.origin === 'array' || issue.origin === 'set'
+          ? `${op === '>=' || op === '>' ? 'at least' : 'at most'} ${bound} item(s)`
+          : issue.origin === 'string'
+            ? `${op === '>=' || op === '>' ? 'at least' : 'at most'} ${bound} character(s)`
+            : `a number ${op} ${bound}`;
+      return `expected ${what}, got ${value}`;
+    }
+    case 'invalid_format':
+      return `expected ${issue.format === 'regex' && 'pattern' in issue ? `text matching ${issue.pattern}` : issue.format}, got ${value}`;
+    case 'not_multiple_of':
+      return `expected a multiple of ${issue.divisor}, got ${value}`;
+    default:
+      return `${issue.message}, got ${value}`;
+  }
+}
+
+/** Zod issues of a value found at `base` in the document, as located ConfigErrors. */
+export function issuesToErrors(
+  where: Where,
+  base: readonly PathSegment[],
+  issues: readonly Issue[],
+  input: unknown,
+  known?: (path: readonly PropertyKey[]) => readonly string[] | undefined,
+): ConfigError[] {
+  const errors: ConfigError[] = [];
+  for (const issue of issues) {
+    const path = [...base, ...(issue.path as PathSegment[])];
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) errors.push(unknownKey(where, [...path, key], known?.(issue.path)));
+      continue;
+    }
+    const got = issue.path.length > 0 || issue.input === undefined ? getPath(input, issue.path as PathSegment[]) : issue.input;
+    errors.push(errorAt(where, path, describeIssue(issue, got)));
+  }
+  return errors;
+}
+
+function unknownKey(where: Where, path: readonly PathSegment[], known?: readonly string[]): ConfigError {
+  const key = String(path[path.length - 1]);
+  const hint = known ? closest(key, known) : undefined;
+  const expected = known && known.length > 0 ? ` (expected one of: ${known.join(', ')})` : '';
+  return errorAt(where, path, `unknown key "${key}"${hint ? `; did you mean "${hint}"?` : expected}`, { key: true });
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Keys in the input that the parsed output dropped: a kind's schema built with z.object()
+ * strips unknown keys silently, but a typo must not be ignored.
+ */
+function droppedKeys(where: Where, base: PathSegment[], input: unknown, output: unknown): ConfigError[] {
+  if (isPlainObject(input) && isPlainObject(output)) {
+    return Object.keys(input).flatMap((k) =>
+      k in output ? droppedKeys(where, [...base, k], input[k], output[k]) : [unknownKey(where, [...base, k], Object.keys(output))],
+    );
+  }
+  if (Array.isArray(input) && Array.isArray(output) && input.length === output.length) {
+    return input.flatMap((v, i) => droppedKeys(where, [...base, i], v, output[i]));
+  }
+  return [];
+}
+
+export interface ValidateInput {
+  where: Where;
+  /** The document as plain JS (sweep values and --set applied). */
+  raw: unknown;
+  registry: Registry;
+  /** Plugin modules as absolute paths (resolved against the config's folder). */
+  plugins: string[];
+  point: SweepPoint[];
+}
+
+export function validateExperiment({ where, raw, registry, plugins, point }: ValidateInput): Result<Experiment> {
+  const top = ConfigSchema.safeParse(raw, { reportInput: true });
+  if (!top.success) {
+    // Report the top-level problems; go on into stages only when they are well-formed.
+    const errors = issuesToErrors(where, [], top.error.issues, raw, knownKeys);
+    const stages = (raw as Record<string, unknown>)?.stages;
+    if (!isPlainObject(stages)) return fail(errors);
+    const rest = validateStages(where, stages as Record<string, z.infer<typeof StageSchema>>, registry, 0);
+    return fail(sortByLine(dedupe([...errors, ...(rest.ok ? [] : rest.errors)])));
+  }
+  const config = top.data;
+  const stages = validateStages(where, config.stages, registry, config.seed);
+  if (!stages.ok) return stages;
+  const name = point.length ? `${config.name}@${point.map((p) => `${p.key}=${variantValue(p.value)}`).join(',')}` : config.name;
+  return ok({
+    name,
+    baseName: config.name,
+    point,
+    file: where.source.file,
+    display: where.source.display,
+    seed: config.seed,
+    backend: config.backend,
+    plugins,
+    executor: config.executor,
+    stages: stages.value,
+  });
+}
+
+/** The keys the strict object at a path accepts (top level, a stage, sweep). */
+function knownKeys(path: readonly PropertyKey[]): readonly string[] | undefined {
+  if (path.length === 0) return TOP_KEYS;
+  if (path.length === 2 && path[0] === 'stages') return STAGE_KEYS;
+  if (path.length === 1 && path[0] === 'sweep') return ['grid', 'zip'];
+  return undefined;
+}
+
+function dedupe(errors: ConfigError[]): ConfigError[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => !seen.has(JSON.stringify(e)) && !!seen.add(JSON.stringify(e)));
+}
+
+/** A sweep value as it appears in a folder name: only [A-Za-z0-9._+-], never a path. */
+export function variantValue(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.replace(/[^A-Za-z0-9._+-]+/g, '_').slice(0, 40);
+}
+
+function validateStages(where: Where, stages: Record<string, z.infer<typeof StageSchema>>, registry: Registry, seed: number): Result<StageSpec[]> {
+  const errors: ConfigError[] = [];
+  const specs = new Map<string, StageSpec>();
+  const names = Object.keys(stages);
+  if (names.length === 0) errors.push(errorAt(where, ['stages'], 'expected at least one stage'));
+
+  for (const name of names) {
+    const stage = stages[name]!;
+    const at = ['stages', name];
+    if (!NAME.test(name)) {
+      errors.push(errorAt(where, at, `stage name "${name}" must match [a-z0-9_-]+`, { key: true }));
+      continue;
+    }
+    if (!isPlainObject(stage) || typeof stage.kind !== 'string') continue; // already reported by the top-level schema
+    const kind = registry.stage(stage.kind);
+    if (!kind) {
+      const hint = closest(stage.kind, registry.stages.keys());
+      const known = [...registry.stages.keys()].join(', ') || 'none registered';
+      errors.push(errorAt(where, [...at, 'kind'], `unknown stage kind "${stage.kind}"${hint ? `; did you mean "${hint}"?` : ` (known: ${known})`}`));
+      continue;
+    }
+
+    // Params: the kind's own schema. It may be a getter that throws in a broken plugin.
+    let schema: z.ZodType;
+    try {
+      schema = kind.params;
+      if (typeof schema?.safeParse !== 'function') throw new Error('params is not a zod schema');
+    } catch (e) {
+      errors.push(errorAt(where, [...at, 'kind'], `stage kind "${kind.name}" is broken: ${e instanceof Error ? e.message : String(e)}`));
+      continue;
+    }
+    const rawParams = stage.params ?? {};
+    const parsed = schema.safeParse(rawParams, { reportInput: true });
+    if (!parsed.success) errors.push(...issuesToErrors(where, [...at, 'params'], parsed.error.issues, rawParams));
+    else errors.push(...droppedKeys(where, [...at, 'params'], rawParams, parsed.data));
+
+    // Inputs: names the kind declares, each naming an existing stage of a fitting kind.
+    const inputs = isPlainObject(stage.inputs) ? stage.inputs : {};
+    for (const [input, upstream] of Object.entries(inputs)) {
+      if (typeof upstream !== 'string') continue; // reported by the top-level schema
+      const spec = kind.inputs[input];
+      if (!spec) {
+        const declared = Object.keys(kind.inputs);
+        const hint = closest(input, declared);
+        errors.push(
+          errorAt(where, [...at, 'inputs', input], `stage kind "${kind.name}" has no input "${input}"${hint ? `; did you mean "${hint}"?` : ` (it takes: ${declared.join(', ') || 'no inputs'})`}`, { key: true }),
+        );
+        continue;
+      }
+      const target = stages[upstream];
+      if (!target) {
+        const hint = closest(upstream, names);
+        errors.push(errorAt(where, [...at, 'inputs', input], `no stage named "${upstream}"${hint ? `; did you mean "${hint}"?` : ''}`));
+        continue;
+      }
+      const upstreamKind = isPlainObject(target) && typeof target.kind === 'string' ? registry.stage(target.kind) : undefined;
+      if (upstreamKind && !spec.kinds.includes(upstreamKind.output)) {
+        errors.push(
+          errorAt(where, [...at, 'inputs', input], `expected an artifact of kind ${spec.kinds.join(' | ')}, got "${upstream}" (a ${upstreamKind.name} stage, which produces ${upstreamKind.output})`),
+        );
+      }
+    }
+    for (const [input, spec] of Object.entries(kind.inputs)) {
+      if (!spec.optional && !(input in inputs)) {
+        errors.push(errorAt(where, Object.keys(inputs).length ? [...at, 'inputs'] : at, `missing input "${input}" (stage kind "${kind.name}" needs an artifact of kind ${spec.kinds.join(' | ')})`));
+      }
+    }
+    if (parsed.success) {
+      specs.set(name, { name, kind, inputs: { ...inputs }, params: parsed.data, seed: stage.seed ?? seed });
+    }
+  }
+
+  const order = topologicalOrder(names, stages);
+  for (const cycle of order.cycles) {
+    const [first, second] = cycle;
+    const input = Object.entries(stages[first!]!.inputs ?? {}).find(([, up]) => up === second)![0];
+    errors.push(errorAt(where, ['stages', first!, 'inputs', input], `cycle: ${cycle.join(' -> ')}`));
+  }
+  if (errors.length > 0) return fail(sortByLine(errors));
+  return ok(order.order.map((n) => specs.get(n)!));
+}
+
+/** Kahn's algorithm, stable in config order; every cycle found is returned once. */
+function topologicalOrder(names: string[], stages: Record<string, { inputs?: Record<string, string> }>): { order: string[]; cycles: string[][] } {
+  const deps = (n: string) => {
+    const inputs = stages[n]?.inputs;
+    return isPlainObject(inputs) ? Object.values(inputs).filter((u): u is string => typeof u === 'string' && u in stages) : [];
+  };
+  const order: string[] = [];
+  const placed = new Set<string>();
+  let progress = true;
+  while (progress) {
+    progress = false;
+    for (const n of names) {
+      if (!placed.has(n) && deps(n).every((d) => placed.has(d))) {
+        placed.add(n);
+        order.push(n);
+        progress = true;
+      }
+    }
+  }
+  const cycles: string[][] = [];
+  const seen = new Set<string>();
+  for (const start of names.filter((n) => !placed.has(n))) {
+    // Walk from `start` until a stage repeats: that is a cycle (or leads into one).
+    const path: string[] = [];
+    const onPath = new Map<string, number>();
+    let cur: string | undefined = start;
+    while (cur !== undefined && !onPath.has(cur)) {
+      onPath.set(cur, path.length);
+      path.push(cur);
+      cur = deps(cur).find((d) => !placed.has(d));
+    }
+    if (cur === undefined) continue;
+    const cycle = path.slice(onPath.get(cur)!);
+    const key = [...cycle].sort().join(',');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    // Start the cycle at the stage declared first, so the message is stable.
+    const first = cycle.indexOf(names.find((n) => cycle.includes(n))!);
+    const rotated = [...cycle.slice(first), ...cycle.slice(0, first)];
+    // deps point downstream -> upstream; print the cycle the same way inputs read.
+    cycles.push([...rotated, rotated[0]!]);
+  }
+  return { order, cycles };
+}
+
+export function sortByLine(errors: ConfigError[]): ConfigError[] {
+  return errors
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => (a.e.line ?? Infinity) - (b.e.line ?? Infinity) || a.i - b.i)
+    .map(({ e }) => e);
+}
