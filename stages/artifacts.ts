@@ -32,6 +32,12 @@ export interface DatasetMeta {
   nTest: number;
   /** True when examples are images (reports show them as pictures). */
   image: boolean;
+  /** How train and test were made: a seeded split of one pool, or parts the source gave. */
+  split?: 'random' | 'given';
+  /** Normalization fitted on train and applied to both: x' = (x − shift) / scale per feature or channel. */
+  normalization?: { kind: string; per: 'feature' | 'channel'; shift: number[]; scale: number[] };
+  /** Files a csv/npy source read, with their sha256 (the stage hash covers params only). */
+  files?: { path: string; sha256: string }[];
 }
 
 /** Artifact `masks`, written by `subsets`. */
@@ -59,8 +65,19 @@ export const MODELS = {
   /** float32 [models, n]: correct-class probability p = σ(f). */
   probsTrain: 'probs_train.npy',
   probsTest: 'probs_test.npy',
-  /** int32 [models]: which mask each model was trained on; [models]: which seed. */
+  /** int32 [models]: which mask each model was trained on. */
   maskOf: 'mask_of_model.npy',
+  /** int32 [models]: which seed (0..seeds-1) of its mask each model is. */
+  seedOf: 'seed_of_model.npy',
+  /** Files of one unit (model m), inside `units/<m>/`: float32 [nTrain] / [nTest]. */
+  unit: {
+    marginsTrain: 'margins_train.npy',
+    marginsTest: 'margins_test.npy',
+    probsTrain: 'probs_train.npy',
+    probsTest: 'probs_test.npy',
+    /** JSON {mask, seed, trainAccuracy, testAccuracy, ...}. */
+    meta: 'fit.json',
+  },
   /** JSON {models, seeds, masks, trainAccuracy: number[], testAccuracy: number[], checkpoints: {epoch, lr}[]} */
   meta: 'models.json',
 } as const;

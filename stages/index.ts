@@ -6,11 +6,19 @@ import type { Registry, StageKind } from '../pipeline/registry.ts';
 import { gradcos } from './baselines/gradcos.ts';
 import { graddot } from './baselines/graddot.ts';
 import { influence } from './baselines/influence.ts';
+import { bindSources } from './data/index.ts';
+import { dataset } from './dataset.ts';
 import { datamodels } from './datamodels.ts';
 import { lds } from './lds.ts';
+import { bindModelKinds } from './models/index.ts';
+import { subsets } from './subsets.ts';
+import { train } from './train.ts';
 import { trak } from './trak.ts';
 
 export const builtinKinds: StageKind[] = [
+  dataset,
+  subsets,
+  train,
   lds,
   datamodels,
   trak,
@@ -21,4 +29,6 @@ export const builtinKinds: StageKind[] = [
 
 export function registerBuiltins(registry: Registry): void {
   for (const kind of builtinKinds) registry.registerStage(kind);
+  bindSources(registry); // data sources: registry.register('source', name, source)
+  bindModelKinds(registry); // model kinds: registry.register('model', name, kind)
 }

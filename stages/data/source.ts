@@ -1,0 +1,181 @@
+/**
+ * Data sources: where the `dataset` stage gets its examples. A source is a plain object
+ * registered in a module-level table (built-ins: mnist, fashion-mnist, iris, synthetic,
+ * csv, npy); the `dataset` kind builds its params schema from this table when a config
+ * is validated, so a plugin's source is as good as a built-in one.
+ *
+ * A plugin adds one with `registry.register('source', name, source)` (once
+ * `bindSources(registry)` has run, which registerBuiltins does) or `registerSource(source)`.
+ *
+ * A source returns either one `pool` that the dataset stage splits at random into train
+ * and test, or a `train` and a `test` part that are used as given (never mixed).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import type { Registry } from '../../pipeline/registry.ts';
+
+/** Examples of one part of a source, row-major. */
+export interface SourcePart {
+  /**
+   * [n · featureSize] values. Uint8Array parts (images shipped as bytes) are multiplied
+   * by `scale` when materialized, so a 70,000-image source costs 1 byte a pixel.
+   */
+  x: Float32Array | Uint8Array;
+  /** Multiplier applied to uint8 values (default 1). */
+  scale?: number;
+  /** int32 [n]: class labels 0..classes-1. */
+  y: Int32Array;
+  n: number;
+}
+
+export interface LoadedSource {
+  /** Shape of one example: [features] for tabular, [H, W, C] for images. */
+  featureShape: number[];
+  classes: number;
+  classNames?: string[];
+  featureNames?: string[];
+  image: boolean;
+  /** One pool, split at random by the dataset stage. */
+  pool?: SourcePart;
+  /** Or a train and a test part used as given. */
+  train?: SourcePart;
+  test?: SourcePart;
+  /** Files read, with their content hash (the stage hash covers params only). */
+  files?: { path: string; sha256: string }[];
+}
+
+/** What the dataset stage asks for (a synthetic source makes exactly this many). */
+export interface SourceRequest {
+  train?: number;
+  test?: number;
+}
+
+export interface DataSource<O extends { kind: string } = { kind: string }> {
+  name: string;
+  description: string;
+  /** zod schema of the source object, `kind: z.literal(name)` included; strict. */
+  options: z.ZodType<O>;
+  load(options: O, request: SourceRequest): LoadedSource | Promise<LoadedSource>;
+  /**
+   * Key of the in-process cache (default: the options as JSON). Return undefined for a
+   * source that must not be cached.
+   */
+  cacheKey?(options: O, request: SourceRequest): string | undefined;
+}
+
+export class DataSourceError extends Error {}
+
+let table = new Map<string, DataSource<any>>();
+
+/** The live source table (the registry's 'source' collection once bound). */
+export function sourceTable(): Map<string, DataSource<any>> {
+  return table;
+}
+
+export function registerSource(source: DataSource<any>): void {
+  if (table.has(source.name)) throw new DataSourceError(`data source "${source.name}" is registered twice`);
+  table.set(source.name, source);
+}
+
+/**
+ * Makes the registry's 'source' collection the table the dataset kind reads, with the
+ * built-ins in it, so `registry.register('source', name, source)` adds a source.
+ */
+export function bindSources(registry: Registry): void {
+  const collection = registry.collection<DataSource<any>>('source');
+  if (collection === table) return;
+  for (const [name, source] of table) if (!collection.has(name)) collection.set(name, source);
+  table = collection;
+}
+
+/**
+ * Schema of `source:`, built from the table at validation time: a discriminated union
+ * over the registered sources' option schemas. A bare string is shorthand for
+ * `{kind: string}`, normalized before validation, so both spellings hash the same.
+ */
+export function sourceSchema(): z.ZodType<{ kind: string }> {
+  const options = [...table.values()].map((s) => s.options) as unknown as z.ZodObject<{ kind: z.ZodLiteral<string> }>[];
+  if (options.length === 0) throw new DataSourceError('no data source is registered');
+  const union = z.discriminatedUnion('kind', options as [z.ZodObject<{ kind: z.ZodLiteral<string> }>]);
+  return z.preprocess((v) => (typeof v === 'string' ? { kind: v } : v), union) as unknown as z.ZodType<{ kind: string }>;
+}
+
+/** The source object for a `source:` value (shorthand string or object), parsed with defaults. */
+export function resolveSource(value: string | { kind: string }): { source: DataSource<any>; options: { kind: string } } {
+  const raw = typeof value === 'string' ? { kind: value } : value;
+  const source = table.get(raw.kind);
+  if (!source) throw new DataSourceError(`unknown data source "${raw.kind}": expected one of ${[...table.keys()].join(', ')}`);
+  const parsed = source.options.safeParse(raw);
+  if (!parsed.success) throw new DataSourceError(`source ${raw.kind}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`);
+  return { source, options: parsed.data as { kind: string } };
+}
+
+const cache = new Map<string, Promise<LoadedSource>>();
+
+/** Loads a source, cached within the process (sources are read-only once loaded). */
+export function loadSource(value: string | { kind: string }, request: SourceRequest = {}): Promise<LoadedSource> {
+  const { source, options } = resolveSource(value);
+  const key = source.cacheKey ? source.cacheKey(options, request) : JSON.stringify(options);
+  if (key === undefined) return Promise.resolve(source.load(options, request)).then((s) => checkSource(source.name, s));
+  const full = `${source.name}\u0000${key}`;
+  let hit = cache.get(full);
+  if (!hit) {
+    hit = Promise.resolve(source.load(options, request)).then((s) => checkSource(source.name, s));
+    hit.catch(() => cache.delete(full));
+    cache.set(full, hit);
+  }
+  return hit;
+}
+
+function checkSource(name: string, s: LoadedSource): LoadedSource {
+  const size = s.featureShape.reduce((a, b) => a * b, 1);
+  const parts = s.pool ? { pool: s.pool } : { train: s.train, test: s.test };
+  if (!s.pool && !(s.train && s.test)) throw new DataSourceError(`source ${name} gave neither a pool nor train and test parts`);
+  for (const [part, p] of Object.entries(parts)) {
+    if (!p) continue;
+    if (p.x.length !== p.n * size) throw new DataSourceError(`source ${name}: ${part} has ${p.x.length} values, expected ${p.n} × ${size}`);
+    if (p.y.length !== p.n) throw new DataSourceError(`source ${name}: ${part} has ${p.y.length} labels for ${p.n} examples`);
+    for (let i = 0; i < p.n; i++) {
+      const y = p.y[i];
+      if (!(y >= 0 && y < s.classes)) throw new DataSourceError(`source ${name}: ${part} example ${i} has label ${y}, expected 0..${s.classes - 1}`);
+    }
+  }
+  return s;
+}
+
+/** Paths in params are relative to the working directory unless absolute. */
+export function resolvePath(path: string): string {
+  return isAbsolute(path) ? path : resolve(process.cwd(), path);
+}
+
+/** Reads a file for a source: its bytes and sha256, with a clear error when it is missing. */
+export function readSourceFile(path: string, source: string): { bytes: Buffer; path: string; sha256: string } {
+  const full = resolvePath(path);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(full);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DataSourceError(`source ${source}: cannot read ${path}${full !== path ? ` (${full})` : ''}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  return { bytes, path: full, sha256: sha256(bytes) };
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Optional content pin for file sources: a mismatch is an error, a match makes params cover the content. */
+export const sha256Pin = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, 'expected a sha256 hex digest (64 lowercase hex digits)')
+  .optional()
+  .describe('sha256 of the file: checked when given, and part of the stage hash so a changed file is not served from cache');
+
+export function checkPin(source: string, file: { path: string; sha256: string }, pin: string | undefined): void {
+  if (pin !== undefined && pin !== file.sha256) {
+    throw new DataSourceError(`source ${source}: ${file.path} has sha256 ${file.sha256}, but the config pins ${pin}: the file changed`);
+  }
+}

@@ -1,0 +1,10 @@
+/** The built-in data sources, in the order `attrib kinds` lists them. */
+import type { DataSource } from '../source.ts';
+import { csv } from './csv.ts';
+import { fashionMnist } from './fashion-mnist.ts';
+import { iris } from './iris.ts';
+import { mnist } from './mnist.ts';
+import { npy } from './npy.ts';
+import { synthetic } from './synthetic.ts';
+
+export const builtinSources: DataSource<any>[] = [mnist, fashionMnist, iris, synthetic, csv, npy];

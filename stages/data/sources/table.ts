@@ -1,0 +1,73 @@
+/**
+ * Turns parsed CSV rows into a source part: one label column, every other column a
+ * numeric feature. Shared by the `csv` and `iris` sources.
+ */
+import { DataSourceError } from '../source.ts';
+
+export interface TableSpec {
+  /** Column holding the class (header name or 0-based index; default: "label" if present, else the last column). */
+  label?: string | number;
+  /** Columns to drop (names or indices), e.g. an id column. */
+  ignore?: (string | number)[];
+  header: boolean;
+}
+
+export interface ParsedTable {
+  featureNames: string[];
+  x: Float32Array;
+  /** Raw label strings, mapped to classes by `labelClasses`. */
+  labels: string[];
+  n: number;
+}
+
+function columnIndex(spec: string | number, names: string[], what: string, file: string): number {
+  if (typeof spec === 'number') {
+    if (!Number.isInteger(spec) || spec < 0 || spec >= names.length) throw new DataSourceError(`${file}: ${what} column ${spec} is out of range (0..${names.length - 1})`);
+    return spec;
+  }
+  const i = names.indexOf(spec);
+  if (i < 0) throw new DataSourceError(`${file}: no column named "${spec}" for ${what} (columns: ${names.join(', ')})`);
+  return i;
+}
+
+export function parseTable(rows: string[][], spec: TableSpec, file: string): ParsedTable {
+  if (rows.length === 0) throw new DataSourceError(`${file}: empty file`);
+  const width = rows[0].length;
+  const names = spec.header ? rows[0].map((s) => s.trim()) : rows[0].map((_, i) => `c${i}`);
+  const body = spec.header ? rows.slice(1) : rows;
+  if (body.length === 0) throw new DataSourceError(`${file}: no data rows`);
+  const labelCol = spec.label !== undefined ? columnIndex(spec.label, names, 'label', file) : names.includes('label') ? names.indexOf('label') : width - 1;
+  const drop = new Set((spec.ignore ?? []).map((c) => columnIndex(c, names, 'ignored', file)));
+  drop.add(labelCol);
+  const featureCols = names.map((_, i) => i).filter((i) => !drop.has(i));
+  if (featureCols.length === 0) throw new DataSourceError(`${file}: no feature columns left besides the label`);
+  const x = new Float32Array(body.length * featureCols.length);
+  const labels: string[] = [];
+  body.forEach((row, r) => {
+    const line = r + (spec.header ? 2 : 1);
+    if (row.length !== width) throw new DataSourceError(`${file}:${line}: ${row.length} fields, expected ${width}`);
+    featureCols.forEach((c, j) => {
+      const text = row[c].trim();
+      const v = Number(text);
+      if (text === '' || !Number.isFinite(v)) throw new DataSourceError(`${file}:${line}: column "${names[c]}" is ${JSON.stringify(row[c])}, expected a number (features must be numeric, with no missing values)`);
+      x[r * featureCols.length + j] = v;
+    });
+    labels.push(row[labelCol].trim());
+  });
+  return { featureNames: featureCols.map((c) => names[c]), x, labels, n: body.length };
+}
+
+/**
+ * Class ids for label strings: non-negative integers are used as they are (classes =
+ * max + 1); anything else is mapped to the sorted distinct names.
+ */
+export function labelClasses(all: string[]): { classes: number; classNames?: string[]; map: (label: string) => number } {
+  const integral = all.every((s) => /^\d+$/.test(s));
+  if (integral) {
+    const max = all.reduce((m, s) => Math.max(m, Number(s)), 0);
+    return { classes: max + 1, map: (s) => Number(s) };
+  }
+  const names = [...new Set(all)].sort();
+  const index = new Map(names.map((n, i) => [n, i]));
+  return { classes: names.length, classNames: names, map: (s) => index.get(s)! };
+}

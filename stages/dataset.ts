@@ -1,0 +1,93 @@
+/**
+ * Stage kind `dataset`: a deterministic train/test split of a data source, stored as
+ * float32 features (normalized) and int32 labels plus the source row indices, the
+ * `data` input of every other stage.
+ *
+ *   params: {source: <name> | {kind: <source>, ...options}, train?, test?, seed?, normalize?}
+ *
+ * A pooled source (mnist, fashion-mnist, iris, synthetic, one csv/npy file) is permuted
+ * with the split seed and cut into train then test; a source with train and test parts
+ * (csv/npy with two files) is used as given. The split seed is `seed` when given (so the
+ * split does not change with the experiment seed), else the stage's derived seed.
+ * Normalization is fitted on train only (see data/normalize.ts).
+ *
+ * The stage hash covers params, not file contents: csv/npy files' sha256 are recorded
+ * in dataset.json and the manifest info; pin them with the source's `sha256:` option.
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+import { defineStage } from '../pipeline/registry.ts';
+import { DATASET, type DatasetMeta } from './artifacts.ts';
+import { initBackend } from './backend.ts';
+import { applyNormalization, fitNormalization, gatherLabels, loadSource, materialize, resolveSource, sourceSchema, splitIndices } from './data/index.ts';
+import { writeNpy } from './io/npy.ts';
+import { writeJsonAtomic } from './data/json.ts';
+import { Rng } from './random/rng.ts';
+
+export function datasetParams() {
+  return z.strictObject({
+    source: sourceSchema(),
+    train: z.number().int().positive().optional().describe('train examples (required for a pooled source; default: all of a given train part)'),
+    test: z.number().int().positive().optional().describe('test examples (required for a pooled source; default: all of a given test part)'),
+    seed: z.number().int().optional().describe('split seed (default: derived from the experiment seed)'),
+    normalize: z.enum(['auto', 'none', 'standardize', 'minmax']).default('auto'),
+  });
+}
+
+export type DatasetParams = z.infer<ReturnType<typeof datasetParams>>;
+
+export const dataset = defineStage<DatasetParams>({
+  name: 'dataset',
+  version: '1',
+  description: 'a deterministic train/test split of a data source (mnist, fashion-mnist, iris, synthetic, csv, npy, plugins)',
+  equation: "x' = (x − shift) / scale, fitted on train; split = seeded permutation of the pool, or the given parts",
+  get params() {
+    return datasetParams();
+  },
+  inputs: {},
+  output: 'dataset',
+  async run(ctx) {
+    const backend = await initBackend(ctx.backend);
+    const { train, test, normalize } = ctx.params;
+    const { source: def, options } = resolveSource(ctx.params.source);
+    const source = await loadSource(options, { train, test });
+    const rng = ctx.params.seed !== undefined ? Rng.from('dataset-split', ctx.params.seed) : Rng.from(ctx.seed, 'split');
+    const split = splitIndices(def.name, source, train, test, rng);
+    const size = source.featureShape.reduce((a, b) => a * b, 1);
+    const trainPart = split.given ? source.train! : source.pool!;
+    const testPart = split.given ? source.test! : source.pool!;
+    const xTrain = materialize(trainPart, split.trainIndex, size);
+    const xTest = materialize(testPart, split.testIndex, size);
+    const normalization = fitNormalization(normalize, xTrain, source.featureShape, source.image);
+    applyNormalization(normalization, xTrain);
+    applyNormalization(normalization, xTest);
+    const nTrain = split.trainIndex.length;
+    const nTest = split.testIndex.length;
+    const out = (name: string) => join(ctx.outDir, name);
+    writeNpy(out(DATASET.xTrain), xTrain, [nTrain, ...source.featureShape]);
+    writeNpy(out(DATASET.yTrain), gatherLabels(trainPart, split.trainIndex));
+    writeNpy(out(DATASET.xTest), xTest, [nTest, ...source.featureShape]);
+    writeNpy(out(DATASET.yTest), gatherLabels(testPart, split.testIndex));
+    writeNpy(out(DATASET.trainIndex), split.trainIndex);
+    writeNpy(out(DATASET.testIndex), split.testIndex);
+    const meta: DatasetMeta = {
+      source: def.name,
+      featureShape: source.featureShape,
+      classes: source.classes,
+      classNames: source.classNames,
+      featureNames: source.featureNames,
+      nTrain,
+      nTest,
+      image: source.image,
+      split: split.given ? 'given' : 'random',
+      normalization,
+      files: source.files,
+    };
+    writeJsonAtomic(out(DATASET.meta), meta);
+    ctx.log(`dataset ${def.name}: ${nTrain} train, ${nTest} test, ${source.classes} classes, examples [${source.featureShape.join('×')}]`);
+    return {
+      metrics: { nTrain, nTest, classes: source.classes, features: size },
+      info: { backend: backend.name, backendReason: backend.reason, source: options, split: meta.split, normalization: normalization.kind, files: source.files ?? [] },
+    };
+  },
+});

@@ -1,0 +1,68 @@
+/**
+ * The model output function of attrib (TRAK's for classification):
+ *     f(z; θ) = logit_y − logsumexp_{y'≠y} logit_{y'},   p(z; θ) = σ(f) = softmax(logits)_y
+ * and the batched evaluation of every example's margin, probability and correctness.
+ */
+import { tf } from '../backend.ts';
+import type { MarginFn, Network } from './types.ts';
+
+/** Pushes the true class out of the logsumexp; exp(−1e9) is 0 in float32, and so is its gradient. */
+const EXCLUDE = 1e9;
+
+/** f = logit_y − logsumexp_{y'≠y} logit_{y'} for logits [B, C] and int32 labels [B]. Differentiable. */
+export const margin: MarginFn = (logits, labels) =>
+  tf.tidy(() => {
+    const onehot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]);
+    const own = tf.sum(tf.mul(logits, onehot), 1);
+    const others = tf.logSumExp(tf.sub(logits, tf.mul(onehot, EXCLUDE)), 1);
+    return tf.sub(own, others) as tf.Tensor1D;
+  });
+
+/** Mean cross-entropy −log softmax(logits)_y = softplus(−f): the training loss. */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const onehot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]);
+    return tf.mean(tf.sub(tf.logSumExp(logits, 1), tf.sum(tf.mul(logits, onehot), 1))) as tf.Scalar;
+  });
+}
+
+export interface Evaluation {
+  /** float32 [n]: f(z_i; θ). */
+  margins: Float32Array;
+  /** float32 [n]: σ(f), the correct-class probability. */
+  probs: Float32Array;
+  /** uint8 [n]: 1 where argmax logits = y. */
+  correct: Uint8Array;
+  accuracy: number;
+}
+
+/**
+ * Margins, probabilities and correctness of n examples, in batches. `x` is the whole
+ * split [n, ...featureShape] as a tensor (not disposed); `y` its labels.
+ */
+export function evaluate(net: Network, x: tf.Tensor, y: Int32Array, batchSize = 1000): Evaluation {
+  const n = y.length;
+  const margins = new Float32Array(n);
+  const probs = new Float32Array(n);
+  const correct = new Uint8Array(n);
+  let hits = 0;
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    const [m, p, c] = tf.tidy(() => {
+      const xb = tf.slice(x, start, end - start);
+      const yb = tf.tensor1d(y.subarray(start, end), 'int32');
+      const logits = net.logits(xb);
+      const f = margin(logits, yb);
+      return [f, tf.sigmoid(f), tf.equal(tf.argMax(logits, 1), yb)];
+    });
+    margins.set(m.dataSync() as Float32Array, start);
+    probs.set(p.dataSync() as Float32Array, start);
+    const cv = c.dataSync();
+    for (let i = 0; i < cv.length; i++) {
+      correct[start + i] = cv[i] ? 1 : 0;
+      hits += cv[i] ? 1 : 0;
+    }
+    tf.dispose([m, p, c]);
+  }
+  return { margins, probs, correct, accuracy: n > 0 ? hits / n : NaN };
+}

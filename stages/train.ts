@@ -1,0 +1,246 @@
+/**
+ * Stage kind `train` (inputs `data`, `masks`): one model per (mask, seed), the raw
+ * material of attribution and of LDS ground truth.
+ *
+ *   params: {model: {kind: logreg | mlp | cnn | <plugin>, ...}, fit: {...}, seeds?: r,
+ *            checkpoints?: [epochs] | {every: k}}
+ *   unit m = mask · seeds + seed:  θ_m = fit(init(Rng(unit seed, 'init')), S_mask,
+ *                                            shuffle Rng(unit seed, 'shuffle'))
+ *   per model and example: f(z; θ_m) = logit_y − logsumexp_{y'≠y} logit_{y'}, p = σ(f)
+ *
+ * Each unit saves units/<m>/model/ (and checkpoints/<epoch>/ with the epoch's mean
+ * learning rate, for TracIn) plus its margins/probs over the whole train and test
+ * splits; combine() stacks them into [models × examples] arrays (stages/artifacts.ts
+ * MODELS). Train accuracy is measured on the model's own subset, held-out accuracy on
+ * the train examples outside it. A killed run resumes at the next unfinished unit.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { defineStage, type Artifact } from '../pipeline/registry.ts';
+import { MASKS, MODELS } from './artifacts.ts';
+import { initBackend } from './backend.ts';
+import { featureTensor, loadDataset } from './data/index.ts';
+import { writeJsonAtomic } from './data/json.ts';
+import { NpyWriter, readNpy, readNpyHeader, readNpyRows, writeNpy } from './io/npy.ts';
+import { createNetwork, evaluate, modelSchema } from './models/index.ts';
+import { Rng } from './random/rng.ts';
+import { fit, fitSpec, type EpochReport } from './training/index.ts';
+
+const checkpointSpec = z.union([z.array(z.number().int().positive()), z.strictObject({ every: z.number().int().positive() })]);
+
+export function trainParams() {
+  return z
+    .strictObject({
+      model: modelSchema(),
+      fit: fitSpec,
+      seeds: z.number().int().positive().default(1).describe('models trained per mask (different init and shuffling)'),
+      checkpoints: checkpointSpec.optional().describe('epochs whose weights are kept for TracIn: a list, or {every: k}'),
+    })
+    .superRefine((p, ctx) => {
+      if (Array.isArray(p.checkpoints)) {
+        for (const [i, e] of p.checkpoints.entries()) {
+          if (e > p.fit.epochs) ctx.addIssue({ code: 'custom', path: ['checkpoints', i], message: `checkpoint epoch ${e} is after the last epoch (${p.fit.epochs})` });
+        }
+      }
+    });
+}
+
+export type TrainParams = z.infer<ReturnType<typeof trainParams>>;
+
+/** Epochs (1-based) whose weights a unit keeps. */
+export function checkpointEpochs(spec: TrainParams['checkpoints'], epochs: number): number[] {
+  if (!spec) return [];
+  if (Array.isArray(spec)) return [...new Set(spec)].sort((a, b) => a - b);
+  const out: number[] = [];
+  for (let e = spec.every; e <= epochs; e += spec.every) out.push(e);
+  return out;
+}
+
+/** What a unit records in units/<m>/fit.json. */
+export interface UnitRecord {
+  model: number;
+  mask: number;
+  seed: number;
+  subsetSize: number;
+  trainAccuracy: number;
+  testAccuracy: number;
+  /** Accuracy on train examples outside the subset (null when the subset is the full set). */
+  heldOutAccuracy: number | null;
+  finalLoss: number;
+  seconds: number;
+  secondsPerEpoch: number;
+  numParams: number;
+  backend: string;
+  epochs: EpochReport[];
+  checkpoints: { epoch: number; lr: number }[];
+}
+
+function maskCount(masks: Artifact): number {
+  return readNpyHeader(join(masks.dir, MASKS.masks)).shape[0];
+}
+
+export const train = defineStage<TrainParams>({
+  name: 'train',
+  version: '1',
+  description: 'trains `seeds` models on each mask (logreg, mlp, cnn or a plugin model) and records every example\'s margin',
+  equation: 'θ_m = fit(S_mask(m)); margins[m, i] = logit_y − logsumexp_{y′≠y} logit_y′ at θ_m; probs = σ(margins)',
+  get params() {
+    return trainParams();
+  },
+  inputs: {
+    data: { kinds: ['dataset'], description: 'the data set (train split to fit, both splits to score)' },
+    masks: { kinds: ['masks'], description: 'which train examples each model sees' },
+  },
+  output: 'models',
+
+  units(ctx) {
+    return maskCount(ctx.inputs.masks) * ctx.params.seeds;
+  },
+
+  async runUnit(ctx) {
+    const started = performance.now();
+    const backend = await initBackend(ctx.backend);
+    const { seeds, fit: recipe } = ctx.params;
+    const mask = Math.floor(ctx.index / seeds);
+    const seed = ctx.index % seeds;
+    const ds = loadDataset(ctx.inputs.data);
+    const row = readNpyRows(join(ctx.inputs.masks.dir, MASKS.masks), mask, mask + 1).data as Uint8Array;
+    if (row.length !== ds.meta.nTrain) {
+      throw new Error(`train: masks have ${row.length} columns but the data set has ${ds.meta.nTrain} train examples (masks drawn from another data set?)`);
+    }
+    const rows: number[] = [];
+    for (let i = 0; i < row.length; i++) if (row[i]) rows.push(i);
+    if (rows.length === 0) throw new Error(`train: mask ${mask} is empty`);
+
+    const x = featureTensor(ds, 'train');
+    const net = createNetwork(ctx.params.model, { featureShape: ds.meta.featureShape, classes: ds.meta.classes }, Rng.from(ctx.seed, 'init'));
+    const keep = new Set(checkpointEpochs(ctx.params.checkpoints, recipe.epochs));
+    const checkpoints: { epoch: number; lr: number }[] = [];
+    try {
+      const reports = await fit(net, { x: ds.xTrain, featureShape: ds.meta.featureShape, y: ds.yTrain, rows: Int32Array.from(rows) }, recipe, Rng.from(ctx.seed, 'shuffle'), {
+        progress: (f) => ctx.progress(0.95 * f),
+        onEpoch: async (r) => {
+          if (!keep.has(r.epoch)) return;
+          const dir = join(ctx.outDir, 'checkpoints', String(r.epoch));
+          await net.save(dir);
+          writeJsonAtomic(join(dir, 'checkpoint.json'), { epoch: r.epoch, lr: r.lr, lrFirst: r.lrFirst, lrLast: r.lrLast, steps: r.steps, loss: r.loss });
+          checkpoints.push({ epoch: r.epoch, lr: r.lr });
+        },
+      });
+      await net.save(join(ctx.outDir, 'model'));
+      const xTest = featureTensor(ds, 'test');
+      const onTrain = evaluate(net, x, ds.yTrain);
+      const onTest = evaluate(net, xTest, ds.yTest);
+      xTest.dispose();
+      let inHits = 0;
+      let outHits = 0;
+      for (let i = 0; i < row.length; i++) {
+        if (row[i]) inHits += onTrain.correct[i];
+        else outHits += onTrain.correct[i];
+      }
+      const outside = row.length - rows.length;
+      const u = MODELS.unit;
+      writeNpy(join(ctx.outDir, u.marginsTrain), onTrain.margins);
+      writeNpy(join(ctx.outDir, u.probsTrain), onTrain.probs);
+      writeNpy(join(ctx.outDir, u.marginsTest), onTest.margins);
+      writeNpy(join(ctx.outDir, u.probsTest), onTest.probs);
+      const seconds = (performance.now() - started) / 1000;
+      const record: UnitRecord = {
+        model: ctx.index,
+        mask,
+        seed,
+        subsetSize: rows.length,
+        trainAccuracy: inHits / rows.length,
+        testAccuracy: onTest.accuracy,
+        heldOutAccuracy: outside > 0 ? outHits / outside : null,
+        finalLoss: reports[reports.length - 1].loss,
+        seconds,
+        secondsPerEpoch: reports.reduce((s, r) => s + r.seconds, 0) / reports.length,
+        numParams: net.numParams,
+        backend: backend.name,
+        epochs: reports,
+        checkpoints,
+      };
+      writeJsonAtomic(join(ctx.outDir, u.meta), record);
+      ctx.log(`model ${ctx.index} (mask ${mask}, seed ${seed}): train ${(100 * record.trainAccuracy).toFixed(1)}%, test ${(100 * record.testAccuracy).toFixed(1)}%, ${seconds.toFixed(1)} s`);
+      ctx.progress(1);
+      return {
+        metrics: { trainAccuracy: record.trainAccuracy, testAccuracy: record.testAccuracy, heldOutAccuracy: record.heldOutAccuracy, loss: record.finalLoss, seconds, secondsPerEpoch: record.secondsPerEpoch },
+        info: { backend: backend.name, backendReason: backend.reason },
+      };
+    } finally {
+      net.dispose();
+      x.dispose();
+    }
+  },
+
+  async combine(ctx) {
+    const backend = await initBackend(ctx.backend);
+    const ds = loadDataset(ctx.inputs.data);
+    const { nTrain, nTest } = ds.meta;
+    const count = ctx.count;
+    const u = MODELS.unit;
+    const records: UnitRecord[] = [];
+    const writers = {
+      marginsTrain: new NpyWriter(join(ctx.outDir, MODELS.marginsTrain), 'float32', [nTrain]),
+      marginsTest: new NpyWriter(join(ctx.outDir, MODELS.marginsTest), 'float32', [nTest]),
+      probsTrain: new NpyWriter(join(ctx.outDir, MODELS.probsTrain), 'float32', [nTrain]),
+      probsTest: new NpyWriter(join(ctx.outDir, MODELS.probsTest), 'float32', [nTest]),
+    };
+    try {
+      for (let m = 0; m < count; m++) {
+        const dir = ctx.unitDir(m);
+        records.push(JSON.parse(readFileSync(join(dir, u.meta), 'utf8')) as UnitRecord);
+        for (const key of ['marginsTrain', 'marginsTest', 'probsTrain', 'probsTest'] as const) writers[key].append(readNpy(join(dir, u[key])).data);
+      }
+      for (const w of Object.values(writers)) w.close();
+    } catch (e) {
+      for (const w of Object.values(writers)) w.abort();
+      throw e;
+    }
+    writeNpy(join(ctx.outDir, MODELS.maskOf), Int32Array.from(records, (r) => r.mask));
+    writeNpy(join(ctx.outDir, MODELS.seedOf), Int32Array.from(records, (r) => r.seed));
+    const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+    const std = (xs: number[]) => {
+      const mu = mean(xs);
+      return Math.sqrt(mean(xs.map((v) => (v - mu) ** 2)));
+    };
+    const trainAccuracy = records.map((r) => r.trainAccuracy);
+    const testAccuracy = records.map((r) => r.testAccuracy);
+    const heldOut = records.map((r) => r.heldOutAccuracy).filter((v): v is number => v !== null);
+    const masks = count / ctx.params.seeds;
+    writeJsonAtomic(join(ctx.outDir, MODELS.meta), {
+      models: count,
+      seeds: ctx.params.seeds,
+      masks,
+      model: ctx.params.model,
+      fit: ctx.params.fit,
+      numParams: records[0]?.numParams,
+      nTrain,
+      nTest,
+      trainAccuracy,
+      testAccuracy,
+      heldOutAccuracy: records.map((r) => r.heldOutAccuracy),
+      checkpoints: records[0]?.checkpoints ?? [],
+      secondsPerModel: records.map((r) => r.seconds),
+    });
+    const backends = [...new Set(records.map((r) => r.backend))];
+    ctx.log(`train: ${count} models, train ${(100 * mean(trainAccuracy)).toFixed(1)}%, test ${(100 * mean(testAccuracy)).toFixed(1)}% ± ${(100 * std(testAccuracy)).toFixed(1)}`);
+    return {
+      metrics: {
+        models: count,
+        masks,
+        seeds: ctx.params.seeds,
+        trainAccuracy: mean(trainAccuracy),
+        testAccuracy: mean(testAccuracy),
+        testAccuracyStd: std(testAccuracy),
+        heldOutAccuracy: heldOut.length ? mean(heldOut) : null,
+        numParams: records[0]?.numParams ?? null,
+        secondsPerModel: mean(records.map((r) => r.seconds)),
+        secondsPerEpoch: mean(records.map((r) => r.secondsPerEpoch)),
+      },
+      info: { backend: backends.join(',') || backend.name, backendReason: backend.reason },
+    };
+  },
+});
