@@ -39,7 +39,7 @@ export const datamodelsParams = z.strictObject({
   /** Number of λ values on the path (log-spaced from λ_max down to λ_max · lambdaMinRatio). */
   path: z.number().int().min(2).default(20),
   lambdaMinRatio: z.number().gt(0).lt(1).default(0.01),
-  /** Stop the path once no target's held-out error has improved for this many λ. */
+  /** A target leaves the path once its held-out error has not improved for this many λ. */
   patience: z.number().int().min(1).default(3),
   /** Refit on all masks at the chosen λ (otherwise keep the fit without the held-out masks). */
   refit: z.boolean().default(true),

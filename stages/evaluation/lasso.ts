@@ -18,8 +18,8 @@
  * Path: λ_t = λ_max,j · r^{t/(T−1)}, t = 0..T−1, with λ_max,j = max_i |Xcᵀ y_j| / K (the
  * smallest λ whose solution is 0), warm-started from the previous λ. Each column's λ is
  * chosen by the mean squared error on held-out rows (predicted with the training rows'
- * centering); the path stops early once every column has gone `patience` values past
- * its best. With `refit`, each column is then solved again on all rows at its chosen λ.
+ * centering); a column leaves the path once it has gone `patience` λ values past its
+ * best (only the columns still improving are solved at the next λ). With `refit`, each column is then solved again on all rows at its chosen λ.
  */
 import { tf } from '../backend.ts';
 
@@ -32,7 +32,7 @@ export interface LassoOptions {
   maxIter: number;
   /** Relative change that counts as converged. */
   tol: number;
-  /** Stop the path once every column's held-out error has not improved for this many λ. */
+  /** A column leaves the path once its held-out error has not improved for this many λ. */
   patience: number;
   /** Solve again on all rows at the chosen λ. */
   refit: boolean;
@@ -126,21 +126,27 @@ export class CenteredDesign {
 
 /**
  * FISTA at fixed per-column λ (a [1, B] vector) from the warm start W0 [n, B]; W0 is not
- * disposed. Returns the solution and the iterations used.
+ * disposed. A column that has converged leaves the block (the matrices are compacted to
+ * the columns still running), so slow columns do not make the others pay. Returns the
+ * solution and the iterations of the slowest column.
  */
 export function fista(design: CenteredDesign, yc: tf.Tensor2D, w0: tf.Tensor2D, lambda: Float32Array, maxIter: number, tol: number): { w: tf.Tensor2D; iterations: number } {
   const B = lambda.length;
+  const n = design.n;
   const L = design.lipschitz;
   const K = design.rows;
-  const threshold = tf.tensor2d(lambda.map((l) => l / L), [1, B]);
+  const out = new Float32Array(n * B);
+  let columns = Int32Array.from({ length: B }, (_, j) => j);
+  let threshold = tf.tensor2d(lambda.map((l) => l / L), [1, B]);
+  let y = tf.clone(yc);
   let w = tf.clone(w0);
   let z = tf.clone(w0);
   let t = tf.ones([1, B]) as tf.Tensor2D;
   let iterations = 0;
-  for (; iterations < maxIter; ) {
+  while (columns.length > 0) {
     iterations++;
     const [wNext, zNext, tNext, change] = tf.tidy(() => {
-      const grad = tf.div(tf.matMul(design.xcT, tf.sub(tf.matMul(design.xc, z), yc)), K);
+      const grad = tf.div(tf.matMul(design.xcT, tf.sub(tf.matMul(design.xc, z), y)), K);
       const v = tf.sub(z, tf.div(grad, L));
       const wn = tf.mul(tf.sign(v), tf.relu(tf.sub(tf.abs(v), threshold))) as tf.Tensor2D;
       const step = tf.sub(wn, w);
@@ -149,22 +155,33 @@ export function fista(design: CenteredDesign, yc: tf.Tensor2D, w0: tf.Tensor2D, 
       const tn = tf.div(tf.add(1, tf.sqrt(tf.add(1, tf.mul(4, tf.square(tUsed))))), 2) as tf.Tensor2D;
       const zn = tf.add(wn, tf.mul(tf.div(tf.sub(tUsed, 1), tn), step)) as tf.Tensor2D;
       const rel = tf.div(tf.max(tf.abs(step), 0), tf.maximum(tf.max(tf.abs(wn), 0), 1e-8));
-      return [wn, zn, tn, tf.max(rel)];
+      return [wn, zn, tn, rel];
     });
-    w.dispose();
-    z.dispose();
-    t.dispose();
+    tf.dispose([w, z, t]);
     w = wNext;
     z = zNext;
     t = tNext;
-    const done = change.dataSync()[0] <= tol;
+    const rel = change.dataSync();
     change.dispose();
-    if (done) break;
+    const finished: number[] = [];
+    const running: number[] = [];
+    for (let c = 0; c < columns.length; c++) (rel[c] <= tol || iterations >= maxIter ? finished : running).push(c);
+    if (finished.length === 0) continue;
+    // Store the finished columns, keep iterating on the rest.
+    const done = tf.tidy(() => tf.gather(w, finished, 1).dataSync());
+    for (let f = 0; f < finished.length; f++) {
+      const j = columns[finished[f]];
+      for (let i = 0; i < n; i++) out[i * B + j] = done[i * finished.length + f];
+    }
+    if (running.length === 0) break;
+    const keep = running;
+    const [w2, z2, t2, y2, th2] = tf.tidy(() => [w, z, t, y, threshold].map((m) => tf.gather(m, keep, 1) as tf.Tensor2D));
+    tf.dispose([w, z, t, y, threshold]);
+    [w, z, t, y, threshold] = [w2, z2, t2, y2, th2];
+    columns = Int32Array.from(keep, (c) => columns[c]);
   }
-  z.dispose();
-  t.dispose();
-  threshold.dispose();
-  return { w, iterations };
+  tf.dispose([w, z, t, y, threshold]);
+  return { w: tf.tensor2d(out, [n, B]), iterations };
 }
 
 export interface LassoBlockResult {
@@ -214,51 +231,56 @@ export function lassoBlock(masks: Uint8Array, rows: number, n: number, y: Float3
     for (let r = 0; r < heldRows.length; r++) for (let j = 0; j < B; j++) raw[r * B + j] = y[heldRows[r] * B + j] - ymean[j];
     return tf.tensor2d(raw, [heldRows.length, B]);
   });
-  const heldMse = (w: tf.Tensor2D): Float32Array =>
-    tf.tidy(() => tf.mean(tf.square(tf.sub(tf.matMul(xHeld, w), yHeldMinusMean)), 0).dataSync() as Float32Array);
+  /** Held-out MSE of the columns `cols` of the response block, for their weights w [n, |cols|]. */
+  const heldMse = (w: tf.Tensor2D, cols: number[]): Float32Array =>
+    tf.tidy(() => tf.mean(tf.square(tf.sub(tf.matMul(xHeld, w), tf.gather(yHeldMinusMean, cols, 1))), 0).dataSync() as Float32Array);
+  const everyColumn = Array.from({ length: B }, (_, j) => j);
 
   const lambdaMax = tf.tidy(() => tf.max(tf.abs(design.correlation(yc)), 0).dataSync() as Float32Array).slice();
   const T = o.pathLength;
   const lambdaAt = (step: number) => lambdaMax.map((l) => l * o.lambdaMinRatio ** (T > 1 ? step / (T - 1) : 0));
 
-  // t = 0: λ_max, whose solution is exactly 0 (predict the training mean).
-  let w = tf.zeros([n, B]) as tf.Tensor2D;
-  let best = tf.clone(w);
-  const heldOutMseNull = heldMse(w).slice();
+  // t = 0: λ_max, whose solution is exactly 0 (predict the training mean). Solutions
+  // live in [n, B] row-major arrays; each step solves only the columns still improving.
+  const current = new Float32Array(n * B);
+  const bestW = new Float32Array(n * B);
+  const heldOutMseNull = tf.tidy(() => heldMse(tf.zeros([n, B]), everyColumn)).slice();
   const bestMse = heldOutMseNull.slice();
   const bestLambda = lambdaMax.slice();
   const sinceBest = new Int32Array(B);
   let iterations = 0;
   let visited = 1;
   for (let step = 1; step < T; step++) {
+    const alive = everyColumn.filter((j) => sinceBest[j] < o.patience);
+    if (alive.length === 0) break;
     const lambda = lambdaAt(step);
-    const solved = fista(design, yc, w, lambda, o.maxIter, o.tol);
-    w.dispose();
-    w = solved.w;
+    const ycAlive = tf.gather(yc, alive, 1) as tf.Tensor2D;
+    const start = tf.tensor2d(takeColumns(current, n, B, alive), [n, alive.length]);
+    const solved = fista(design, ycAlive, start, Float32Array.from(alive, (j) => lambda[j]), o.maxIter, o.tol);
+    const mse = heldMse(solved.w, alive);
+    const solution = solved.w.dataSync() as Float32Array;
+    tf.dispose([ycAlive, start, solved.w]);
+    putColumns(current, n, B, alive, solution);
     iterations += solved.iterations;
     visited++;
-    const mse = heldMse(w);
-    const improved = new Float32Array(B);
-    for (let j = 0; j < B; j++) {
-      if (mse[j] < bestMse[j]) {
-        bestMse[j] = mse[j];
+    let improved = 0;
+    alive.forEach((j, c) => {
+      if (mse[c] < bestMse[j]) {
+        bestMse[j] = mse[c];
         bestLambda[j] = lambda[j];
         sinceBest[j] = 0;
-        improved[j] = 1;
+        improved++;
+        for (let i = 0; i < n; i++) bestW[i * B + j] = solution[i * alive.length + c];
       } else sinceBest[j]++;
-    }
-    const next = tf.tidy(() => tf.where(tf.tensor2d(improved, [1, B]).greater(0), w, best) as tf.Tensor2D);
-    best.dispose();
-    best = next;
-    o.log?.(`lasso: λ ${step}/${T - 1}: ${solved.iterations} iterations, ${B - sinceBest.filter((s) => s > 0).length} of ${B} targets improved`);
+    });
+    o.log?.(`lasso: λ ${step}/${T - 1}: ${alive.length} targets, ${solved.iterations} iterations, ${improved} improved`);
     o.progress?.(step / (T - 1) / (o.refit ? 2 : 1));
-    if (sinceBest.every((s) => s >= o.patience)) break;
   }
-  w.dispose();
   design.dispose();
   yc.dispose();
   xHeld.dispose();
   yHeldMinusMean.dispose();
+  const best = tf.tensor2d(bestW, [n, B]);
 
   let finalW = best;
   let intercept: Float64Array;
@@ -298,4 +320,16 @@ export function lassoBlock(masks: Uint8Array, rows: number, n: number, y: Float3
 function interceptOf(w: tf.Tensor2D, mean: Float32Array, ymean: Float64Array): Float64Array {
   const xw = tf.tidy(() => tf.matMul(tf.tensor2d(mean, [1, mean.length]), w).dataSync());
   return ymean.map((m, j) => m - xw[j]);
+}
+
+/** Columns `cols` of an [n, B] row-major array, as [n, |cols|]. */
+function takeColumns(a: Float32Array, n: number, B: number, cols: number[]): Float32Array {
+  const out = new Float32Array(n * cols.length);
+  for (let i = 0; i < n; i++) for (let c = 0; c < cols.length; c++) out[i * cols.length + c] = a[i * B + cols[c]];
+  return out;
+}
+
+/** Writes values [n, |cols|] into the columns `cols` of an [n, B] row-major array. */
+function putColumns(a: Float32Array, n: number, B: number, cols: number[], values: Float32Array): void {
+  for (let i = 0; i < n; i++) for (let c = 0; c < cols.length; c++) a[i * B + cols[c]] = values[i * cols.length + c];
 }
