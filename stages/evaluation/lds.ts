@@ -9,7 +9,7 @@
  * Spearman is undefined and counted as 0 (reported as `undefinedTargets`).
  */
 import { Rng } from '../random/rng.ts';
-import { spearman } from './rank.ts';
+import { spearman } from '../linalg/index.ts';
 
 /** ĝ[j, k] = Σ_i scores[j, i]·masks[k, i], as [nTargets, nSubsets] float64. */
 export function subsetPredictions(scores: Float32Array | Float64Array, nTargets: number, nTrain: number, masks: Uint8Array, nSubsets: number): Float64Array {
