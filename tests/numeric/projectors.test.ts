@@ -154,10 +154,13 @@ test('JL: projections preserve inner products within tolerance', (t) => {
         pairs++;
       }
     mean /= pairs;
-    // Std of φᵀφ'/(|g||g'|) is about √(2/k) ≈ 0.044 for a dense projection.
-    console.log(kind, worst, mean);
-    t.true(worst < 0.25, `${kind}: worst relative error ${worst}`);
-    t.true(mean < 0.08, `${kind}: mean relative error ${mean}`);
+    // Dense: the error of φᵀφ'/(|g||g'|) has std about √(2/k) ≈ 0.044. Kronecker on a
+    // rank-one gradient G = a dᵀ: φᵀφ' = (aᵀR_inR_inᵀa')(dᵀR_outR_outᵀd'), each factor
+    // with relative error ~√(2/k_in), √(2/k_out) (k_in = k_out = 32 here), so single
+    // pairs can be off by far more; the mean stays small.
+    const [worstMax, meanMax] = kind === 'kronecker' ? [0.8, 0.12] : [0.25, 0.06];
+    t.true(worst < worstMax, `${kind}: worst relative error ${worst}`);
+    t.true(mean < meanMax, `${kind}: mean relative error ${mean}`);
     proj.dispose();
   }
   batch.dispose();
