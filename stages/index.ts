@@ -6,10 +6,12 @@ import type { Registry, StageKind } from '../pipeline/registry.ts';
 import { gradcos } from './baselines/gradcos.ts';
 import { graddot } from './baselines/graddot.ts';
 import { influence } from './baselines/influence.ts';
+import { tracin } from './baselines/tracin.ts';
 import { bindSources } from './data/index.ts';
 import { dataset } from './dataset.ts';
 import { datamodels } from './datamodels.ts';
 import { lds } from './lds.ts';
+import { linearize } from './linearize.ts';
 import { bindModelKinds } from './models/index.ts';
 import { subsets } from './subsets.ts';
 import { train } from './train.ts';
@@ -21,10 +23,12 @@ export const builtinKinds: StageKind[] = [
   train,
   lds,
   datamodels,
+  linearize,
   trak,
   graddot,
   gradcos,
   influence,
+  tracin,
 ];
 
 export function registerBuiltins(registry: Registry): void {

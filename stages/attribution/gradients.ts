@@ -9,23 +9,12 @@
  * per-example weight gradient is G_{l,i} = Σ_p a_{l,i,p} ⊗ δ_{l,i,p}; projectors take
  * the factors (a, δ) and never need G (stages/projectors/types.ts).
  *
- *     f(z; θ) = logit_y − logsumexp_{y'≠y} logit_{y'},    p = σ(f)
+ *     f(z; θ) = logit_y − logsumexp_{y'≠y} logit_{y'},    p = σ(f)     (models/margin.ts)
  */
 import { tf } from '../backend.ts';
+import { margin } from '../models/margin.ts';
 import type { Network } from '../models/types.ts';
 import type { LayerFactors } from '../projectors/types.ts';
-
-/** Margin f = logit_y − logsumexp_{y'≠y} logit_{y'} for each row (DESIGN.md, "The math"). */
-export function margin(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const classes = logits.shape[1];
-    const onehot = tf.cast(tf.oneHot(tf.cast(labels, 'int32'), classes), 'bool');
-    const correct = tf.sum(tf.mul(logits, tf.cast(onehot, 'float32')), 1);
-    // Excluded class → a large negative number (not −∞: keeps gradients finite).
-    const others = tf.where(onehot, tf.fill(logits.shape, -1e30), logits);
-    return tf.sub(correct, tf.logSumExp(others, 1)) as tf.Tensor1D;
-  });
-}
 
 export interface FactorBatch {
   /** Factors of the selected layers, in the order asked for. Caller disposes. */

@@ -3,13 +3,16 @@
  * independent float64 reference (Gaussian elimination with partial pivoting, so the
  * tests never share the Cholesky code they check).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Artifact, StageHash } from '../../pipeline/registry.ts';
-import { FEATURES } from '../../stages/artifacts.ts';
+import type { Artifact, StageHash, StageKind } from '../../pipeline/registry.ts';
+import { hasUnits } from '../../pipeline/registry.ts';
+import { DATASET, FEATURES, MODELS, type DatasetMeta } from '../../stages/artifacts.ts';
 import { writeNpy } from '../../stages/io/npy.ts';
+import { createNetwork } from '../../stages/models/index.ts';
+import type { Network } from '../../stages/models/types.ts';
 import { Rng } from '../../stages/random/rng.ts';
-import { tempDir } from '../helpers/run-stage.ts';
+import { runStage, tempDir } from '../helpers/run-stage.ts';
 
 export interface HandFeatures {
   /** Per model, [n, k] row-major. */
@@ -136,3 +139,139 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return sab / Math.sqrt(saa * sbb);
 }
+
+/** A classification data set written in the DATASET layout (x: [n, ...featureShape]). */
+export interface HandData {
+  xTrain: Float32Array;
+  yTrain: Int32Array;
+  xTest: Float32Array;
+  yTest: Int32Array;
+  featureShape: number[];
+  classes: number;
+}
+
+export function randomData(seed: string, nTrain: number, nTest: number, featureShape: number[], classes: number): HandData {
+  const rng = Rng.from('test-data', seed);
+  const size = featureShape.reduce((a, b) => a * b, 1);
+  return {
+    xTrain: rng.fillNormal(new Float32Array(nTrain * size)),
+    yTrain: Int32Array.from({ length: nTrain }, () => rng.int(classes)),
+    xTest: rng.fillNormal(new Float32Array(nTest * size)),
+    yTest: Int32Array.from({ length: nTest }, () => rng.int(classes)),
+    featureShape,
+    classes,
+  };
+}
+
+function artifact(kind: string, dir: string, params: unknown = {}, inputs: Record<string, Artifact> = {}): Artifact {
+  return { kind, stageKind: kind === 'models' ? 'train' : kind, hash: `hand-${kind}-${Math.random()}` as StageHash, dir, params, metrics: {}, units: 0, inputs };
+}
+
+export function datasetArtifact(d: HandData, dir = tempDir('attrib-data-')): Artifact {
+  const nTrain = d.yTrain.length;
+  const nTest = d.yTest.length;
+  writeNpy(join(dir, DATASET.xTrain), d.xTrain, [nTrain, ...d.featureShape]);
+  writeNpy(join(dir, DATASET.yTrain), d.yTrain);
+  writeNpy(join(dir, DATASET.xTest), d.xTest, [nTest, ...d.featureShape]);
+  writeNpy(join(dir, DATASET.yTest), d.yTest);
+  writeNpy(join(dir, DATASET.trainIndex), Int32Array.from({ length: nTrain }, (_, i) => i));
+  writeNpy(join(dir, DATASET.testIndex), Int32Array.from({ length: nTest }, (_, i) => i));
+  const meta: DatasetMeta = { source: 'hand', featureShape: d.featureShape, classes: d.classes, nTrain, nTest, image: d.featureShape.length === 3 };
+  writeFileSync(join(dir, DATASET.meta), JSON.stringify(meta));
+  return artifact('dataset', dir);
+}
+
+/**
+ * A `models` artifact of freshly initialized networks (weights random, not trained:
+ * linearization does not care), optionally with checkpoints {epoch, lr} per model.
+ */
+export async function modelsArtifact(
+  data: Artifact,
+  d: HandData,
+  spec: { kind: string },
+  count: number,
+  checkpoints: { epoch: number; lr: number }[] = [],
+  dir = tempDir('attrib-models-'),
+): Promise<{ artifact: Artifact; networks: Network[] }> {
+  const networks: Network[] = [];
+  for (let s = 0; s < count; s++) {
+    const net = createNetwork(spec, { featureShape: d.featureShape, classes: d.classes }, Rng.from('hand-model', s));
+    await net.save(join(dir, MODELS.modelDir(s)));
+    for (const c of checkpoints) {
+      const ck = createNetwork(spec, { featureShape: d.featureShape, classes: d.classes }, Rng.from('hand-checkpoint', s, c.epoch));
+      const ckDir = join(dir, MODELS.checkpointDir(s, c.epoch));
+      await ck.save(ckDir);
+      writeFileSync(join(ckDir, 'checkpoint.json'), JSON.stringify(c));
+      networks.push(ck);
+    }
+    networks.push(net);
+  }
+  writeFileSync(join(dir, MODELS.meta), JSON.stringify({ models: count, seeds: 1, masks: count, checkpoints }));
+  return { artifact: artifact('models', dir, { model: spec }, { data }), networks };
+}
+
+/**
+ * Runs the units of `kind` in two separate passes (as if the first run had been killed
+ * after `first`), then combine() alone, into one store entry; returns the entry and the
+ * mtimes of the first pass's unit files taken before the second pass.
+ */
+export async function runInTwoPasses(kind: StageKind, run: { params?: unknown; inputs: Record<string, Artifact>; first: number[] }): Promise<{ dir: string; before: Map<string, number>; after: Map<string, number> }> {
+  const dir = tempDir('attrib-resume-');
+  const a = await runStage(kind, { params: run.params, inputs: run.inputs, dir, onlyUnits: run.first });
+  const units = a.units;
+  const mtimes = () => new Map(run.first.flatMap((i) => readdirSync(join(dir, 'units', String(i))).map((f) => [join(String(i), f), statSync(join(dir, 'units', String(i), f)).mtimeMs] as [string, number])));
+  const before = mtimes();
+  const rest = Array.from({ length: units }, (_, i) => i).filter((i) => !run.first.includes(i));
+  await runStage(kind, { params: run.params, inputs: run.inputs, dir, onlyUnits: rest });
+  if (!hasUnits(kind)) throw new Error('runInTwoPasses: kind has no units');
+  const staging = join(dir, '.staging-combine');
+  mkdirSync(staging, { recursive: true });
+  await kind.combine({
+    params: kind.params.parse(run.params ?? {}),
+    inputs: run.inputs,
+    hash: a.hash,
+    seed: 0,
+    backend: process.env.ATTRIB_TEST_BACKEND ?? 'wasm',
+    dir,
+    outDir: staging,
+    log: () => {},
+    count: units,
+    unitDir: (i) => join(dir, 'units', String(i)),
+    unitOutcomes: [],
+  });
+  for (const name of readdirSync(staging)) renameSync(join(staging, name), join(dir, name));
+  return { dir, before, after: mtimes() };
+}
+
+/**
+ * Closed-form φ = ∇f and p = softmax_y of a logreg network (logits = xW + b) for rows of
+ * x [n, d]: f = logit_y − logsumexp_{c≠y} logit_c, so ∂f/∂logit_c = 1 (c = y) and
+ * −softmax_{≠y}(logit)_c (c ≠ y), and ∇_{[W;b]} f = [x; 1] ⊗ δ (row-major [d + 1, C]).
+ */
+export function logregGradients(net: Network, x: Float32Array, y: Int32Array, d: number, C: number): { g: Float64Array; p: Float64Array } {
+  const W = net.variables[0].dataSync();
+  const b = net.variables[1].dataSync();
+  const n = y.length;
+  const k = (d + 1) * C;
+  const g = new Float64Array(n * k);
+  const p = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const logits = Array.from({ length: C }, (_, c) => {
+      let v = b[c];
+      for (let a = 0; a < d; a++) v += x[i * d + a] * W[a * C + c];
+      return v;
+    });
+    const max = Math.max(...logits);
+    const e = logits.map((v) => Math.exp(v - max));
+    const total = e.reduce((s, v) => s + v, 0);
+    p[i] = e[y[i]] / total;
+    const others = total - e[y[i]];
+    const delta = e.map((v, c) => (c === y[i] ? 1 : -v / others));
+    for (let a = 0; a <= d; a++) {
+      const xa = a < d ? x[i * d + a] : 1;
+      for (let c = 0; c < C; c++) g[i * k + a * C + c] = xa * delta[c];
+    }
+  }
+  return { g, p };
+}
+

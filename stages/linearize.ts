@@ -1,0 +1,188 @@
+/**
+ * `linearize`: projected margin gradients of every trained model at its final
+ * parameters, the features TRAK and the gradient baselines read (TRAK paper, Sec. 3:
+ * the after-kernel features φ = Pᵀ∇θ f, with a random projection P):
+ *
+ *     φ_{s,i} = Pᵀ ∇θ f(z_i; θ_s)      every train example i and every target x_j
+ *     p_{s,i} = σ(f(z_i; θ_s))          correct-class probability (TRAK's 1 − p term)
+ *     f(z; θ) = logit_y − logsumexp_{y'≠y} logit_{y'}
+ *
+ * Per-example gradients come from one batched backward pass (attribution/gradients.ts):
+ * zero taps on each layer's pre-activation give δ_{l,i} for the whole batch, and the
+ * projector combines them with the layer inputs a_{l,i} (conv: the weight gradient is
+ * Σ_positions δ ⊗ patch) without forming g_i when it can (kronecker).
+ *
+ * One projector for all models (TRAK uses one P): its seed is `projector.seed`, else
+ * derived from this stage's hash. `grad_wrt` restricts θ to the named layers.
+ *
+ * Work: one unit per (model, chunk of `chunk` rows), over the train split then the
+ * targets, each writing its rows of φ; combine() streams the chunks into per-model
+ * arrays (stages/artifacts.ts FEATURES), so memory stays bounded however large n is.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Artifact } from '../pipeline/registry.ts';
+import { defineStage } from '../pipeline/registry.ts';
+import { FEATURES, MODELS } from './artifacts.ts';
+import { backendInfo } from './backend.ts';
+import type { FeaturesMeta } from './attribution/features.ts';
+import {
+  chooseLayers,
+  DIM_REQUIRED,
+  dataOf,
+  datasetMeta,
+  featurize,
+  projectorFor,
+  projectorParams,
+  projectorSpec,
+  readRows,
+  resolveTargets,
+  targetsParams,
+} from './attribution/featurize.ts';
+import { writeJsonAtomic } from './attribution/scores.ts';
+import { NpyWriter, readNpy, readNpyHeader, writeNpy } from './io/npy.ts';
+import { loadModel } from './models/index.ts';
+
+export const linearizeParams = z
+  .strictObject({
+    projector: projectorParams,
+    /** Which test examples are targets: the first `count` (default all), or explicit indices. */
+    targets: targetsParams,
+    /** Rows per work unit. */
+    chunk: z.number().int().positive().default(2048),
+    /** Examples per backward pass. */
+    batchSize: z.number().int().positive().default(128),
+    /** Layer names to take gradients with respect to (default: all). */
+    grad_wrt: z.array(z.string()).min(1).optional(),
+  })
+  .refine((p) => p.projector.kind === 'identity' || p.projector.dim !== undefined, { message: DIM_REQUIRED, path: ['projector', 'dim'] });
+export type LinearizeParams = z.infer<typeof linearizeParams>;
+
+/** Per unit: φ rows [rows, k] and, for train chunks, σ(f) [rows]. */
+const PHI_FILE = 'phi.npy';
+const PROBS_FILE = 'probs.npy';
+
+interface Plan {
+  models: number;
+  nTrain: number;
+  /** Indices into the test split. */
+  targets: Int32Array;
+  trainChunks: number;
+  targetChunks: number;
+}
+
+function plan(params: LinearizeParams, models: Artifact): Plan {
+  const meta = datasetMeta(dataOf(models, 'linearize'));
+  const modelsMeta = JSON.parse(readFileSync(join(models.dir, MODELS.meta), 'utf8')) as { models: number };
+  const targets = resolveTargets(params.targets, meta.nTest, 'linearize');
+  return {
+    models: modelsMeta.models,
+    nTrain: meta.nTrain,
+    targets,
+    trainChunks: Math.ceil(meta.nTrain / params.chunk),
+    targetChunks: Math.ceil(targets.length / params.chunk),
+  };
+}
+
+/** Unit index → model, split and row range. */
+function unitOf(p: Plan, chunk: number, index: number): { model: number; part: 'train' | 'targets'; start: number; end: number } {
+  const per = p.trainChunks + p.targetChunks;
+  const model = Math.floor(index / per);
+  const c = index % per;
+  if (c < p.trainChunks) return { model, part: 'train', start: c * chunk, end: Math.min(p.nTrain, (c + 1) * chunk) };
+  const t = c - p.trainChunks;
+  return { model, part: 'targets', start: t * chunk, end: Math.min(p.targets.length, (t + 1) * chunk) };
+}
+
+export const linearize = defineStage<LinearizeParams>({
+  name: 'linearize',
+  version: '1',
+  description: 'Projected margin gradients φ = Pᵀ∇θ f of every model for the train split and the targets',
+  equation: 'φ_{s,i} = Pᵀ ∇θ f(z_i; θ_s),  f = logit_y − logsumexp_{y′≠y} logit_{y′},  p_{s,i} = σ(f)',
+  params: linearizeParams,
+  inputs: { models: { kinds: ['models'], description: 'trained models (a train stage); the data set is reached through its data input' } },
+  output: 'features',
+  units(ctx) {
+    const p = plan(ctx.params, ctx.inputs.models);
+    return p.models * (p.trainChunks + p.targetChunks);
+  },
+  async runUnit(ctx) {
+    const info = await backendInfo(ctx.backend);
+    const { params } = ctx;
+    const models = ctx.inputs.models;
+    const data = dataOf(models, 'linearize');
+    const meta = datasetMeta(data);
+    const p = plan(params, models);
+    const u = unitOf(p, params.chunk, ctx.index);
+    const rows = u.part === 'train' ? readRows(data, 'train', [u.start, u.end]) : readRows(data, 'test', p.targets.subarray(u.start, u.end));
+    const net = loadModel(models, u.model);
+    let projector: ReturnType<typeof projectorFor>['projector'] | undefined;
+    let phi: NpyWriter | undefined;
+    try {
+      const chosen = projectorFor(net, projectorSpec(params.projector, ctx.hash), params.grad_wrt);
+      projector = chosen.projector;
+      phi = new NpyWriter(join(ctx.outDir, PHI_FILE), 'float32', [projector.dim]);
+      const probs = featurize(net, chosen.which, projector, rows, meta.featureShape, params.batchSize, phi, ctx.progress);
+      phi.close();
+      if (u.part === 'train') writeNpy(join(ctx.outDir, PROBS_FILE), probs);
+      return { metrics: { model: u.model, rows: u.end - u.start, k: projector.dim }, info: { ...info } };
+    } catch (e) {
+      phi?.abort();
+      throw e;
+    } finally {
+      projector?.dispose();
+      net.dispose();
+    }
+  },
+  async combine(ctx) {
+    await backendInfo(ctx.backend);
+    const { params } = ctx;
+    const models = ctx.inputs.models;
+    const p = plan(params, models);
+    const per = p.trainChunks + p.targetChunks;
+    const k = readNpyHeader(join(ctx.unitDir(0), PHI_FILE)).shape[1];
+    const open: NpyWriter[] = [];
+    const writer = (path: string, rowShape: number[]) => {
+      const w = new NpyWriter(join(ctx.outDir, path), 'float32', rowShape);
+      open.push(w);
+      return w;
+    };
+    const probs = writer(FEATURES.probsTrain, [p.nTrain]);
+    try {
+      for (let s = 0; s < p.models; s++) {
+        const rowsOf = (c: number) => readNpy(join(ctx.unitDir(s * per + c), PHI_FILE)).data as Float32Array;
+        const train = writer(FEATURES.train(s), [k]);
+        const pr = new Float32Array(p.nTrain);
+        for (let c = 0; c < p.trainChunks; c++) {
+          train.append(rowsOf(c));
+          pr.set(readNpy(join(ctx.unitDir(s * per + c), PROBS_FILE)).data as Float32Array, c * params.chunk);
+        }
+        train.close(p.nTrain);
+        probs.append(pr);
+        const targets = writer(FEATURES.targets(s), [k]);
+        for (let c = 0; c < p.targetChunks; c++) targets.append(rowsOf(p.trainChunks + c));
+        targets.close(p.targets.length);
+      }
+      probs.close(p.models);
+    } catch (e) {
+      for (const w of open) w.abort();
+      throw e;
+    }
+    writeNpy(join(ctx.outDir, FEATURES.targetIndex), p.targets);
+    const net = loadModel(models, 0);
+    const { layers } = chooseLayers(net, params.grad_wrt);
+    net.dispose();
+    const meta: FeaturesMeta = {
+      models: p.models,
+      k,
+      projector: projectorSpec(params.projector, ctx.hash),
+      nTrain: p.nTrain,
+      nTargets: p.targets.length,
+      layers,
+      params: layers.reduce((a, l) => a + l.inDim * l.outDim, 0),
+    };
+    writeJsonAtomic(join(ctx.outDir, FEATURES.meta), meta);
+    return { metrics: { models: p.models, k, train: p.nTrain, targets: p.targets.length, params: meta.params, projector: params.projector.kind } };
+  },
+});
