@@ -19,6 +19,7 @@ import { z } from 'zod';
 import type { Artifact, StageContext } from '../pipeline/registry.ts';
 import { defineStage } from '../pipeline/registry.ts';
 import { MASKS, MODELS } from './artifacts.ts';
+import { resolveTargets, targetsParams } from './attribution/featurize.ts';
 import { ScoresWriter } from './attribution/scores.ts';
 import { initBackend } from './backend.ts';
 import { marginsPerMask } from './evaluation/lds.ts';
@@ -27,13 +28,8 @@ import { readNpy, readNpyHeader, writeNpy } from './io/npy.ts';
 import { Rng } from './random/rng.ts';
 
 export const datamodelsParams = z.strictObject({
-  /** Which test examples get a datamodel: the first `count`, or these indices (default: all). */
-  targets: z
-    .union([
-      z.strictObject({ count: z.number().int().positive() }),
-      z.strictObject({ indices: z.array(z.number().int().min(0)).min(1) }),
-    ])
-    .optional(),
+  /** Which test examples get a datamodel: {split: test, count?} (the first count, default all) or {indices} (as linearize). */
+  targets: targetsParams,
   /** Fraction of the masks held out to choose λ. */
   heldOut: z.number().gt(0).lt(1).default(0.1),
   /** Number of λ values on the path (log-spaced from λ_max down to λ_max · lambdaMinRatio). */
@@ -74,16 +70,7 @@ function testCount(models: Artifact): number {
 }
 
 function targetIndices(ctx: StageContext<DatamodelsParams>): Int32Array {
-  const nTest = testCount(ctx.inputs.models);
-  const t = ctx.params.targets;
-  if (!t) return Int32Array.from({ length: nTest }, (_, j) => j);
-  if ('count' in t) {
-    if (t.count > nTest) throw new Error(`datamodels: targets.count ${t.count} is more than the ${nTest} test examples`);
-    return Int32Array.from({ length: t.count }, (_, j) => j);
-  }
-  const bad = t.indices.find((i) => i >= nTest);
-  if (bad !== undefined) throw new Error(`datamodels: target index ${bad} is outside the ${nTest} test examples`);
-  return Int32Array.from(t.indices);
+  return resolveTargets(ctx.params.targets, testCount(ctx.inputs.models), 'datamodels');
 }
 
 function blockRange(index: number, blockSize: number, nTargets: number): [number, number] {

@@ -98,7 +98,7 @@ test('bad targets are refused with the reason', async (t) => {
   const data = dataset();
   const { w, b } = plantedMap();
   const models = planted(data, 20, 1, 'bad', w, b, 0.3);
-  await t.throwsAsync(runStage(datamodels, { inputs: { models }, params: { targets: { indices: [7] } } }), { message: /target index 7 is outside the 7 test examples/ });
-  await t.throwsAsync(runStage(datamodels, { inputs: { models }, params: { targets: { count: 8 } } }), { message: /targets.count 8/ });
-  t.throws(() => datamodels.params.parse({ targets: { count: 3 }, heldout: 0.2 }));
+  await t.throwsAsync(runStage(datamodels, { inputs: { models }, params: { targets: { indices: [7] } } }), { message: /targets.indices contains 7, but the test split has 7 examples/ });
+  await t.throwsAsync(runStage(datamodels, { inputs: { models }, params: { targets: { split: 'test', count: 8 } } }), { message: /targets.count = 8/ });
+  t.throws(() => datamodels.params.parse({ targets: { split: 'test', count: 3 }, heldout: 0.2 }));
 });
