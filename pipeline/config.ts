@@ -48,7 +48,8 @@ export async function loadConfig(path: string, { registry, set = [] }: LoadOptio
   for (const variant of variants.value) {
     let result = validateExperiment({ where: variant.where, raw: variant.raw, registry, plugins, point: variant.point });
     // --set is typed by the schema: `--set ...name=123` is the string "123" where a string is expected.
-    const retyped = result.ok ? [] : variant.overrides.filter((o) => !o.asString && result.ok === false && result.errors.some((e) => e.file === `--set ${o.text}`));
+    const failed = result.ok ? [] : result.errors.filter((e) => e.file === '--set');
+    const retyped = variant.overrides.filter((o) => !o.asString && failed.some((e) => e.path === o.path.join('.') || e.path?.startsWith(`${o.path.join('.')}.`)));
     if (retyped.length) {
       const again = expand(source, variant.overrides.map((o) => (retyped.includes(o) ? { ...o, asString: true } : o)));
       const same = again.ok ? again.value.find((v) => JSON.stringify(v.point) === JSON.stringify(variant.point)) : undefined;

@@ -148,6 +148,8 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
       return { hash, status: 'ran', seconds, metrics };
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
+      // A crashed thread cannot clean up after itself; with the lock still held, we can.
+      if (!lock.compromised()) store.cleanup(hash);
       emit({ type: 'failed', stage, hash, error });
       return { hash, status: 'failed', seconds: (Date.now() - t0) / 1000, metrics: {}, error };
     } finally {

@@ -116,7 +116,7 @@ export function expand(source: Source, overrides: readonly Override[]): Result<V
       });
       for (const o of overrides) {
         setPath(doc, o.path, o.asString ? o.raw : o.value);
-        origins.set(o.path.join('.'), `--set ${o.text}`);
+        origins.set(o.path.join('.'), '--set');
       }
     } catch (e) {
       if (!(e instanceof PathError)) throw e;
