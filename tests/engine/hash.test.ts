@@ -39,10 +39,10 @@ test('canonical JSON sorts keys at every level and drops undefined', (t) => {
 test('stage hashes are pinned: the same inputs give the same hash on every machine and version', (t) => {
   const h = stageHash({ kind: 'numbers', version: '1', params: { n: 4, start: 0 }, inputs: {}, seed: 0 });
   t.is(h, stageHash({ kind: 'numbers', version: '1', params: { start: 0, n: 4 }, inputs: {}, seed: 0 }));
-  t.is<string>(h, 'c4911b68189b403f47269ddc139b4edaefd8e7ddd18c4510abef22a9d1bbc9c8');
+  t.is(h as string, 'c4911b68189b403f47269ddc139b4edaefd8e7ddd18c4510abef22a9d1bbc9c8');
   t.is(deriveSeed(0, h), 2601372841);
   // The same value by hand: sha256(canonical JSON), then sha256(["0", hash]) read as uint32 LE.
-  t.is<string>(h, createHash('sha256').update('{"inputs":{},"kind":"numbers","params":{"n":4,"start":0},"seed":0,"version":"1"}').digest('hex'));
+  t.is(h as string, createHash('sha256').update('{"inputs":{},"kind":"numbers","params":{"n":4,"start":0},"seed":0,"version":"1"}').digest('hex'));
   t.is(deriveSeed(0, h, 0), deriveSeed(0, h, 0));
   t.not(deriveSeed(0, h, 0), deriveSeed(0, h, 1));
   t.not(deriveSeed(0, h), deriveSeed(1, h));
