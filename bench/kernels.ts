@@ -1,0 +1,257 @@
+/**
+ * The numeric kernels, timed: matMul on every installed tfjs backend, projector
+ * throughput, Gram, Cholesky and solves, and the same operations in numpy (through
+ * /usr/bin/python3 when it has numpy) as a ratio. Prints markdown for BENCHMARKS.md.
+ *
+ *     npm run bench:kernels            (node --import tsx bench/kernels.ts)
+ *     npm run bench:kernels -- --quick (small sizes: a smoke test in seconds)
+ *
+ * Figures are the best of a few repetitions. The machine is shared: check `uptime`
+ * first and rerun when the load is low.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { initBackend, tf, type BackendName } from '../stages/backend.ts';
+import { cholesky, choleskyBasic, GramAccumulator, matmul64, ridgeInverse, spdSolve } from '../stages/linalg/index.ts';
+import { createProjector, type LayerFactors, type LayerShape } from '../stages/projectors/index.ts';
+import { Rng } from '../stages/random/rng.ts';
+
+const quick = process.argv.includes('--quick');
+const PYTHON = '/usr/bin/python3';
+
+/** Best of `reps` timed runs after one untimed warm-up; reps = 0 times the first run itself. */
+function seconds(fn: () => void, reps = 3): number {
+  const t0 = performance.now();
+  fn();
+  let best = reps === 0 ? (performance.now() - t0) / 1000 : Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t = performance.now();
+    fn();
+    best = Math.min(best, (performance.now() - t) / 1000);
+  }
+  return best;
+}
+
+const f1 = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const lines: string[] = [];
+function say(line = ''): void {
+  lines.push(line);
+  console.log(line);
+}
+
+function machine(): string {
+  const model = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? cpus()[0]?.model ?? 'unknown CPU';
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  return `${cpus().length} cores, ${model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}, tfjs ${tf.version.tfjs}; load average at start ${load}`;
+}
+
+interface Numpy {
+  numpy: string;
+  blas: string;
+  matmul: Record<string, number>;
+  matmulTall: number;
+  gram: number;
+  cholesky: number;
+  solve1: number;
+  solve512: number;
+  solveK: number;
+}
+
+function numpy(): Numpy | string {
+  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
+  const env = { ...process.env };
+  // Tuning variables meant for another machine would skew OpenBLAS here.
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const script = fileURLToPath(new URL('kernels.py', import.meta.url));
+  const r = spawnSync(PYTHON, [script, ...(quick ? ['--quick'] : [])], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) return `numpy side failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`;
+  return JSON.parse(r.stdout) as Numpy;
+}
+
+
+async function matmuls(np: Numpy | undefined): Promise<{ wasmBest: number; defaultName: BackendName }> {
+  const auto = await initBackend('auto');
+  say(`### matMul (float32), GFLOP/s`);
+  say();
+  say(`Default backend here: **${auto.name}** (${auto.reason}).`);
+  say();
+  say(`| backend | ${(quick ? [256, 512] : [512, 1024, 2048]).map((n) => `${n}²`).join(' | ')} | ${quick ? '2000×512·512×128' : '20000×4096·4096×512'} |`);
+  say(`|---|${(quick ? [1, 2] : [1, 2, 3]).map(() => '---').join('|')}|---|`);
+  let wasmBest = 0;
+  const candidates: BackendName[] = ['wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'];
+  for (const name of candidates) {
+    try {
+      await initBackend(name);
+    } catch (e) {
+      say(`| ${name} | not available: ${(e as Error).message.replace(/\|/g, '/')} |`);
+      continue;
+    }
+    const cells: string[] = [];
+    for (const n of quick ? [256, 512] : [512, 1024, 2048]) {
+      if (name === 'cpu' && n > 512) {
+        cells.push('skipped (too slow)');
+        continue;
+      }
+      const a = tf.randomNormal([n, n]);
+      const b = tf.randomNormal([n, n]);
+      const s = seconds(() => tf.tidy(() => tf.matMul(a, b).dataSync()), name === 'cpu' ? 1 : 3);
+      a.dispose();
+      b.dispose();
+      const g = (2 * n ** 3) / s / 1e9;
+      if (name === 'wasm') wasmBest = Math.max(wasmBest, g);
+      cells.push(f1(g));
+    }
+    if (name === 'cpu') cells.push('skipped');
+    else {
+      const [m, k, n] = quick ? [2000, 512, 128] : [20000, 4096, 512];
+      const a = tf.randomNormal([m, k]);
+      const b = tf.randomNormal([k, n]);
+      const s = seconds(() => tf.tidy(() => tf.matMul(a, b).dataSync()), 2);
+      a.dispose();
+      b.dispose();
+      const g = (2 * m * k * n) / s / 1e9;
+      if (name === 'wasm') wasmBest = Math.max(wasmBest, g);
+      cells.push(f1(g));
+    }
+    say(`| ${name} | ${cells.join(' | ')} |`);
+  }
+  if (np) {
+    say(`| numpy (${np.blas}) | ${Object.values(np.matmul).map(f1).join(' | ')} | ${f1(np.matmulTall)} |`);
+  }
+  say();
+  await initBackend('auto');
+  // The transposed-matMul trap, on the default backend.
+  const n = quick ? 256 : 1024;
+  const a = tf.randomNormal([n, n]);
+  const b = tf.randomNormal([n, n]);
+  const plain = seconds(() => tf.tidy(() => tf.matMul(a, b).dataSync()));
+  const flag = seconds(() => tf.tidy(() => tf.matMul(a, b, true, false).dataSync()), 1);
+  const explicit = seconds(() => tf.tidy(() => tf.matMul(tf.transpose(a), b).dataSync()));
+  a.dispose();
+  b.dispose();
+  const gf = (s: number) => f1((2 * n ** 3) / s / 1e9);
+  say(`Transposes at ${n}² on ${auto.name}: AᵀB with \`transposeA\` ${gf(flag)} GFLOP/s, with an explicit \`tf.transpose\` first ${gf(explicit)} GFLOP/s, plain AB ${gf(plain)} GFLOP/s (explicit transposes are what stages/ use).`);
+  say();
+  return { wasmBest, defaultName: auto.name };
+}
+
+function randomFactors(layers: LayerShape[], batch: number): LayerFactors[] {
+  const rng = Rng.from('bench', 'factors');
+  return layers.map((l) => ({
+    a: tf.tensor3d(rng.fillNormal(new Float32Array(batch * l.inDim)), [batch, 1, l.inDim]),
+    d: tf.tensor3d(rng.fillNormal(new Float32Array(batch * l.outDim)), [batch, 1, l.outDim]),
+  }));
+}
+
+function projectors(): void {
+  // An MNIST MLP 784-128-10 ([W; b] per layer): p = 101,770 parameters.
+  const layers: LayerShape[] = quick
+    ? [{ name: 'fc1', inDim: 101, outDim: 64 }, { name: 'fc2', inDim: 65, outDim: 10 }]
+    : [{ name: 'fc1', inDim: 785, outDim: 128 }, { name: 'fc2', inDim: 129, outDim: 10 }];
+  const p = layers.reduce((s, l) => s + l.inDim * l.outDim, 0);
+  const k = quick ? 256 : 2048;
+  const batch = quick ? 64 : 256;
+  const factors = randomFactors(layers, batch);
+  const rate = (proj: ReturnType<typeof createProjector>, reps: number) => batch / seconds(() => proj.project(factors).dispose(), reps);
+  const kron = createProjector({ kind: 'kronecker', dim: k, seed: 0 }, layers);
+  const kronRate = rate(kron, 5);
+  kron.dispose();
+  const cached = createProjector({ kind: 'gaussian', dim: k, seed: 0 }, layers, { cacheBytes: 2 ** 31 });
+  const cachedRate = rate(cached, 1);
+  cached.dispose();
+  const regen = createProjector({ kind: 'gaussian', dim: k, seed: 0 }, layers, { cacheBytes: 0 });
+  const regenRate = batch / seconds(() => regen.project(factors).dispose(), 0);
+  regen.dispose();
+  const rad = createProjector({ kind: 'rademacher', dim: k, seed: 0 }, layers, { cacheBytes: 0 });
+  const radRate = batch / seconds(() => rad.project(factors).dispose(), 0);
+  rad.dispose();
+  factors.forEach((f) => (f.a.dispose(), f.d.dispose()));
+  say(`### Projectors, examples/s (p = ${p.toLocaleString('en')}, k = ${k}, batches of ${batch}, ${tf.getBackend()})`);
+  say();
+  say(`| projector | examples/s |`);
+  say(`|---|---|`);
+  say(`| kronecker | ${f1(kronRate)} |`);
+  say(`| gaussian, P cached (${((p * k * 4) / 2 ** 20).toFixed(0)} MiB) | ${f1(cachedRate)} |`);
+  say(`| gaussian, P regenerated every batch | ${f1(regenRate)} |`);
+  say(`| rademacher, P regenerated every batch | ${f1(radRate)} |`);
+  say();
+  say(`Kronecker vs dense gaussian at equal k: **${f1(kronRate / cachedRate)}x** (P cached), ${f1(kronRate / regenRate)}x (regenerated); goal ≥ 50x.`);
+  say();
+}
+
+function linalg(np: Numpy | undefined, matmulBest: number): void {
+  const [n, k] = quick ? [2000, 256] : [20000, 2048];
+  const rng = Rng.from('bench', 'gram');
+  const chunkRows = quick ? 500 : 2048;
+  const acc = new GramAccumulator(k);
+  let gramSeconds = 0;
+  for (let r0 = 0; r0 < n; r0 += chunkRows) {
+    const rows = Math.min(chunkRows, n - r0);
+    const x = rng.fillNormal(new Float32Array(rows * k));
+    const t = performance.now();
+    acc.add(x, rows);
+    gramSeconds += (performance.now() - t) / 1000;
+  }
+  const g = acc.result();
+  const gramGflops = (2 * n * k * k) / gramSeconds / 1e9;
+
+  say(`### Linear algebra (float64 unless noted)`);
+  say();
+  say(`| operation | seconds | numpy seconds | numpy is faster by |`);
+  say(`|---|---|---|---|`);
+  const row = (what: string, s: number, npS?: number) => say(`| ${what} | ${f1(s)} | ${npS === undefined ? '' : f1(npS)}${npS === undefined ? ' | ' : ` | ${f1(s / npS)}x`} |`);
+  row(`Gram XᵀX, n = ${n}, k = ${k} (float32 tfjs products, float64 sums; ${f1(gramGflops)} GFLOP/s counted as 2nk²)`, gramSeconds, np?.gram);
+
+  const lam = { relative: 0.05 };
+  const shifted = Float64Array.from(g);
+  const md = shifted.reduce((s, _, i) => (i % (k + 1) === 0 ? s + shifted[i] : s), 0) / k;
+  for (let i = 0; i < k; i++) shifted[i * k + i] += 0.05 * md;
+  const tChol = seconds(() => cholesky(shifted, k), 2);
+  row(`Cholesky, k = ${k}`, tChol, np?.cholesky);
+  const b1 = rng.fillNormal(new Float64Array(k));
+  row(`factor + solve, 1 right-hand side`, seconds(() => spdSolve(shifted, k, b1, 1), 2), np?.solve1);
+  const b512 = rng.fillNormal(new Float64Array(k * 512));
+  let x512: Float64Array = new Float64Array(0);
+  row(`factor + solve, 512 right-hand sides`, seconds(() => (x512 = spdSolve(shifted, k, b512, 512)), 2), np?.solve512);
+  const bk = rng.fillNormal(new Float64Array(k * k));
+  const tSolveK = seconds(() => spdSolve(shifted, k, bk, k), 1);
+  row(`factor + solve, ${k} right-hand sides`, tSolveK, np?.solveK);
+  row(`(G + λI)⁻¹ (ridgeInverse)`, seconds(() => ridgeInverse(g, k, lam), 1));
+  if (!quick) row(`Cholesky, plain JS reference (choleskyBasic)`, seconds(() => choleskyBasic(shifted, k), 0));
+  const tm = seconds(() => matmul64(shifted, b512, k, k, 512), 1);
+  row(`matmul64 ${k}×${k}·${k}×512 (${f1((2 * k * k * 512) / tm / 1e9)} GFLOP/s)`, tm);
+  say();
+  // Accuracy of the float64 solve: relative residual.
+  const r = matmul64(shifted, x512, k, k, 512);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < r.length; i++) {
+    num += (r[i] - b512[i]) ** 2;
+    den += b512[i] ** 2;
+  }
+  say(`Relative residual ‖AX − B‖/‖B‖ of the 512-RHS solve: ${Math.sqrt(num / den).toExponential(1)}. Goal: factor + solve of a ${k}×${k} system < 5 s: **${f1(tSolveK)} s with ${k} right-hand sides**.`);
+  say(`Gram runs at ${f1(gramGflops / matmulBest)}x of the best plain wasm matMul rate, counting the full 2nk² (it computes 62.5% of that: the upper block triangle).`);
+  say();
+}
+
+async function main(): Promise<void> {
+  say(`## Kernels`);
+  say();
+  say(`\`npm run bench:kernels\`${quick ? ' -- --quick' : ''} (bench/kernels.ts; numpy side bench/kernels.py), ${new Date().toISOString().slice(0, 10)}. ${machine()}.`);
+  say();
+  const npOut = numpy();
+  const np = typeof npOut === 'string' ? undefined : npOut;
+  if (typeof npOut === 'string') say(`numpy: ${npOut}`);
+  else say(`numpy ${np!.numpy} with ${np!.blas} (${PYTHON}, OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset).`);
+  say();
+  const { wasmBest, defaultName } = await matmuls(np);
+  say(`Best wasm matMul: ${f1(wasmBest)} GFLOP/s; default backend ${defaultName}${np ? `; numpy/OpenBLAS best ${f1(Math.max(np.matmulTall, ...Object.values(np.matmul)))} GFLOP/s` : ''}.`);
+  say();
+  projectors();
+  linalg(np, wasmBest);
+}
+
+await main();
