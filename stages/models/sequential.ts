@@ -1,9 +1,10 @@
 /**
  * The built-in networks (logreg, mlp, cnn) as one sequence of linear blocks, each a
- * dense or conv2d layer, an activation and (conv) a max-pool. Convolutions are computed
- * as im2col patches times W (stride 1, 'same' padding, odd kernels): that is exactly the
- * factorization linearization needs (inputs a_p per output position), and it needs no
- * Conv2DBackpropFilter kernel, which the wasm backend lacks.
+ * dense or conv2d layer (stride 1, 'same' padding, odd kernels), an activation and
+ * (conv) a max-pool. The ops come from ./ops.ts, whose gradients suit the wasm backend.
+ * forwardTapped gives a conv layer's inputs as im2col patches in [kh, kw, cin] order,
+ * the factorization linearization needs (a_p per output position, W flattened to
+ * [kh·kw·cin, cout]).
  *
  * Call logits/forwardTapped inside tf.tidy (they do not tidy for the caller, so that
  * they can run under tf.grads).
@@ -11,7 +12,9 @@
 import { tf } from '../backend.ts';
 import type { Rng } from '../random/rng.ts';
 import { saveNetworkFiles } from './io.ts';
-import { matMul } from './ops.ts';
+import { conv2d, im2col, matMul, maxPool } from './ops.ts';
+
+export { im2col, maxPool };
 import type { LinearLayerInfo, Network, TappedForward } from './types.ts';
 
 export type Activation = 'relu' | 'tanh' | 'sigmoid' | 'elu' | 'linear';
@@ -59,31 +62,6 @@ function activate(z: tf.Tensor, a: Activation): tf.Tensor {
     case 'elu': return tf.elu(z);
     default: return z;
   }
-}
-
-/** [B, H, W, C] → [B, H, W, k·k·C]: 'same'-padded patches in [kh, kw, cin] order. */
-export function im2col(x: tf.Tensor4D, kernel: number): tf.Tensor4D {
-  const [b, h, w, c] = x.shape;
-  if (kernel === 1) return x;
-  const p = (kernel - 1) / 2;
-  const padded = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]);
-  const slices: tf.Tensor4D[] = [];
-  for (let dy = 0; dy < kernel; dy++) for (let dx = 0; dx < kernel; dx++) slices.push(tf.slice(padded, [0, dy, dx, 0], [b, h, w, c]));
-  return tf.concat(slices, 3);
-}
-
-/**
- * Max-pool, window = stride = p, 'valid' (trailing rows/columns that do not fill a
- * window are dropped), as a reshape and a max over the window axes. Not tf.maxPool: the
- * wasm backend's MaxPoolGrad returns wrong gradients (tfjs 4.22; central differences
- * disagree by 50%), while max's gradient (mask of the maximum) is exact.
- */
-export function maxPool(x: tf.Tensor4D, p: number): tf.Tensor4D {
-  const [b, h, w, c] = x.shape;
-  const ho = Math.floor(h / p);
-  const wo = Math.floor(w / p);
-  const cropped = ho * p === h && wo * p === w ? x : tf.slice(x, [0, 0, 0, 0], [b, ho * p, wo * p, c]);
-  return tf.max(tf.reshape(cropped, [b, ho, p, wo, p, c]), [2, 4]) as tf.Tensor4D;
 }
 
 export class SequentialNetwork implements Network {
@@ -149,12 +127,13 @@ export class SequentialNetwork implements Network {
         if (inputs) inputs.push(tf.reshape(tf.concat([a, tf.ones([batch, 1])], 1), [batch, 1, b.inDim + 1]) as tf.Tensor3D);
       } else {
         const positions = b.height * b.width;
-        const k = inDimOf(b);
-        const patches = im2col(tf.reshape(h, [batch, b.height, b.width, b.cin]) as tf.Tensor4D, b.kernel);
-        const flat = tf.reshape(patches, [batch * positions, k]) as tf.Tensor2D;
-        z = tf.reshape(tf.add(matMul(flat, tf.reshape(w, [k, b.cout]) as tf.Tensor2D), bias), [batch, b.height, b.width, b.cout]);
+        const x4 = tf.reshape(h, [batch, b.height, b.width, b.cin]) as tf.Tensor4D;
+        z = tf.add(conv2d(x4, w as tf.Variable<tf.Rank.R4>), bias);
         if (taps) z = tf.add(z, tf.reshape(taps[l], [batch, b.height, b.width, b.cout]));
-        if (inputs) inputs.push(tf.concat([tf.reshape(patches, [batch, positions, k]), tf.ones([batch, positions, 1])], 2) as tf.Tensor3D);
+        if (inputs) {
+          const k = inDimOf(b);
+          inputs.push(tf.concat([tf.reshape(im2col(x4, b.kernel), [batch, positions, k]), tf.ones([batch, positions, 1])], 2) as tf.Tensor3D);
+        }
       }
       h = activate(z, b.activation);
       if (b.type === 'conv2d' && b.pool > 1) h = maxPool(h as tf.Tensor4D, b.pool);
