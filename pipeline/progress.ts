@@ -124,7 +124,7 @@ class TtyReporter implements Reporter {
 
   private redraw(scroll: string[]): void {
     const now = Date.now();
-    const width = (this.out.columns ?? 100) - 1;
+    const width = Math.max(20, (this.out.columns || 100) - 1);
     const block = [...this.active].map(([stage, a]) => {
       const units = a.total !== undefined ? `${Math.floor(a.done)}/${a.total} units  ` : '';
       return `  ${stage}  ${units}${clock((now - a.started) / 1000)}${eta(a, now)}`.slice(0, width);

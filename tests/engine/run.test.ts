@@ -25,7 +25,8 @@ function leftovers(dir: string): string[] {
 
 test('run, rerun from cache, and a downstream change re-runs only downstream', async (t) => {
   const { runs, log, env } = setup();
-  const first = await attrib(['run', TOY, '--runs', runs, '--jobs', '2'], { env });
+  // Plain progress lines (no TTY), here without the usual few seconds between them.
+  const first = await attrib(['run', TOY, '--runs', runs, '--jobs', '2'], { env: { ...env, ATTRIB_PROGRESS_MS: '0' } });
   t.is(first.code, 0, first.stderr);
   const run1 = runJson(runs, 'toy');
   t.deepEqual(Object.values(run1).map((e) => e.status), ['ran', 'ran', 'ran', 'ran']);
@@ -35,6 +36,9 @@ test('run, rerun from cache, and a downstream change re-runs only downstream', a
   t.is(executions(log).length, 6);
   t.regex(first.stdout, /^squares\s+ran\s+[\d.]+\s+sum=55 units=6$/m);
   t.regex(first.stderr, /^\[data\] wrote 6 numbers$/m, 'ctx.log lines carry the stage name');
+  t.regex(first.stderr, /^\[squares\] started 6 units$/m);
+  t.regex(first.stderr, /^\[squares\] [1-5]\/6 units, \d\d:\d\d elapsed ETA \d\d:\d\d$/m);
+  t.regex(first.stderr, /^\[squares\] ran in [\d.]+s: sum=55 units=6$/m);
 
   const manifest = readJson(join(entry(runs, run1.squares!.hash), 'manifest.json'));
   t.like(manifest, { kind: 'square', version: '1', hash: run1.squares!.hash, output: 'squares', seed: 7, units: 6, backend: 'auto', attrib: '0.1.0', node: process.version });
