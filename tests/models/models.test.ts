@@ -68,7 +68,7 @@ function gradsByFactors(net: Network, x: tf.Tensor, y: tf.Tensor1D): Float32Arra
   }));
   const flat = tf.concat(perLayer, 1);
   const data = flat.dataSync() as Float32Array;
-  const size = flat.shape[1];
+  const size = flat.shape[1]!;
   tf.dispose([...taps, ...inputs, ...deltas, ...perLayer, flat]);
   return Array.from({ length: B }, (_, i) => data.slice(i * size, (i + 1) * size));
 }

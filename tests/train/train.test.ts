@@ -4,9 +4,9 @@
  * (finished models are not retrained).
  */
 import test from 'ava';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Artifact, CombineContext } from '../../pipeline/registry.ts';
+import type { Artifact, CombineContext, UnitKind } from '../../pipeline/registry.ts';
 import { MODELS } from '../../stages/artifacts.ts';
 import { initBackend, tf } from '../../stages/backend.ts';
 import { dataset } from '../../stages/dataset.ts';
@@ -110,13 +110,12 @@ test('a killed train stage resumes at the next unfinished model; finished models
   const resumed = await runStage(train, { params, inputs, dir, onlyUnits: missing, log });
   const parsed = train.params.parse(params);
   const staging = join(dir, '.staging-combine-test');
-  const { mkdirSync, renameSync } = await import('node:fs');
   mkdirSync(staging, { recursive: true });
   const ctx: CombineContext = {
     params: parsed, inputs, hash: resumed.hash, seed: 0, backend: process.env.ATTRIB_TEST_BACKEND ?? 'wasm', dir, outDir: staging,
     log, count: 4, unitDir: (i) => join(dir, 'units', String(i)), unitOutcomes: [],
   };
-  const outcome = await train.combine(ctx);
+  const outcome = await (train as UnitKind).combine(ctx);
   for (const name of readdirSync(staging)) renameSync(join(staging, name), join(dir, name));
   t.deepEqual(trained.sort(), [0, 1, 2, 3], 'each model trained exactly once');
   t.is(outcome?.metrics?.models, 4);
