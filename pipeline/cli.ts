@@ -31,6 +31,31 @@ export interface CliEnv {
   stderr?: { write(text: string): unknown; isTTY?: boolean; columns?: number };
 }
 
+/**
+ * A command contributed from outside the engine (report, compare, schema, init...):
+ * registered with `registry.register('command', name, extension)` by the built-ins in
+ * stages/ or by a plugin, and added to the program after the engine's own commands.
+ */
+export interface CommandExtension {
+  define(program: Command, tools: CommandTools): void;
+}
+
+export interface CommandTools {
+  registry: Registry;
+  /** Loads and validates a config (plugins included); a user's mistake exits 2. */
+  load(config: string, set?: string[]): Promise<LoadedConfig>;
+  print(text?: string): void;
+  /** Writes to stderr. */
+  warn(text: string): void;
+  /** Stops the command as a user's mistake: prints `message`, exit code 2. */
+  fail(message: string, file?: string): never;
+  setExitCode(code: number): void;
+  /** The standard `--runs <dir>` option (default ./runs). */
+  runsOption(): Option;
+  /** The standard repeatable `--set path=value` option. */
+  setOption(): Option;
+}
+
 /** Exit codes. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -251,6 +276,22 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
       if (kinds.length === 0) print('no stage kinds registered');
       else print(table([['kind', 'output', 'description'], ...kinds.map((k) => [k.name, k.output, k.description])]));
     });
+
+  const tools: CommandTools = {
+    registry: env.registry,
+    load,
+    print,
+    warn: (text) => err.write(`${text}\n`),
+    fail: (message, file) => {
+      throw new UsageError([{ file, message }]);
+    },
+    setExitCode: (c) => {
+      code = c;
+    },
+    runsOption,
+    setOption,
+  };
+  for (const extension of env.registry.collection<CommandExtension>('command').values()) extension.define(program, tools);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
