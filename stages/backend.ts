@@ -73,6 +73,9 @@ function firstLine(e: unknown): string {
 }
 
 async function use(name: 'wasm' | 'cpu' | 'tensorflow'): Promise<boolean> {
+  // tfjs's cpu backend prints a multi-line "install tfjs-node" banner on first use in Node;
+  // our one line already says which backend runs and why. PROD only silences warnings.
+  if (name === 'cpu') tf.env().set('PROD', true);
   try {
     const ok = await tf.setBackend(name);
     if (ok) await tf.ready();

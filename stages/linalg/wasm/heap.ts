@@ -15,6 +15,8 @@ interface KernelExports {
 
 const PAGE_DOUBLES = 65536 / 8;
 const MAX_DOUBLES = 65536 * PAGE_DOUBLES; // 4 GiB: the wasm32 limit
+/** Heap memory kept between operations; a larger heap is dropped when it is empty. */
+const KEEP_BYTES = 256 << 20;
 
 export class Heap {
   readonly kernels: KernelExports;
@@ -50,6 +52,9 @@ export class Heap {
 
   release(mark: number): void {
     this.top = mark;
+    // A wasm memory never shrinks: once everything is released, drop a big one and let the
+    // garbage collector take it (the next call starts a fresh, small heap).
+    if (mark === 0 && this.kernels.memory.buffer.byteLength > KEEP_BYTES && heap === this) heap = undefined;
   }
 
   /** Copy values into a fresh allocation; returns its offset. */
