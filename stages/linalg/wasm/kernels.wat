@@ -8,7 +8,7 @@
 ;; Offsets (c, a, b) and strides count float64 elements of the exported memory. A is read
 ;; through two strides so that the same kernel serves A, Aᵀ and any row-major block; B's
 ;; rows and C's rows are contiguous. Each 4×4 tile of C is held in eight f64x2 registers
-;; over the whole K loop: per step, 2 vector loads of B, 4 broadcasts of A, 8 mul + 8 add.
+;; over the whole K loop: per step, 2 vector loads of B, 4 broadcast loads of A (v128.load64_splat), 8 mul + 8 add.
 ;; Loop order: tile rows outer, tile columns inner, so a 4×K strip of A stays in L1 while
 ;; B (K × N, kept ≤ ~1 MB by the caller) streams from L2.
 (module
@@ -49,16 +49,16 @@
           (br_if $mdone (i32.eqz (local.get $m)))
           (local.set $b0 (v128.load (local.get $pb)))
           (local.set $b1 (v128.load offset=16 (local.get $pb)))
-          (local.set $x (f64x2.splat (f64.load (local.get $pa))))
+          (local.set $x (v128.load64_splat (local.get $pa)))
           (local.set $c00 (f64x2.add (local.get $c00) (f64x2.mul (local.get $x) (local.get $b0))))
           (local.set $c01 (f64x2.add (local.get $c01) (f64x2.mul (local.get $x) (local.get $b1))))
-          (local.set $x (f64x2.splat (f64.load (i32.add (local.get $pa) (local.get $sai8)))))
+          (local.set $x (v128.load64_splat (i32.add (local.get $pa) (local.get $sai8))))
           (local.set $c10 (f64x2.add (local.get $c10) (f64x2.mul (local.get $x) (local.get $b0))))
           (local.set $c11 (f64x2.add (local.get $c11) (f64x2.mul (local.get $x) (local.get $b1))))
-          (local.set $x (f64x2.splat (f64.load (i32.add (local.get $pa) (local.get $sai16)))))
+          (local.set $x (v128.load64_splat (i32.add (local.get $pa) (local.get $sai16))))
           (local.set $c20 (f64x2.add (local.get $c20) (f64x2.mul (local.get $x) (local.get $b0))))
           (local.set $c21 (f64x2.add (local.get $c21) (f64x2.mul (local.get $x) (local.get $b1))))
-          (local.set $x (f64x2.splat (f64.load (i32.add (local.get $pa) (local.get $sai24)))))
+          (local.set $x (v128.load64_splat (i32.add (local.get $pa) (local.get $sai24))))
           (local.set $c30 (f64x2.add (local.get $c30) (f64x2.mul (local.get $x) (local.get $b0))))
           (local.set $c31 (f64x2.add (local.get $c31) (f64x2.mul (local.get $x) (local.get $b1))))
           (local.set $pa (i32.add (local.get $pa) (local.get $sam8)))
