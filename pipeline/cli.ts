@@ -21,6 +21,8 @@ import { Store } from './store.ts';
 import { performTask } from './task.ts';
 import { issuesToErrors } from './validate.ts';
 import { ATTRIB_VERSION } from './version.ts';
+import { kindsCommand } from './commands/kinds.ts';
+import { schemaCommand } from './commands/schema.ts';
 
 export interface CliEnv {
   /** Built-in kinds already registered; config plugins are added to it. */
@@ -255,28 +257,6 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
       print(`${o.dryRun ? 'would remove' : 'removed'} ${removed.length} entries, kept ${kept}`);
     });
 
-  program
-    .command('kinds')
-    .description('list the registered stage kinds (built-in, plus a config\'s plugins with --config)')
-    .argument('[name]', 'show one kind in detail')
-    .option('--config <file>', 'also load the plugins this config names')
-    .action(async (name: string | undefined, o: { config?: string }) => {
-      if (o.config) await load(o.config);
-      const kinds = [...env.registry.stages.values()];
-      if (name) {
-        const kind = env.registry.stage(name);
-        if (!kind) throw new UsageError([{ message: `no stage kind named "${name}"` }]);
-        print(`${kind.name} (version ${kind.version}) -> ${kind.output}\n${kind.description}`);
-        if (kind.equation) print(`\n${kind.equation}`);
-        print(`\ninputs:${Object.keys(kind.inputs).length ? '' : ' none'}`);
-        for (const [input, spec] of Object.entries(kind.inputs)) print(`  ${input}: ${spec.kinds.join(' | ')}${spec.optional ? ' (optional)' : ''}${spec.description ? `  ${spec.description}` : ''}`);
-        print(`work: ${hasUnits(kind) ? 'units + combine' : 'run'}`);
-        return;
-      }
-      if (kinds.length === 0) print('no stage kinds registered');
-      else print(table([['kind', 'output', 'description'], ...kinds.map((k) => [k.name, k.output, k.description])]));
-    });
-
   const tools: CommandTools = {
     registry: env.registry,
     load,
@@ -291,6 +271,8 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
     runsOption,
     setOption,
   };
+  // The engine's own commands that describe the registry (pipeline/commands/), then contributed ones.
+  for (const command of [kindsCommand, schemaCommand]) command.define(program, tools);
   for (const extension of env.registry.collection<CommandExtension>('command').values()) extension.define(program, tools);
 
   try {
