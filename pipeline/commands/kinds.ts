@@ -97,6 +97,8 @@ export function renderKindList(registry: Registry): string {
 // The reference, as markdown.
 
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/** Prose in a table cell: no raw HTML (`runs/<name>/`). */
+const prose = (text: string) => cell(text).replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const code = (text: string) => (text ? `\`${cell(text)}\`` : '');
 
 function mdTable(head: string[], rows: string[][]): string {
@@ -110,7 +112,7 @@ function mdParams(rows: ParamDoc[]): string {
       `\`${r.path}\`${r.when ? ` <br/>(${code(r.when)})` : ''}`,
       code(r.type),
       r.hasDefault ? code(yamlText(r.default)) : r.required ? '**required**' : '',
-      cell(r.description ?? ''),
+      prose(r.description ?? ''),
     ]),
   );
 }
@@ -124,8 +126,8 @@ export function renderReference(registry: Registry): string {
   const kinds = [...registry.stages.values()];
   const out: string[] = [REFERENCE_HEADER, '', '# Config reference', ''];
   out.push(
-    'Every key an attrib config accepts, generated from the zod schemas the engine validates with. ',
-    'Unknown keys are errors everywhere. The same information is in `npx attrib kinds NAME` and, for editors, ',
+    'Every key an attrib config accepts, generated from the zod schemas the engine validates with.',
+    'Unknown keys are errors everywhere. The same information is in `npx attrib kinds NAME` and, for editors,',
     'in the JSON Schema `schema/attrib.schema.json` (`npx attrib schema`).',
     '',
     '## Top level',
@@ -148,13 +150,13 @@ export function renderReference(registry: Registry): string {
     ),
   );
   out.push('', '## Stage kinds', '');
-  out.push(mdTable(['kind', 'inputs', 'output', 'description'], kinds.map((k) => [`[\`${k.name}\`](#${k.name})`, Object.entries(k.inputs).map(([n, s]) => `${n}: ${s.kinds.join(' \\| ')}`).join(', ') || '-', `\`${k.output}\``, cell(k.description)])));
+  out.push(mdTable(['kind', 'inputs', 'output', 'description'], kinds.map((k) => [`[\`${k.name}\`](#${k.name})`, Object.entries(k.inputs).map(([n, s]) => `${n}: ${s.kinds.join(' \\| ')}`).join(', ') || '-', `\`${k.output}\``, prose(k.description)])));
   for (const kind of kinds) {
-    out.push('', `### ${kind.name}`, '', `${kind.description}.`.replace(/\.\.$/, '.'), '');
+    out.push('', `### ${kind.name}`, '', `${prose(kind.description)}.`.replace(/\.\.$/, '.'), '');
     if (kind.equation) out.push('```', kind.equation, '```', '');
     const inputs = Object.entries(kind.inputs);
     if (inputs.length) {
-      out.push(mdTable(['input', 'artifact', 'description'], inputs.map(([n, s]) => [`\`${n}\``, `${s.kinds.map((k) => `\`${k}\``).join(' \\| ')}${s.optional ? ' (optional)' : ''}`, cell(s.description ?? '')])), '');
+      out.push(mdTable(['input', 'artifact', 'description'], inputs.map(([n, s]) => [`\`${n}\``, `${s.kinds.map((k) => `\`${k}\``).join(' \\| ')}${s.optional ? ' (optional)' : ''}`, prose(s.description ?? '')])), '');
     } else {
       out.push('Inputs: none.', '');
     }
