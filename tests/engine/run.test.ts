@@ -43,7 +43,7 @@ test('run, rerun from cache, and a downstream change re-runs only downstream', a
   const manifest = readJson(join(entry(runs, run1.squares!.hash), 'manifest.json'));
   t.like(manifest, { kind: 'square', version: '1', hash: run1.squares!.hash, output: 'squares', seed: 7, units: 6, backend: 'auto', attrib: '0.1.0', node: process.version });
   t.deepEqual(manifest.inputs, { data: run1.data!.hash });
-  t.deepEqual(manifest.info, { threadId: true });
+  t.deepEqual(manifest.info, { inWorker: true }, 'units ran in worker threads');
   t.truthy(manifest.files['units/5/value.json']);
   const stage = readJson(join(entry(runs, run1.squares!.hash), 'stage.json'));
   t.like(stage, { kind: 'square', version: '1', seed: 7, backend: 'auto', units: 6 });
@@ -189,6 +189,9 @@ stages:
   t.is(new Set(lines).size, 6);
   const run = runJson(runs, 'twice');
   t.is(run.total!.metrics.total, 55);
+  // One process ran all units (the other waited): with --jobs 2 on both threads of its pool.
+  const threads = new Set(Array.from({ length: 6 }, (_, i) => readJson(join(entry(runs, run.squares!.hash), 'units', String(i), 'value.json')).thread));
+  t.is(threads.size, 2, 'units ran in parallel worker threads');
   for (const e of Object.values(run)) t.true(['ran', 'cached'].includes(e.status));
   const plan = await attrib(['plan', config, '--runs', runs]);
   t.is((plan.stdout.match(/ cached/g) ?? []).length, 3, plan.stdout);
@@ -226,7 +229,10 @@ test('attrib unit HASH INDEX re-creates one unit from the store alone; seeds do 
   t.is((await attrib(['run', TOY, '--runs', b.runs, '--jobs', '2'], { env: b.env })).code, 0);
   const hash = runJson(a.runs, 'toy').squares!.hash as StageHash;
   t.is(runJson(b.runs, 'toy').squares!.hash, hash);
-  const value = (runs: string, i: number) => readJson(join(entry(runs, hash), 'units', String(i), 'value.json'));
+  const value = (runs: string, i: number) => {
+    const { thread: _, ...rest } = readJson(join(entry(runs, hash), 'units', String(i), 'value.json'));
+    return rest;
+  };
   for (let i = 0; i < 6; i++) {
     t.deepEqual(value(a.runs, i), value(b.runs, i));
     t.is(value(a.runs, i).seed, deriveSeed(7, hash, i));
