@@ -11,6 +11,8 @@ import { bindSources } from './data/index.ts';
 import { dataset } from './dataset.ts';
 import { datamodels } from './datamodels.ts';
 import { lds } from './lds.ts';
+import { report } from './report.ts';
+import { bindReportCommands } from './report/commands.ts';
 import { linearize } from './linearize.ts';
 import { bindModelKinds } from './models/index.ts';
 import { subsets } from './subsets.ts';
@@ -29,10 +31,12 @@ export const builtinKinds: StageKind[] = [
   gradcos,
   influence,
   tracin,
+  report,
 ];
 
 export function registerBuiltins(registry: Registry): void {
   for (const kind of builtinKinds) registry.registerStage(kind);
   bindSources(registry); // data sources: registry.register('source', name, source)
   bindModelKinds(registry); // model kinds: registry.register('model', name, kind)
+  bindReportCommands(registry); // attrib report, attrib compare: registry.register('command', name, ...)
 }
