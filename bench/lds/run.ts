@@ -1,21 +1,25 @@
 /**
- * The LDS benchmark runner: runs the bench/lds configs through the attrib CLI (cached
- * stages are reused, so a rerun only does what is missing), then reads every `lds`
- * stage of their run.json files and prints one markdown table: LDS with its bootstrap
- * interval, and the wall-clock seconds of the method itself (its featurize/solve
- * stages) and of training the models it used, from the store manifests.
+ * The LDS benchmark runner. For each bench/lds config it runs, through the attrib CLI
+ * and one store (so everything shared is computed once):
+ *   1. the config's dataset/subsets/train stages (all models, ground truth included);
+ *   2. each `lds` stage with its upstream only, as its own `attrib run`, one after the
+ *      other, so one method's wall-clock seconds are not mixed with another's;
+ * then prints a markdown table: LDS with its bootstrap interval, the seconds of the
+ * method's own stages (featurize, solve, score) and the training seconds of the models
+ * it used (secondsPerModel × models, as train measures them per unit).
  *
  *   npm run bench:lds                            run all configs, print the table
  *   npm run bench:lds -- --report                only read what the store has
+ *   npm run bench:lds -- --fresh                 re-run every method's own stages (--force)
  *   npm run bench:lds -- --write                 also put the table into BENCHMARKS.md
  *   npm run bench:lds -- --configs mnist-lr,mnist-mlp --jobs 2 --runs runs/bench-lds
  *
- * Seconds are those of the run that produced each store entry (a stage resumed after a
- * kill shows only its last run's time), on whatever else the machine was doing then:
- * the table header records the machine, the date and the load average.
+ * A method's seconds come from the invocation that ran it; a stage found cached keeps
+ * the seconds of the run that made it (marked *: that run may have overlapped other
+ * stages). The header records the machine, the date and the load average.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,9 +27,11 @@ import { parse } from 'yaml';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
-const ALL = ['mnist-lr', 'mnist-mlp', 'mnist-lr-datamodels', 'mnist-mlp-dense2048'];
+const ALL = ['mnist-lr', 'mnist-mlp', 'mnist-lr-datamodels', 'mnist-mlp-dense'];
 const BEGIN = '<!-- bench:lds:table:begin -->';
 const END = '<!-- bench:lds:table:end -->';
+/** Stage kinds that make models, not attributions. */
+const MODEL_KINDS = new Set(['dataset', 'subsets', 'train']);
 
 interface Manifest {
   kind: string;
@@ -33,9 +39,10 @@ interface Manifest {
   inputs: Record<string, string>;
   seconds: number;
   metrics: Record<string, number | string | boolean | null>;
-  finished: string;
 }
-interface RunEntry { hash: string; status: string }
+interface RunEntry { hash: string; status: string; seconds: number }
+type RunRecord = Record<string, RunEntry>;
+interface Config { name: string; stages: Record<string, { kind: string; inputs?: Record<string, string> }>; [key: string]: unknown }
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,7 +50,8 @@ function option(name: string, fallback: string): string {
 }
 const flag = (name: string) => process.argv.includes(`--${name}`);
 
-const runs = resolve(root, option('runs', 'runs/bench-lds'));
+const runsArg = option('runs', 'runs/bench-lds');
+const runs = resolve(root, runsArg);
 const jobs = option('jobs', '2');
 const configs = option('configs', ALL.join(',')).split(',').filter(Boolean);
 
@@ -61,94 +69,135 @@ function closure(hash: string, seen = new Map<string, Manifest>()): Map<string, 
 }
 
 const MODEL_NAMES: Record<string, string> = { logreg: 'LR', mlp: 'MLP', cnn: 'CNN' };
+const METHOD_NAMES: Record<string, string> = { graddot: 'Grad-Dot', gradcos: 'Grad-Cos', tracin: 'TracIn', influence: 'Influence (damped GN, exact)' };
 
-function describe(scoresHash: string): { model: string; method: string; models: number; projector: string } {
+function describe(scoresHash: string): { model: string; method: string; projector: string } {
   const s = manifest(scoresHash);
-  const upstream = [...closure(scoresHash).values()];
-  const train = upstream.find((m) => m.kind === 'train');
-  const features = upstream.find((m) => m.kind === 'linearize');
+  const up = [...closure(scoresHash).values()];
+  const train = up.find((m) => m.kind === 'train');
+  const features = up.find((m) => m.kind === 'linearize');
   const models = Number(train?.metrics.models ?? 0);
-  const modelKind = String(train?.params.model?.kind ?? '?');
+  const kind = String(train?.params.model?.kind ?? '?');
   const hidden = train?.params.model?.hidden as number[] | undefined;
-  const model = `${MODEL_NAMES[modelKind] ?? modelKind}${hidden ? ` ${hidden.join('-')}` : ''}`;
+  const model = `${MODEL_NAMES[kind] ?? kind}${hidden ? ` ${hidden.join('-')}` : ''}`;
   const proj = (features?.params.projector ?? s.params.projector) as { kind: string; dim?: number } | undefined;
-  const projector = !proj ? '–' : proj.kind === 'identity' ? 'exact gradients' : `${proj.kind}, k = ${proj.dim}`;
-  const names: Record<string, string> = { trak: 'TRAK', graddot: 'Grad-Dot', gradcos: 'Grad-Cos', tracin: 'TracIn', influence: 'Influence (exact, damped GN)', datamodels: 'Datamodels' };
-  let method = names[s.kind] ?? s.kind;
+  const projector = !proj ? '–' : proj.kind === 'identity' ? 'none (exact gradients)' : `${proj.kind}, k = ${proj.dim}`;
+  let method = `${METHOD_NAMES[s.kind] ?? s.kind}, ${models} model${models === 1 ? '' : 's'}`;
   if (s.kind === 'trak') method = `TRAK-${models}`;
-  if (s.kind === 'tracin') method = `TracIn (${(s.metrics.checkpoints as number | undefined) ?? ''} ckpts)`.replace(' ( ckpts)', '');
-  if (s.kind === 'datamodels') method = `Datamodels (${models} models)`;
-  return { model, method, models, projector };
+  if (s.kind === 'datamodels') method = `Datamodels, ${models} models`;
+  return { model, method, projector };
 }
 
-function seconds(scoresHash: string): { method: number; training: number } {
+/** Seconds of the method's own stages (from `ran` when this runner ran them) and of training its models. */
+function seconds(scoresHash: string, ran: Map<string, number>): { method: number; training: number; cached: boolean } {
   let method = 0;
   let training = 0;
-  for (const m of closure(scoresHash).values()) {
-    if (m.kind === 'train') training += m.seconds;
-    else if (m.kind !== 'dataset' && m.kind !== 'subsets') method += m.seconds;
+  let cached = false;
+  for (const [hash, m] of closure(scoresHash)) {
+    if (m.kind === 'train') training += Number(m.metrics.secondsPerModel ?? 0) * Number(m.metrics.models ?? 0);
+    else if (!MODEL_KINDS.has(m.kind)) {
+      const s = ran.get(hash);
+      if (s === undefined) cached = true;
+      method += s ?? m.seconds;
+    }
   }
-  return { method, training };
+  return { method, training, cached };
 }
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 
-// 1. Run.
+function loadConfig(c: string): Config {
+  return parse(readFileSync(join(here, `${c}.yaml`), 'utf8'), { merge: true }) as Config;
+}
+
+/** The stage and everything upstream of it. */
+function upstream(cfg: Config, stage: string, out = new Set<string>()): Set<string> {
+  if (out.has(stage)) return out;
+  for (const input of Object.values(cfg.stages[stage].inputs ?? {})) upstream(cfg, input, out);
+  out.add(stage);
+  return out;
+}
+
+const partName = (cfg: Config, suffix: string) => `${cfg.name}--${suffix}`.replace(/_/g, '-');
+
+function readRun(name: string): RunRecord | undefined {
+  const file = join(runs, name, 'run.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as RunRecord) : undefined;
+}
+
+/** Runs the part of `cfg` made of `stages` as its own experiment; returns its run.json. */
+function runPart(cfg: Config, suffix: string, stages: Set<string>, force: string[]): RunRecord | undefined {
+  const name = partName(cfg, suffix);
+  const part: Record<string, unknown> = { ...cfg, name, stages: Object.fromEntries(Object.entries(cfg.stages).filter(([s]) => stages.has(s))) };
+  delete part.defaults; // anchors are already resolved
+  const dir = join(runs, 'configs');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, JSON.stringify(part, null, 1) + '\n');
+  const args = [join(root, 'bin/attrib.js'), 'run', file, '--jobs', jobs, '--runs', runs, ...force.flatMap((f) => ['--force', f])];
+  console.log(`\n== attrib run ${file} --jobs ${jobs}${force.map((f) => ` --force ${f}`).join('')}`);
+  const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
+  if (r.status !== 0) console.error(`${name}: attrib exited with ${r.status}; its finished rows are still reported`);
+  return readRun(name);
+}
+
+// 1. Run: the models of a config first, then each method alone.
 const started = new Date();
 const loadBefore = loadavg()[0];
+const ran = new Map<string, number>();
 if (!flag('report')) {
   for (const c of configs) {
-    const file = join(here, `${c}.yaml`);
-    console.log(`\n== attrib run bench/lds/${c}.yaml --jobs ${jobs} --runs ${option('runs', 'runs/bench-lds')}`);
-    const r = spawnSync(process.execPath, [join(root, 'bin/attrib.js'), 'run', file, '--jobs', jobs, '--runs', runs], { stdio: 'inherit', cwd: root });
-    if (r.status !== 0) console.error(`bench/lds/${c}.yaml: attrib exited with ${r.status}; its finished rows are still reported`);
+    const cfg = loadConfig(c);
+    const names = Object.keys(cfg.stages);
+    runPart(cfg, 'models', new Set(names.filter((s) => MODEL_KINDS.has(cfg.stages[s].kind))), []);
+    for (const s of names.filter((n) => cfg.stages[n].kind === 'lds')) {
+      const part = upstream(cfg, s);
+      // --fresh: force the method's first own stages (and so everything downstream of them).
+      const own = (n: string) => !MODEL_KINDS.has(cfg.stages[n].kind);
+      const force = flag('fresh') ? [...part].filter((n) => own(n) && Object.values(cfg.stages[n].inputs ?? {}).every((i) => !own(i))) : [];
+      for (const e of Object.values(runPart(cfg, s, part, force) ?? {})) if (e.status === 'ran') ran.set(e.hash, e.seconds);
+    }
   }
 }
 
 // 2. Report.
 const rows: string[][] = [];
-let groundTruth = '';
+const groundTruth = new Set<string>();
 for (const c of configs) {
-  const name = (parse(readFileSync(join(here, `${c}.yaml`), 'utf8')) as { name: string }).name;
-  const runFile = join(runs, name, 'run.json');
-  if (!existsSync(runFile)) {
-    console.error(`${c}: no ${runFile} yet`);
-    continue;
-  }
-  const record = JSON.parse(readFileSync(runFile, 'utf8')) as Record<string, RunEntry>;
-  for (const [stage, entry] of Object.entries(record)) {
-    if (!existsSync(join(runs, 'store', entry.hash, 'manifest.json'))) continue;
+  const cfg = loadConfig(c);
+  for (const s of Object.keys(cfg.stages).filter((n) => cfg.stages[n].kind === 'lds')) {
+    const entry = readRun(partName(cfg, s))?.[s];
+    if (!entry || !existsSync(join(runs, 'store', entry.hash, 'manifest.json'))) {
+      console.error(`${c}: ${s} has no result yet`);
+      continue;
+    }
     const m = manifest(entry.hash);
-    if (m.kind !== 'lds') continue;
     const d = describe(m.inputs.scores);
-    const t = seconds(m.inputs.scores);
-    const gt = manifest(m.inputs.models);
-    groundTruth ||= `${m.metrics.subsets} subsets × ${m.metrics.seedsPerSubset} seeds`;
+    const t = seconds(m.inputs.scores, ran);
+    groundTruth.add(`${d.model.split(' ')[0]}: ${m.metrics.subsets} subsets × ${m.metrics.seedsPerSubset} seeds`);
     rows.push([
       d.model,
       d.method,
       d.projector,
       fmt(Number(m.metrics.lds)),
-      `${fmt(Number(m.metrics.ldsLow))}–${fmt(Number(m.metrics.ldsHigh))}`,
-      String(m.metrics.targets),
-      `${m.metrics.subsets}×${m.metrics.seedsPerSubset}`,
-      fmt(t.method, 0),
+      `${fmt(Number(m.metrics.ldsLow))} – ${fmt(Number(m.metrics.ldsHigh))}`,
+      `${fmt(t.method, 0)}${t.cached ? '*' : ''}`,
       fmt(t.training, 0),
-      `${c}: ${stage} (GT train ${fmt(gt.seconds, 0)} s)`,
+      `${c}: ${s}`,
     ]);
   }
 }
 const cpu = cpus();
-const header = [
+const table = [
   `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpu.length} × ${cpu[0]?.model ?? 'cpu'} (${(totalmem() / 2 ** 30).toFixed(0)} GB), Node ${process.version}, ` +
-    `load average ${loadBefore.toFixed(1)} → ${loadavg()[0].toFixed(1)}; ground truth ${groundTruth || '?'}; ` +
-    `command: \`npm run bench:lds -- --configs ${configs.join(',')} --jobs ${jobs}\`.`,
+    `load average ${loadBefore.toFixed(1)} → ${loadavg()[0].toFixed(1)}.` +
+    `500 targets; ground truth ${[...groundTruth].join(', ') || '?'} (margins averaged per subset). ` +
+    `Command: \`npm run bench:lds -- --configs ${configs.join(',')} --jobs ${jobs}${flag('fresh') ? ' --fresh' : ''}\`.`,
   '',
-  '| model | method | projector | LDS | 95% CI | targets | GT subsets×seeds | method s | training s | config: stage |',
-  '|---|---|---|---|---|---|---|---|---|---|',
+  '| model | method | projector | LDS | 95% CI (bootstrap over targets) | method s | training s | config: stage |',
+  '|---|---|---|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.join(' | ')} |`),
-];
-const table = header.join('\n');
+].join('\n');
 console.log(`\n${table}\n`);
 
 if (flag('write')) {
@@ -157,7 +206,7 @@ if (flag('write')) {
   const a = text.indexOf(BEGIN);
   const b = text.indexOf(END);
   if (a < 0 || b < a) {
-    console.error(`BENCHMARKS.md has no ${BEGIN} … ${END} block in "## Attribution quality (LDS)"; not written`);
+    console.error(`BENCHMARKS.md has no ${BEGIN} … ${END} block (in "## Attribution quality (LDS)"); not written`);
     process.exit(1);
   }
   writeFileSync(path, text.slice(0, a + BEGIN.length) + '\n' + table + '\n' + text.slice(b));
