@@ -6,6 +6,12 @@ import { main } from '../pipeline/cli.ts';
 import { Registry } from '../pipeline/registry.ts';
 import { registerBuiltins } from '../stages/index.ts';
 
+// `attrib plan ... | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 const registry = new Registry();
 registerBuiltins(registry);
 process.exitCode = await main(process.argv.slice(2), { registry, workerEntry: new URL('./worker.js', import.meta.url) });
