@@ -100,10 +100,17 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
       }
     }
 
-    const lock = await store.lock(hash, {
-      onWait: () => emit({ type: 'waiting', stage, hash }),
-      done: () => !isForced && store.readManifest(hash).ok,
-    });
+    let lock;
+    try {
+      lock = await store.lock(hash, {
+        onWait: () => emit({ type: 'waiting', stage, hash }),
+        done: () => !isForced && store.readManifest(hash).ok,
+      });
+    } catch (e) {
+      const error = `cannot lock store entry ${hash.slice(0, 12)}: ${e instanceof Error ? e.message : String(e)}`;
+      emit({ type: 'failed', stage, hash, error });
+      return { hash, status: 'failed', seconds: 0, metrics: {}, error };
+    }
     if (!lock) return cached((store.readManifest(hash) as { manifest: Manifest }).manifest);
     const t0 = Date.now();
     try {

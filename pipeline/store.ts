@@ -81,9 +81,12 @@ export interface EntryLock {
   compromised(): Error | undefined;
 }
 
-/** A lock whose holder stopped refreshing it for this long is taken over (kill -9). */
-export const LOCK_STALE_MS = 5000;
-const LOCK_UPDATE_MS = 1000;
+/**
+ * A lock whose holder stopped refreshing it for this long is taken over (after kill -9,
+ * the next run waits this long). Generous, so a busy machine never steals a live lock.
+ */
+export const LOCK_STALE_MS = 10_000;
+const LOCK_UPDATE_MS = 2000;
 const STAGING = '.staging-';
 const TMP = '.tmp-';
 
