@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { defineStage, type Artifact } from '../pipeline/registry.ts';
 import { MASKS, MODELS } from './artifacts.ts';
 import { initBackend } from './backend.ts';
-import { featureTensor, loadDataset } from './data/index.ts';
+import { loadDataset } from './data/index.ts';
 import { writeJsonAtomic } from './data/json.ts';
 import { NpyWriter, readNpy, readNpyHeader, readNpyRows, writeNpy } from './io/npy.ts';
 import { createNetwork, evaluate, modelSchema } from './models/index.ts';
@@ -113,7 +113,6 @@ export const train = defineStage<TrainParams>({
     for (let i = 0; i < row.length; i++) if (row[i]) rows.push(i);
     if (rows.length === 0) throw new Error(`train: mask ${mask} is empty`);
 
-    const x = featureTensor(ds, 'train');
     const net = createNetwork(ctx.params.model, { featureShape: ds.meta.featureShape, classes: ds.meta.classes }, Rng.from(ctx.seed, 'init'));
     const keep = new Set(checkpointEpochs(ctx.params.checkpoints, recipe.epochs));
     const checkpoints: { epoch: number; lr: number }[] = [];
@@ -129,10 +128,8 @@ export const train = defineStage<TrainParams>({
         },
       });
       await net.save(join(ctx.outDir, 'model'));
-      const xTest = featureTensor(ds, 'test');
-      const onTrain = evaluate(net, x, ds.yTrain);
-      const onTest = evaluate(net, xTest, ds.yTest);
-      xTest.dispose();
+      const onTrain = evaluate(net, ds.xTrain, ds.yTrain, 1000, ds.meta.featureShape);
+      const onTest = evaluate(net, ds.xTest, ds.yTest, 1000, ds.meta.featureShape);
       let inHits = 0;
       let outHits = 0;
       for (let i = 0; i < row.length; i++) {
@@ -171,7 +168,6 @@ export const train = defineStage<TrainParams>({
       };
     } finally {
       net.dispose();
-      x.dispose();
     }
   },
 

@@ -38,18 +38,23 @@ export interface Evaluation {
 
 /**
  * Margins, probabilities and correctness of n examples, in batches. `x` is the whole
- * split [n, ...featureShape] as a tensor (not disposed); `y` its labels.
+ * split: a tensor [n, ...featureShape] (not disposed), or its float32 rows with
+ * `featureShape`, uploaded one batch at a time (keeps the wasm heap small, which never
+ * shrinks once grown).
  */
-export function evaluate(net: Network, x: tf.Tensor, y: Int32Array, batchSize = 1000): Evaluation {
+export function evaluate(net: Network, x: tf.Tensor | Float32Array, y: Int32Array, batchSize = 1000, featureShape?: number[]): Evaluation {
   const n = y.length;
   const margins = new Float32Array(n);
   const probs = new Float32Array(n);
   const correct = new Uint8Array(n);
+  const shape = x instanceof Float32Array ? featureShape : x.shape.slice(1);
+  if (!shape) throw new Error('evaluate: featureShape is required with float32 rows');
+  const size = shape.reduce((a, b) => a * b, 1);
   let hits = 0;
   for (let start = 0; start < n; start += batchSize) {
     const end = Math.min(n, start + batchSize);
     const [m, p, c] = tf.tidy(() => {
-      const xb = tf.slice(x, start, end - start);
+      const xb = x instanceof Float32Array ? tf.tensor(x.subarray(start * size, end * size), [end - start, ...shape]) : tf.slice(x, start, end - start);
       const yb = tf.tensor1d(y.subarray(start, end), 'int32');
       const logits = net.logits(xb);
       const f = margin(logits, yb);
