@@ -24,6 +24,9 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { MODELS } from '../../stages/artifacts.ts';
+import { readNpy } from '../../stages/io/npy.ts';
+import { spearman } from '../../stages/linalg/index.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -104,6 +107,33 @@ function seconds(scoresHash: string, ran: Map<string, number>): { method: number
   return { method, training, cached };
 }
 
+/**
+ * How noisy the ground truth is: r = mean over targets of the Spearman, over subsets,
+ * between the margins of seed 0 and seed 1. Averaging s seeds gives the reliability
+ * ρ = s·r / (1 + (s − 1)·r) (Spearman-Brown), and no method can correlate with the
+ * averaged truth above about √ρ.
+ */
+function seedAgreement(gtHash: string): { r: number; cap: number; seeds: number } | undefined {
+  const dir = join(runs, 'store', gtHash);
+  const margins = readNpy(join(dir, MODELS.marginsTest));
+  const maskOf = readNpy(join(dir, MODELS.maskOf)).data;
+  const seedOf = readNpy(join(dir, MODELS.seedOf)).data;
+  const [nModels, nTest] = margins.shape;
+  const seeds = Math.max(...seedOf) + 1;
+  if (seeds < 2) return undefined;
+  const nMasks = Math.max(...maskOf) + 1;
+  const a = new Float64Array(nTest * nMasks);
+  const b = new Float64Array(nTest * nMasks);
+  for (let m = 0; m < nModels; m++) {
+    const target = seedOf[m] === 0 ? a : seedOf[m] === 1 ? b : undefined;
+    if (target) for (let j = 0; j < nTest; j++) target[j * nMasks + maskOf[m]] = margins.data[m * nTest + j];
+  }
+  let r = 0;
+  for (let j = 0; j < nTest; j++) r += spearman(a.subarray(j * nMasks, (j + 1) * nMasks), b.subarray(j * nMasks, (j + 1) * nMasks)) || 0;
+  r /= nTest;
+  return { r, cap: Math.sqrt((seeds * r) / (1 + (seeds - 1) * r)), seeds };
+}
+
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 
 function loadConfig(c: string): Config {
@@ -174,7 +204,11 @@ for (const c of configs) {
     const m = manifest(entry.hash);
     const d = describe(m.inputs.scores);
     const t = seconds(m.inputs.scores, ran);
-    groundTruth.add(`${d.model.split(' ')[0]}: ${m.metrics.subsets} subsets × ${m.metrics.seedsPerSubset} seeds`);
+    const key = d.model.split(' ')[0];
+    if (![...groundTruth].some((g) => g.startsWith(`${key}:`))) {
+      const agree = seedAgreement(m.inputs.models);
+      groundTruth.add(`${key}: ${m.metrics.subsets} subsets × ${m.metrics.seedsPerSubset} seeds` + (agree ? ` (seed-to-seed Spearman ${fmt(agree.r, 2)}, so LDS ≲ ${fmt(agree.cap, 2)})` : ''));
+    }
     rows.push([
       d.model,
       d.method,
