@@ -45,7 +45,7 @@ export const report = defineStage<ReportParams>({
   async run(ctx) {
     const { graphFromArtifacts } = await import('./report/graph.ts');
     const { experimentPage, writePage } = await import('./report/page.ts');
-    const graph = graphFromArtifacts(ctx.inputs, dirname(ctx.dir));
+    const graph = graphFromArtifacts(ctx.inputs, dirname(ctx.dir), ctx.hash);
     const page = await experimentPage(graph, graph.experiments[0]!, { targets: ctx.params.targets, top: ctx.params.top, png: ctx.params.png });
     await writePage(ctx.outDir, page, ctx.params);
     const lds = [...graph.nodes.values()].filter((n) => n.output === 'lds').length;

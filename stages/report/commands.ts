@@ -6,7 +6,7 @@
  *       writes runs/<experiment>/report/index.html for every experiment (sweep point)
  *       and, for a sweep, runs/<name>/report/index.html over all points. Reads run.json
  *       files, manifests and artifacts; runs nothing. Stages not run yet show as such.
- *   attrib compare RUN_A RUN_B [--runs DIR] [--all] [--metric NAME ...]
+ *   attrib compare RUN_A RUN_B [--runs DIR] [--all] [--changed] [--metric NAME ...]
  *       the metric differences of two runs or sweep points, as a table.
  */
 import { relative, resolve, join } from 'node:path';
@@ -79,12 +79,13 @@ export const compareCommand: CommandExtension = {
       .argument('<run-b>', 'the run to compare it with')
       .addOption(tools.runsOption())
       .option('--all', 'also list the metrics of stages that are the same store entry in both')
+      .option('--changed', 'only metrics whose values differ')
       .option('--metric <name>', 'only this metric (repeatable)', collect)
-      .action(async (a: string, b: string, o: { runs: string; all?: boolean; metric?: string[] }) => {
+      .action(async (a: string, b: string, o: { runs: string; all?: boolean; changed?: boolean; metric?: string[] }) => {
         const { compareRuns, findRun, RunNotFound } = await import('./compare.ts');
         const runsDir = resolve(o.runs);
         try {
-          tools.print(compareRuns(findRun(a, runsDir), findRun(b, runsDir), { all: o.all, metrics: o.metric }));
+          tools.print(compareRuns(findRun(a, runsDir), findRun(b, runsDir), { all: o.all, changed: o.changed, metrics: o.metric }));
         } catch (e) {
           if (e instanceof RunNotFound) tools.fail(e.message);
           throw e;

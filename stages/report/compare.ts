@@ -72,7 +72,7 @@ function stageMetrics(run: LoadedRun, name: string): StageMetrics | undefined {
 function delta(a: unknown, b: unknown): string {
   if (typeof a === 'number' && typeof b === 'number') {
     const d = b - a;
-    if (d === 0) return '0';
+    if (d === 0) return '';
     const rel = a !== 0 ? ` (${d > 0 ? '+' : ''}${formatMetric((100 * d) / Math.abs(a))}%)` : '';
     return `${d > 0 ? '+' : ''}${formatMetric(d)}${rel}`;
   }
@@ -85,6 +85,8 @@ export interface CompareOptions {
   all?: boolean;
   /** Only these metrics. */
   metrics?: string[];
+  /** Only metrics whose values differ. */
+  changed?: boolean;
 }
 
 /** The comparison table as text. */
@@ -108,11 +110,16 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, opts: CompareOptions = {
       rows.push([name, 'status', sa.status, sb.status, sa.status === sb.status ? '' : 'changed']);
     }
     const keys = [...Object.keys(sa.metrics), ...Object.keys(sb.metrics).filter((k) => !(k in sa.metrics))].filter((k) => !opts.metrics || opts.metrics.includes(k));
-    keys.forEach((k, i) => {
+    let first = true;
+    for (const k of keys) {
       const va = sa.metrics[k];
       const vb = sb.metrics[k];
-      rows.push([i === 0 ? name : '', k, va === undefined ? '' : formatMetric(va), vb === undefined ? '' : formatMetric(vb), delta(va, vb)]);
-    });
+      const d = delta(va, vb);
+      if (opts.changed && !d) continue;
+      rows.push([first ? name : '', k, va === undefined ? '' : formatMetric(va), vb === undefined ? '' : formatMetric(vb), d]);
+      first = false;
+    }
+    if (first) rows.push([name, '(no differences)', '', '', '']);
   }
   const where = (r: LoadedRun) => {
     const rel = relative(process.cwd(), r.dir) || '.';

@@ -7,9 +7,9 @@ import type { StageHash } from '../../pipeline/registry.ts';
 import type { NodeState, StageNode } from './graph.ts';
 import { escapeHtml as esc } from './html.ts';
 
-const W = 168;
+const W = 142;
 const H = 46;
-const COL_GAP = 54;
+const COL_GAP = 40;
 const ROW_GAP = 14;
 const PAD = 10;
 
@@ -118,8 +118,8 @@ export function dagSvg(nodes: StageNode[], id = 'dag'): string {
     parts.push(
       `<g class="node" data-state="${n.state}" data-hash="${n.hash}"><title>${esc(tip)}</title>`,
       `<rect x="${x}" y="${y}" width="${W}" height="${H}" rx="6" fill="${style.fill}" stroke="${style.stroke}" stroke-width="1.4"${style.dash ? ` stroke-dasharray="${style.dash}"` : ''}/>`,
-      `<text x="${x + 10}" y="${y + 19}" font-size="12" font-weight="bold" fill="#222">${esc(clip(n.label, 24))}</text>`,
-      `<text x="${x + 10}" y="${y + 35}" font-size="10" fill="#555">${esc(clip(second, 30))}</text>`,
+      `<text x="${x + 10}" y="${y + 19}" font-size="12" font-weight="bold" fill="#222">${esc(clip(n.label, 20))}</text>`,
+      `<text x="${x + 10}" y="${y + 35}" font-size="10" fill="#555">${esc(clip(second, 25))}</text>`,
       `</g>`,
     );
   }

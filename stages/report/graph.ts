@@ -49,7 +49,7 @@ export interface ExperimentView {
 }
 
 export interface ReportGraph {
-  /** Config file as displayed, or a description of where the graph came from. */
+  /** Where the graph came from, for people: "config configs/x.yaml", "the report stage of x". */
   source: string;
   nodes: Map<StageHash, StageNode>;
   experiments: ExperimentView[];
@@ -107,7 +107,7 @@ export function graphFromPlans(plans: ExperimentPlan[], runsDir: string, source:
       run,
     });
   }
-  return { source, nodes, experiments, runsDir };
+  return { source: `config ${source}`, nodes, experiments, runsDir };
 }
 
 /**
@@ -115,7 +115,7 @@ export function graphFromPlans(plans: ExperimentPlan[], runsDir: string, source:
  * files of the same runs folder that mention each hash (a report stage does not know
  * the names its upstream stages have in the config); the input name is the fallback.
  */
-export function graphFromArtifacts(inputs: Record<string, Artifact>, storeDir: string): ReportGraph {
+export function graphFromArtifacts(inputs: Record<string, Artifact>, storeDir: string, self?: StageHash): ReportGraph {
   const runsDir = dirname(storeDir);
   const store = new Store(runsDir);
   const names = new Map<StageHash, { name: string; experiment: string }>();
@@ -157,9 +157,9 @@ export function graphFromArtifacts(inputs: Record<string, Artifact>, storeDir: s
     }
   }
   const order = topological([...nodes.values()]);
-  const experiment = names.get(order[order.length - 1]?.hash as StageHash)?.experiment;
+  const experiment = names.get((self ?? order[order.length - 1]?.hash) as StageHash)?.experiment;
   return {
-    source: experiment ? `run ${experiment}` : basename(storeDir),
+    source: experiment ? `the report stage of ${experiment}` : `a report stage in ${basename(runsDir)}`,
     nodes,
     experiments: [
       {
@@ -167,6 +167,7 @@ export function graphFromArtifacts(inputs: Record<string, Artifact>, storeDir: s
         baseName: experiment?.split('@')[0] ?? 'report',
         point: experiment ? pointOf(experiment) : '',
         stages: order.map((n) => ({ name: n.name, hash: n.hash })),
+        run: experiment ? store.readRun(experiment) : undefined,
       },
     ],
     runsDir,

@@ -54,17 +54,18 @@ figure.plot { display: inline-block; margin: 6px 18px 14px 0; vertical-align: to
 figure.plot figcaption { font-size: 12px; font-weight: 600; margin-bottom: 4px; }
 .legend span { margin-right: 12px; font-size: 11px; }
 .legend i { display: inline-block; width: 12px; height: 10px; margin-right: 4px; vertical-align: -1px; border: 1px solid; }
-.target { display: flex; gap: 16px; align-items: flex-start; border-top: 1px solid #eee; padding: 10px 0; }
-.target .who { min-width: 150px; font-size: 12px; }
+.target-block { display: flex; gap: 16px; align-items: flex-start; border-top: 1px solid #eee; padding: 10px 0; }
+.target-block > div { min-width: 0; }
+.target-block .who { min-width: 150px; font-size: 12px; }
 .examples { display: flex; flex-wrap: wrap; gap: 6px; }
 .example { text-align: center; font-size: 10px; color: #444; width: 72px; }
 .example img { width: 64px; height: 64px; image-rendering: pixelated; border: 1px solid #ccc; display: block; margin: 0 auto 2px; }
-.example.target img { border: 2px solid #333; }
+.example.is-target img { border: 2px solid #333; }
 .row-label { font-size: 11px; font-weight: 600; margin: 2px 0; }
 .pro { color: #1a7f37; }
 .opp { color: #b42318; }
 table.features td { font-family: "DejaVu Sans Mono", monospace; font-size: 11px; }
-table.features tr.target td { font-weight: 600; background: #f7f7f7; }
+table.features tr.target-row td { font-weight: 600; background: #f7f7f7; }
 .problem { color: #b42318; font-size: 12px; }
 `;
 

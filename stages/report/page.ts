@@ -108,14 +108,14 @@ async function computeSection(plots: Plots, points: ComputePoint[], prefix: stri
 function exampleHtml(e: Example, role: 'target' | 'pro' | 'opp'): string {
   const score = e.score !== undefined ? `<br><span class="${role}">τ ${fmt(e.score)}</span>` : '';
   const alt = `${e.split} #${e.index}, label ${e.labelName}`;
-  return `<div class="example${role === 'target' ? ' target' : ''}"><img src="${e.image}" alt="${esc(alt)}" width="64" height="64">${esc(`#${e.index} ${e.labelName}`)}${score}</div>`;
+  return `<div class="example${role === 'target' ? ' is-target' : ''}"><img src="${e.image}" alt="${esc(alt)}" width="64" height="64">${esc(`#${e.index} · ${e.labelName}`)}${score}</div>`;
 }
 
 function featureTable(detail: ScoresDetail, t: TargetDetail): string {
   const names = detail.dataset!.featureNames();
   const shown = Math.min(names.length, 16);
   const row = (role: string, e: Example) => [
-    esc(role),
+    role === 'target' ? role : `<span class="${role === 'proponent' ? 'pro' : 'opp'}">${role}</span>`,
     `${e.split} #${e.index}`,
     esc(e.labelName),
     e.score !== undefined ? fmt(e.score) : '',
@@ -125,7 +125,7 @@ function featureTable(detail: ScoresDetail, t: TargetDetail): string {
   rows.push(row('target', t.target!));
   for (const e of t.proponents) rows.push(row('proponent', e));
   for (const e of t.opponents) rows.push(row('opponent', e));
-  const html = htmlTable(rows, { className: 'features', numeric: [3, ...Array.from({ length: shown }, (_, i) => i + 4)], rowClass: (b) => (b === 0 ? 'target' : undefined) });
+  const html = htmlTable(rows, { className: 'features', numeric: [3, ...Array.from({ length: shown }, (_, i) => i + 4)], rowClass: (b) => (b === 0 ? 'target-row' : undefined) });
   return `<div class="scroll">${html}</div>${names.length > shown ? `<p class="note">first ${shown} of ${names.length} features</p>` : ''}`;
 }
 
@@ -138,13 +138,13 @@ function examplesSection(detail: ScoresDetail): string {
     const who = `<div class="who"><b>target: test #${t.testIndex}</b><br>label ${esc(t.target.labelName)}${t.lds !== undefined ? `<br>LDS_j ${fmt(t.lds)}` : ''}</div>`;
     if (image) {
       parts.push(
-        `<div class="target" data-target="${t.testIndex}">${who}<div>${exampleHtml(t.target, 'target')}</div><div>` +
+        `<div class="target-block" data-target="${t.testIndex}">${who}<div>${exampleHtml(t.target, 'target')}</div><div>` +
           `<div class="row-label pro">top proponents (training on them raises the target's margin)</div><div class="examples">${t.proponents.map((e) => exampleHtml(e, 'pro')).join('')}</div>` +
           `<div class="row-label opp">top opponents (training on them lowers it)</div><div class="examples">${t.opponents.map((e) => exampleHtml(e, 'opp')).join('')}</div>` +
           `</div></div>`,
       );
     } else {
-      parts.push(`<div class="target" data-target="${t.testIndex}">${who}<div>${featureTable(detail, t)}</div></div>`);
+      parts.push(`<div class="target-block" data-target="${t.testIndex}">${who}<div>${featureTable(detail, t)}</div></div>`);
     }
   }
   return parts.join('\n');
@@ -199,7 +199,7 @@ export async function experimentPage(graph: ReportGraph, experiment: ExperimentV
 
   const body: string[] = [];
   const lines = [
-    `config: ${esc(graph.source)}${experiment.point ? ` · sweep point <b>${esc(experiment.point)}</b>` : ''}${links.sweep ? ` · <a href="${esc(links.sweep)}">all sweep points</a>` : ''}`,
+    `${esc(graph.source)}${experiment.point ? ` · sweep point <b>${esc(experiment.point)}</b>` : ''}${links.sweep ? ` · <a href="${esc(links.sweep)}">all sweep points</a>` : ''}`,
     `${done} of ${nodes.length} stages finished${experiment.run ? '' : ' · never run'}`,
   ];
   body.push(header(experiment.name, lines, opts));
@@ -235,7 +235,7 @@ export async function sweepPage(graph: ReportGraph, opts: ReportOptions = DEFAUL
   }
 
   const body: string[] = [];
-  body.push(header(baseName, [`config: ${esc(graph.source)} · sweep of ${graph.experiments.length} points · ${graph.nodes.size} distinct stage instances (points share what they have in common)`], opts));
+  body.push(header(baseName, [`${esc(graph.source)} · sweep of ${graph.experiments.length} points · ${graph.nodes.size} distinct stage instances (points share what they have in common)`], opts));
   body.push(`<nav class="toc"><a href="#points">Sweep points</a><a href="#compute">LDS against compute</a><a href="#distribution">Per-target LDS</a><a href="#stages">Stages</a></nav>`);
   body.push(`<section id="points" data-section="points"><h2>Sweep points</h2>${htmlTable(rows, { numeric: [1, ...ldsNames.map((_, i) => i + 2)] })}</section>`);
   body.push(`<section id="compute" data-section="compute"><h2>LDS against compute</h2>${await computeSection(plots, points, '')}</section>`);

@@ -81,10 +81,10 @@ export function ldsComputeSpec(points: ComputePoint[], x: 'seconds' | 'models'):
     { mark: { type: 'rule' }, encoding: { x: xEnc, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' }, color } },
     {
       mark: { type: 'point', filled: true, size: 60 },
-      encoding: { x: xEnc, y: { field: 'lds', type: 'quantitative', title: 'LDS', scale: { zero: false } }, color, shape: { field: 'method', type: 'nominal', title: 'method' } },
+      encoding: { x: xEnc, y: { field: 'lds', type: 'quantitative', title: 'LDS', scale: { zero: false } }, color },
     },
   ];
-  if (values.some((v) => v.point) && values.length <= 16) {
+  if (new Set(values.map((v) => v.point)).size > 1 && values.length <= 16) {
     layers.push({ mark: { type: 'text', align: 'left', dx: 7, dy: -6, fontSize: 9, color: '#555' }, encoding: { x: xEnc, y: { field: 'lds', type: 'quantitative' }, text: { field: 'point' } } });
   }
   return { width: 340, height: 230, data: { values }, layer: layers };
@@ -96,14 +96,14 @@ export function scatterSpec(detail: ScoresDetail): VegaLiteSpec | undefined {
   const order: string[] = [];
   for (const t of detail.targets) {
     if (!t.predicted || !t.real) continue;
-    const name = `test #${t.testIndex}${t.target ? ` (${t.target.labelName})` : ''}: LDS_j = ${fmt(t.lds)}`;
+    const name = `test #${t.testIndex}${t.target ? ` (${t.target.labelName})` : ''} · LDS_j ${fmt(t.lds)}`;
     order.push(name);
     for (let k = 0; k < t.predicted.length; k++) values.push({ target: name, predicted: t.predicted[k], real: t.real[k] });
   }
   if (values.length === 0) return undefined;
   return {
     data: { values },
-    facet: { field: 'target', type: 'nominal', title: null, sort: order, header: { labelFontSize: 10, labelLimit: 260 } },
+    facet: { field: 'target', type: 'nominal', title: null, sort: order, header: { labelFontSize: 10, labelLimit: 0 } },
     columns: Math.min(3, order.length),
     spec: {
       width: 200,
