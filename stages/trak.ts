@@ -115,6 +115,7 @@ export const trak = defineStage<TrakParams>({
       lambdaPerModel: lambdas,
       softThreshold: params.softThreshold ?? null,
     });
+    for (const line of writer.summary(ctx.dir)) ctx.log(line);
     return {
       metrics: { targets: written.nTargets, train: written.nTrain, models: S, k: meta.k, lambda: lambdaMean, projector: meta.projector.kind },
     };

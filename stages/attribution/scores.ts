@@ -130,6 +130,21 @@ export class ScoresWriter {
   abort(): void {
     this.npy.abort();
   }
+
+  /**
+   * Lines for the log: where top.json will be (in the final store entry `dir`) and the
+   * strongest proponents and opponents of the first few targets.
+   */
+  summary(dir: string, targets = 3, entries = 3): string[] {
+    const fmt = (e: TopEntry) => `#${e.index} (${e.score >= 0 ? '+' : ''}${e.score.toPrecision(3)})`;
+    const lines = [`top-${this.k} proponents and opponents of each target: ${join(dir, SCORES.top)}`];
+    for (const t of this.top.slice(0, targets)) {
+      lines.push(
+        `  test #${t.target}: proponents ${t.proponents.slice(0, entries).map(fmt).join(' ')}; opponents ${t.opponents.slice(0, entries).map(fmt).join(' ')}`,
+      );
+    }
+    return lines;
+  }
 }
 
 /** Writes a whole in-memory score matrix (for kinds whose scores are small, e.g. datamodels). */

@@ -43,6 +43,7 @@ export const graddot = defineStage<GraddotParams>({
       throw e;
     }
     writer.close({ method: 'graddot', models: meta.models, k: meta.k, projector: meta.projector });
+    for (const line of writer.summary(ctx.dir)) ctx.log(line);
     return { metrics: { targets: meta.nTargets, train: meta.nTrain, models: meta.models, k: meta.k } };
   },
 });

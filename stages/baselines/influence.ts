@@ -112,6 +112,7 @@ export const influence = defineStage<InfluenceParams>({
     }
     const damping = Array.from({ length: S }, (_, s) => (JSON.parse(readFileSync(join(ctx.unitDir(s), SOLVE_FILE), 'utf8')) as SolveResult).lambda);
     writer.close({ method: 'influence', models: S, params: meta.k, damping: ctx.params.damping, dampingPerModel: damping });
+    for (const line of writer.summary(ctx.dir)) ctx.log(line);
     return {
       metrics: { targets: meta.nTargets, train: meta.nTrain, models: S, params: meta.k, damping: damping.reduce((a, b) => a + b, 0) / S },
     };

@@ -168,6 +168,7 @@ export const tracin = defineStage<TracinParams>({
     }
     const lrs = sched.epochs.map((e) => units.find((u) => u.epoch === e)!.lr);
     writer.close({ method: 'tracin', models: S, checkpoints: sched.epochs, lr: lrs, k, projector: projectorSpec(params.projector, ctx.hash) });
+    for (const line of writer.summary(ctx.dir)) ctx.log(line);
     return { metrics: { targets: targets.length, train: meta.nTrain, models: S, checkpoints: sched.epochs.length, k, projector: params.projector.kind } };
   },
 });
