@@ -1,7 +1,8 @@
 /**
  * The built-in networks (logreg, mlp, cnn) as one sequence of linear blocks, each a
  * dense or conv2d layer (stride 1, 'same' padding, odd kernels), an activation and
- * (conv) a max-pool. The ops come from ./ops.ts, whose gradients suit the wasm backend.
+ * (conv) a max-pool. The ops come from ./ops.ts, whose gradients suit the wasm backend;
+ * the first layer treats the input as data (no gradient with respect to x is computed).
  * forwardTapped gives a conv layer's inputs as im2col patches in [kh, kw, cin] order,
  * the factorization linearization needs (a_p per output position, W flattened to
  * [kh·kw·cin, cout]).
@@ -12,7 +13,7 @@
 import { tf } from '../backend.ts';
 import type { Rng } from '../random/rng.ts';
 import { saveNetworkFiles } from './io.ts';
-import { conv2d, im2col, matMul, maxPool } from './ops.ts';
+import { conv2d, conv2dData, im2col, matMul, matMulData, maxPool } from './ops.ts';
 
 export { im2col, maxPool };
 import type { LinearLayerInfo, Network, TappedForward } from './types.ts';
@@ -122,13 +123,13 @@ export class SequentialNetwork implements Network {
       let z: tf.Tensor;
       if (b.type === 'dense') {
         const a = tf.reshape(h, [batch, b.inDim]) as tf.Tensor2D;
-        z = tf.add(matMul(a, w as tf.Tensor2D), bias);
+        z = tf.add(l === 0 ? matMulData(a, w as tf.Tensor2D) : matMul(a, w as tf.Tensor2D), bias);
         if (taps) z = tf.add(z, tf.reshape(taps[l], [batch, b.outDim]));
         if (inputs) inputs.push(tf.reshape(tf.concat([a, tf.ones([batch, 1])], 1), [batch, 1, b.inDim + 1]) as tf.Tensor3D);
       } else {
         const positions = b.height * b.width;
         const x4 = tf.reshape(h, [batch, b.height, b.width, b.cin]) as tf.Tensor4D;
-        z = tf.add(conv2d(x4, w as tf.Variable<tf.Rank.R4>), bias);
+        z = tf.add(l === 0 ? conv2dData(x4, w as tf.Variable<tf.Rank.R4>) : conv2d(x4, w as tf.Variable<tf.Rank.R4>), bias);
         if (taps) z = tf.add(z, tf.reshape(taps[l], [batch, b.height, b.width, b.cout]));
         if (inputs) {
           const k = inDimOf(b);
