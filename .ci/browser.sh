@@ -17,10 +17,19 @@ if ! command -v apt-get >/dev/null; then
 fi
 
 sudo=""
-if [[ "$(id -u)" -ne 0 ]]; then sudo="sudo"; fi
+if [[ "$(id -u)" -ne 0 ]]; then
+  if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+    echo "chromium: not found, and installing it needs root; the browser test will fail (install chromium, or set CHROMIUM)" >&2
+    exit 0
+  fi
+fi
 # Other jobs on the machine may use apt at the same time: take the shared lock.
 lock() { if command -v flock >/dev/null; then flock /tmp/apt.lock "$@"; else "$@"; fi; }
 export DEBIAN_FRONTEND=noninteractive
-lock $sudo apt-get install -y --no-install-recommends chromium fonts-dejavu-core \
-  || { lock $sudo apt-get update && lock $sudo apt-get install -y --no-install-recommends chromium fonts-dejavu-core; }
+install() { lock $sudo apt-get install -y --no-install-recommends chromium fonts-dejavu-core; }
+if ! install && ! { lock $sudo apt-get update && install; }; then
+  # Do not stop CI here: the browser test reports the missing browser as a failure.
+  echo "chromium: apt-get could not install it; the browser test will fail" >&2
+  exit 0
+fi
 echo "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo 'installed')"

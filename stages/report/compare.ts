@@ -106,11 +106,12 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, opts: CompareOptions = {
       same++;
       continue;
     }
+    let first = true;
     if (sa.status !== 'done' || sb.status !== 'done') {
       rows.push([name, 'status', sa.status, sb.status, sa.status === sb.status ? '' : 'changed']);
+      first = false;
     }
     const keys = [...Object.keys(sa.metrics), ...Object.keys(sb.metrics).filter((k) => !(k in sa.metrics))].filter((k) => !opts.metrics || opts.metrics.includes(k));
-    let first = true;
     for (const k of keys) {
       const va = sa.metrics[k];
       const vb = sb.metrics[k];
