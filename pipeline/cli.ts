@@ -23,6 +23,11 @@ import { issuesToErrors } from './validate.ts';
 import { ATTRIB_VERSION } from './version.ts';
 import { kindsCommand } from './commands/kinds.ts';
 import { schemaCommand } from './commands/schema.ts';
+import { workerCommand } from './commands/worker.ts';
+import { redisUrl } from './distributed/redis.ts';
+import { ExecutorSetupError, inFlight, type DistributedEnv } from './distributed/section.ts';
+import { describeRemote, remoteUnitStates } from './distributed/status.ts';
+import type { ExecutorEnv } from './executor.ts';
 
 export interface CliEnv {
   /** Built-in kinds already registered; config plugins are added to it. */
@@ -105,8 +110,9 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
     .option('--jobs <n>', 'tasks at once: worker threads, and units in flight (default: number of cores)', positiveInt('--jobs'))
     .option('--force <stage>', 're-run this stage and everything downstream even if cached (repeatable)', collect)
     .addOption(runsOption())
-    .option('--executor <name>', 'where tasks run: local (worker threads) or inline', 'local')
-    .action(async (config: string, o: { set?: string[]; jobs?: number; force?: string[]; runs: string; executor: string }) => {
+    .option('--executor <name>', `where tasks run: ${executorNames(env.registry).join(', ')} (docs/scale-out.md)`, 'local')
+    .option('--redis <url>', 'the bullmq executor\'s Redis (default: $ATTRIB_REDIS_URL)')
+    .action(async (config: string, o: { set?: string[]; jobs?: number; force?: string[]; runs: string; executor: string; redis?: string }) => {
       const loaded = await load(config, o.set);
       const plans = loaded.experiments.map(planExperiment);
       for (const stage of o.force ?? []) {
@@ -125,11 +131,18 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
       }
       const jobs = o.jobs ?? availableParallelism();
       const store = new Store(resolve(o.runs));
-      const executor = factory.create({ registry: env.registry, store, jobs, plugins: loaded.plugins, workerEntry: env.workerEntry, options });
+      const executorEnv: ExecutorEnv & DistributedEnv = { registry: env.registry, store, jobs, plugins: loaded.plugins, workerEntry: env.workerEntry, options, cli: { jobs: o.jobs, redis: redisUrl(o.redis) } };
+      let executor;
+      try {
+        executor = factory.create(executorEnv);
+      } catch (e) {
+        if (e instanceof ExecutorSetupError) throw new UsageError([{ file: '--executor', message: e.message }]);
+        throw e;
+      }
       const reporter = createReporter(err, { tty: !!err.isTTY && !process.env.CI, plainEveryMs: Number(process.env.ATTRIB_PROGRESS_MS ?? 5000) });
       let result;
       try {
-        result = await execute(plans, { store, executor, jobs, force: o.force, onEvent: (e) => reporter.event(e), attribVersion: ATTRIB_VERSION });
+        result = await execute(plans, { store, executor, jobs: inFlight(executor, jobs), force: o.force, onEvent: (e) => reporter.event(e), attribVersion: ATTRIB_VERSION });
       } finally {
         reporter.close();
         await executor.close();
@@ -173,10 +186,16 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
     .argument('<config>', 'experiment YAML')
     .addOption(setOption())
     .addOption(runsOption())
-    .action(async (config: string, o: { set?: string[]; runs: string }) => {
+    .option('--redis <url>', 'also count units queued / running on this bullmq Redis (default: $ATTRIB_REDIS_URL)')
+    .action(async (config: string, o: { set?: string[]; runs: string; redis?: string }) => {
       const loaded = await load(config, o.set);
       const store = new Store(resolve(o.runs));
-      for (const plan of loaded.experiments.map(planExperiment)) {
+      const plans = loaded.experiments.map(planExperiment);
+      // Units queued / running in SLURM (squeue) or on a bullmq queue (--redis).
+      const unfinished = [...new Set(plans.flatMap((p) => p.instances.map((i) => i.hash)))].filter((h) => entryState(store, h).state !== 'cached');
+      const remote = await remoteUnitStates(store, unfinished, { redis: redisUrl(o.redis), executor: loaded.experiments[0]!.executor });
+      for (const note of remote.notes) err.write(`note: ${note}\n`);
+      for (const plan of plans) {
         const run = store.readRun(plan.experiment.name);
         const rows = [['stage', 'state', 'seconds', 'metrics']];
         for (const inst of plan.instances) {
@@ -185,6 +204,7 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
           let text = describeState(state);
           if (state.state !== 'cached' && store.isLocked(inst.hash)) text = `running${state.state === 'partial' ? `, ${text}` : ''}`;
           else if (state.state !== 'cached' && recorded && (recorded.status === 'failed' || recorded.status === 'blocked')) text = `${recorded.status}: ${recorded.error ?? ''}`;
+          text += describeRemote(remote.units.get(inst.hash));
           const metrics = state.state === 'cached' ? state.manifest.metrics : {};
           rows.push([inst.name, text, state.state === 'cached' ? String(state.manifest.seconds) : '-', formatMetrics(metrics)]);
         }
@@ -226,15 +246,17 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
       return n;
     })
     .addOption(runsOption())
-    .action(async (hash: string, index: number, o: { runs: string }) => {
+    .option('--plugin <module>', 'a plugin module registering stage kinds (repeatable); only these are loaded, never paths read from the store', collect)
+    .action(async (hash: string, index: number, o: { runs: string; plugin?: string[] }) => {
       if (!isStageHash(hash)) throw new UsageError([{ message: `"${hash}" is not a stage hash (64 hex digits)` }]);
       const store = new Store(resolve(o.runs));
       const record = store.readStage(hash);
       if (!record) throw new UsageError([{ message: `no stage.json in ${store.entry(hash)}` }]);
-      const failures = await loadPlugins(env.registry, record.plugins);
+      const failures = await loadPlugins(env.registry, (o.plugin ?? []).map((p) => resolve(p)));
       if (failures.length) throw new UsageError(failures.map((f) => ({ file: f.plugin, message: f.message })));
       const kind = env.registry.stage(record.kind);
-      if (kind && !hasUnits(kind)) throw new UsageError([{ message: `stage kind "${record.kind}" has no units` }]);
+      if (!kind) throw new UsageError([{ message: `stage kind "${record.kind}" is not registered: pass the module that registers it with --plugin (the config that planned this entry named: ${record.plugins.join(', ') || 'none'})` }]);
+      if (!hasUnits(kind)) throw new UsageError([{ message: `stage kind "${record.kind}" has no units` }]);
       try {
         await performTask(env.registry, store, { step: 'unit', hash: hash as StageHash, index }, { log: (m) => err.write(`[unit ${index}] ${m}\n`), progress: () => {} });
         print(`unit ${index} of ${hash.slice(0, 12)}: done`);
@@ -272,7 +294,7 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
     setOption,
   };
   // The engine's own commands that describe the registry (pipeline/commands/), then contributed ones.
-  for (const command of [kindsCommand, schemaCommand]) command.define(program, tools);
+  for (const command of [kindsCommand, schemaCommand, workerCommand(env.workerEntry)]) command.define(program, tools);
   for (const extension of env.registry.collection<CommandExtension>('command').values()) extension.define(program, tools);
 
   try {

@@ -4,10 +4,12 @@
  */
 import type { ExecutorFactory } from '../executor.ts';
 import type { Registry } from '../registry.ts';
+import { bullmqExecutor } from './bullmq.ts';
 import { inlineExecutor } from './inline.ts';
 import { localExecutor } from './local.ts';
+import { slurmExecutor } from './slurm.ts';
 
-export const executorFactories: ExecutorFactory[] = [localExecutor, inlineExecutor];
+export const executorFactories: ExecutorFactory[] = [localExecutor, inlineExecutor, bullmqExecutor, slurmExecutor];
 
 /** Built-in executors, then ones plugins registered under 'executor'. */
 export function findExecutor(name: string, registry: Registry): ExecutorFactory | undefined {

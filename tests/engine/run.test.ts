@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { deriveSeed } from '../../pipeline/hash.ts';
 import type { StageHash } from '../../pipeline/registry.ts';
-import { attrib, entry, executions, finishedUnits, FIXTURES, readJson, runJson, start, tmp, waitFor, writeConfig } from './helpers.ts';
+import { attrib, entry, executions, finishedUnits, FIXTURES, PLUGIN, readJson, runJson, start, tmp, waitFor, writeConfig } from './helpers.ts';
 
 const TOY = join(FIXTURES, 'toy.yaml');
 
@@ -240,11 +240,11 @@ test('attrib unit HASH INDEX re-creates one unit from the store alone; seeds do 
 
   const before = value(a.runs, 3);
   rmSync(join(entry(a.runs, hash), 'units', '3'), { recursive: true });
-  const r = await attrib(['unit', hash, '3', '--runs', a.runs], { env: a.env });
+  const r = await attrib(['unit', hash, '3', '--runs', a.runs, '--plugin', PLUGIN], { env: a.env });
   t.is(r.code, 0, r.stderr);
   t.deepEqual(value(a.runs, 3), before);
   t.is(executions(a.log).length, 7);
-  const again = await attrib(['unit', hash, '3', '--runs', a.runs], { env: a.env });
+  const again = await attrib(['unit', hash, '3', '--runs', a.runs, '--plugin', PLUGIN], { env: a.env });
   t.is(again.code, 0);
   t.is(executions(a.log).length, 7, 'a finished unit is not run again');
 });

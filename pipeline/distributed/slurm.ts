@@ -1,0 +1,132 @@
+/**
+ * Talking to SLURM through its commands (sbatch, squeue), without accounting: a job's
+ * state is what squeue says while it is queued or running, and the store's units/
+ * folders say what finished. Array jobs are named `attrib-<store hash>` (with
+ * `-o<offset>` when a stage has more units than MaxArraySize and needs several arrays),
+ * and carry `--comment=attrib:<runs folder>` so that runs of other folders are told apart.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { StageHash } from '../registry.ts';
+
+const NAME = /^attrib-([0-9a-f]{64})(?:-o(\d+))?$/;
+
+export function arrayName(hash: StageHash, offset: number): string {
+  return offset ? `attrib-${hash}-o${offset}` : `attrib-${hash}`;
+}
+
+export function parseArrayName(name: string): { hash: StageHash; offset: number } | undefined {
+  const m = NAME.exec(name);
+  return m ? { hash: m[1] as StageHash, offset: Number(m[2] ?? 0) } : undefined;
+}
+
+export function runsComment(runsDir: string): string {
+  return `attrib:${runsDir}`;
+}
+
+/** "0-3,5,7-9" for [0,1,2,3,5,7,8,9] (sorted, distinct). */
+export function indexRanges(indices: readonly number[]): string {
+  const sorted = [...new Set(indices)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+/** One array task as squeue shows it. */
+export interface QueuedTask {
+  /** The array's job id (%F). */
+  arrayJobId: string;
+  /** The task's index in the array (%K). */
+  taskId: number;
+  /** PENDING, RUNNING, COMPLETING, ... */
+  state: string;
+  hash: StageHash;
+  offset: number;
+  /** The unit index: taskId + offset. */
+  index: number;
+  comment: string;
+}
+
+/** Format for parseSqueue. */
+export const SQUEUE_FORMAT = '%F|%K|%T|%j|%k';
+
+/** Parses `squeue --noheader --array --format=SQUEUE_FORMAT`, keeping attrib's arrays only. */
+export function parseSqueue(text: string): QueuedTask[] {
+  const tasks: QueuedTask[] = [];
+  for (const line of text.split('\n')) {
+    const [arrayJobId, taskId, state, name, ...comment] = line.trim().split('|');
+    if (!arrayJobId || !taskId || !state || !name) continue;
+    const parsed = parseArrayName(name.trim());
+    const k = Number(taskId);
+    if (!parsed || !Number.isInteger(k)) continue;
+    tasks.push({ arrayJobId, taskId: k, state, hash: parsed.hash, offset: parsed.offset, index: k + parsed.offset, comment: comment.join('|') });
+  }
+  return tasks;
+}
+
+/** Array tasks of attrib's jobs for this runs folder, by the current user. */
+export async function queuedTasks(runsDir: string, timeoutMs = 30_000): Promise<QueuedTask[]> {
+  const uid = typeof process.getuid === 'function' ? String(process.getuid()) : undefined;
+  const args = ['--noheader', '--array', `--format=${SQUEUE_FORMAT}`, ...(uid ? [`--user=${uid}`] : [])];
+  const r = await command('squeue', args, timeoutMs);
+  if (r.code !== 0) throw new Error(`squeue failed: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? `exit ${r.code}`}`);
+  const comment = runsComment(runsDir);
+  return parseSqueue(r.stdout).filter((t) => t.comment === comment);
+}
+
+/** Single-quotes a word for /bin/sh. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command without a shell; a timeout kills it (code 124). */
+export function command(cmd: string, args: readonly string[], timeoutMs: number): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ code: 127, stdout, stderr: `${cmd}: ${e.message}` });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: timedOut ? 124 : (code ?? 1), stdout, stderr: timedOut ? `${cmd} did not answer within ${timeoutMs / 1000}s` : stderr });
+    });
+  });
+}
+
+/** The file `cmd` would run from PATH, or undefined. */
+export function onPath(cmd: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir && existsSync(join(dir, cmd))) return join(dir, cmd);
+  }
+  return undefined;
+}
+
+/** MaxArraySize from `scontrol show config` (SLURM's default 1001 when it cannot tell). */
+export async function maxArraySize(): Promise<number> {
+  const r = await command('scontrol', ['show', 'config'], 30_000);
+  const m = /^MaxArraySize\s*=\s*(\d+)/m.exec(r.stdout);
+  const n = m ? Number(m[1]) : NaN;
+  return Number.isInteger(n) && n > 1 ? n : 1001;
+}
