@@ -16,6 +16,7 @@ import { bindReportCommands } from './report/commands.ts';
 import { linearize } from './linearize.ts';
 import { bindModelKinds } from './models/index.ts';
 import { subsets } from './subsets.ts';
+import { initCommand } from './templates/index.ts';
 import { train } from './train.ts';
 import { trak } from './trak.ts';
 
@@ -39,4 +40,5 @@ export function registerBuiltins(registry: Registry): void {
   bindSources(registry); // data sources: registry.register('source', name, source)
   bindModelKinds(registry); // model kinds: registry.register('model', name, kind)
   bindReportCommands(registry); // attrib report, attrib compare: registry.register('command', name, ...)
+  registry.register('command', 'init', initCommand); // attrib init: starter configs (stages/templates/)
 }
