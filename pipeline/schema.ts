@@ -212,8 +212,11 @@ export function configJsonSchema(registry: Registry): ConfigSchemaResult {
     if (!factory.options) continue;
     try {
       const json = zodToJsonSchema(factory.options);
+      // Keep, per key, the richest schema: executors share sections (`bullmq:`, `slurm:`)
+      // where each describes its own and leaves the others free-form.
       for (const [key, value] of Object.entries((json.properties as Record<string, JsonSchema>) ?? {})) {
-        executorProps[key] ??= { ...value, description: `${factory.name}: ${value.description ?? ''}`.replace(/: $/, '') };
+        const size = (v: JsonSchema | undefined) => (v ? JSON.stringify(v).length : -1);
+        if (size(value) > size(executorProps[key])) executorProps[key] = value;
       }
     } catch {
       // An executor whose options cannot be shown is still free-form here.
