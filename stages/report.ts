@@ -29,7 +29,9 @@ export type ReportParams = z.infer<typeof reportParams>;
 /** Input slots: lds, lds2, ..., lds8 and scores, scores2, ..., scores8 (the engine takes named inputs only). */
 export const REPORT_SLOTS = 8;
 const slots = (kind: 'lds' | 'scores', what: string): Record<string, InputSpec> =>
-  Object.fromEntries(Array.from({ length: REPORT_SLOTS }, (_, i) => [i === 0 ? kind : `${kind}${i + 1}`, { kinds: [kind], optional: true, description: what }]));
+  Object.fromEntries(
+    Array.from({ length: REPORT_SLOTS }, (_, i) => [i === 0 ? kind : `${kind}${i + 1}`, { kinds: [kind], optional: true, description: i === 0 ? what : `another one (up to ${kind}${REPORT_SLOTS})` }]),
+  );
 
 export const report = defineStage<ReportParams>({
   name: 'report',
@@ -38,8 +40,8 @@ export const report = defineStage<ReportParams>({
   equation: 'x = Σ seconds (or models) upstream of the scores, y = LDS;  ĝ_j(S_k) = Σ_{i∈S_k} τ(x_j)_i against f̄(x_j; θ(S_k))',
   params: reportParams,
   inputs: {
-    ...slots('lds', 'an lds stage to report (lds, lds2, ... lds8)'),
-    ...slots('scores', 'attribution scores to show proponents and opponents of (scores, scores2, ... scores8)'),
+    ...slots('lds', 'an lds stage: LDS plots, scatter, proponents and opponents'),
+    ...slots('scores', 'attribution scores without an lds: proponents and opponents'),
   },
   output: 'report',
   async run(ctx) {

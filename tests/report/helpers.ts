@@ -4,7 +4,7 @@
  * processes of one ava process, so they share a runs folder keyed by that parent's pid;
  * a lock makes one file run the configs while the others wait.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -29,6 +29,11 @@ function check(r: CliResult, what: string): CliResult {
 
 /** Runs both fixture configs (once per ava run) and writes their reports. */
 export async function fixtureRuns(): Promise<FixtureRuns> {
+  // Folders of earlier ava runs (their ava process is gone) are leftovers.
+  for (const name of readdirSync(tmpdir())) {
+    const pid = Number(/^attrib-report-tests-(\d+)$/.exec(name)?.[1]);
+    if (pid && pid !== process.ppid && !alive(pid)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
   const runs = join(tmpdir(), `attrib-report-tests-${process.ppid}`);
   mkdirSync(runs, { recursive: true });
   const release = await lockfile.lock(runs, { lockfilePath: join(runs, '.fixture.lock'), retries: { retries: 600, minTimeout: 500, maxTimeout: 500 }, stale: 20_000, update: 5_000 });
@@ -46,6 +51,15 @@ export async function fixtureRuns(): Promise<FixtureRuns> {
     return result;
   } finally {
     await release();
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
