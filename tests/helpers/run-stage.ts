@@ -51,7 +51,7 @@ export async function runStage(kind: StageKind, run: DirectRun = {}): Promise<Ar
     params,
     inputs,
     hash,
-    seed: seed32(seed, hash),
+    seed: seed32(String(seed), hash),
     backend: process.env.ATTRIB_TEST_BACKEND ?? 'wasm',
     dir,
     log: run.log ?? (() => {}),
@@ -67,7 +67,7 @@ export async function runStage(kind: StageKind, run: DirectRun = {}): Promise<Ar
       if (run.onlyUnits && !run.onlyUnits.includes(i)) continue;
       const staging = join(dir, `.staging-unit-${i}`);
       mkdirSync(staging, { recursive: true });
-      const result = (await kind.runUnit({ ...base, seed: seed32(seed, hash, i), index: i, count: units, outDir: staging, progress: () => {} })) ?? {};
+      const result = (await kind.runUnit({ ...base, seed: seed32(String(seed), hash, String(i)), index: i, count: units, outDir: staging, progress: () => {} })) ?? {};
       writeFileSync(join(staging, 'unit.json'), JSON.stringify(result));
       moveContents(staging, join(dir, 'units', String(i)));
       outcomes[i] = result;
