@@ -41,7 +41,7 @@ import {
   targetsParams,
 } from './attribution/featurize.ts';
 import { writeJsonAtomic } from './attribution/scores.ts';
-import { NpyWriter, readNpy, readNpyHeader, writeNpy } from './io/npy.ts';
+import { NpyWriter, readNpy, readNpyChunks, readNpyHeader, rowsForBytes, writeNpy } from './io/npy.ts';
 import { loadModel } from './models/index.ts';
 
 export const linearizeParams = z
@@ -151,17 +151,21 @@ export const linearize = defineStage<LinearizeParams>({
     const probs = writer(FEATURES.probsTrain, [p.nTrain]);
     try {
       for (let s = 0; s < p.models; s++) {
-        const rowsOf = (c: number) => readNpy(join(ctx.unitDir(s * per + c), PHI_FILE)).data as Float32Array;
+        // Copy a unit's rows over in ≤ 16 MiB pieces (identity features can be wide).
+        const copy = (c: number, to: NpyWriter) => {
+          const path = join(ctx.unitDir(s * per + c), PHI_FILE);
+          for (const { array } of readNpyChunks(path, rowsForBytes(readNpyHeader(path), 16 << 20))) to.append(array.data);
+        };
         const train = writer(FEATURES.train(s), [k]);
         const pr = new Float32Array(p.nTrain);
         for (let c = 0; c < p.trainChunks; c++) {
-          train.append(rowsOf(c));
+          copy(c, train);
           pr.set(readNpy(join(ctx.unitDir(s * per + c), PROBS_FILE)).data as Float32Array, c * params.chunk);
         }
         train.close(p.nTrain);
         probs.append(pr);
         const targets = writer(FEATURES.targets(s), [k]);
-        for (let c = 0; c < p.targetChunks; c++) targets.append(rowsOf(p.trainChunks + c));
+        for (let c = 0; c < p.targetChunks; c++) copy(p.trainChunks + c, targets);
         targets.close(p.targets.length);
       }
       probs.close(p.models);

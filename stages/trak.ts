@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage } from '../pipeline/registry.ts';
-import { initBackend } from './backend.ts';
+import { backendInfo, initBackend } from './backend.ts';
 import { scoreInBlocks, softThreshold } from './attribution/blocked.ts';
 import { meanOneMinusP, openFeatures } from './attribution/features.ts';
 import { ScoresWriter, writeJsonAtomic } from './attribution/scores.ts';
@@ -73,7 +73,7 @@ export const trak = defineStage<TrakParams>({
     return { metrics: { lambda: result.lambda, meanDiag: result.meanDiag, form: result.form } };
   },
   async combine(ctx) {
-    await initBackend(ctx.backend);
+    const info = await backendInfo(ctx.backend);
     const { params } = ctx;
     const features = openFeatures(ctx.inputs.features);
     const { meta } = features;
@@ -117,6 +117,7 @@ export const trak = defineStage<TrakParams>({
     });
     for (const line of writer.summary(ctx.dir)) ctx.log(line);
     return {
+      info: { ...info },
       metrics: { targets: written.nTargets, train: written.nTrain, models: S, k: meta.k, lambda: lambdaMean, projector: meta.projector.kind },
     };
   },

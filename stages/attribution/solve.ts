@@ -6,7 +6,8 @@
  * streamed by row blocks of Φ, so scores are later τ(x) = φ(x)ᵀ Xᵀ (see blocked.ts).
  * When k > n (e.g. the identity projector on a model with more parameters than
  * examples) and W = I, the push-through identity Φ(ΦᵀΦ + λI)⁻¹ = (ΦΦᵀ + λI)⁻¹Φ solves an
- * n × n system instead ("dual" form): same result, smaller matrix.
+ * n × n system instead ("dual" form): same result, smaller matrix, but it holds Φ
+ * (n·k floats) in memory — meant for the identity projector on small models.
  *
  * Gram products run in float32 on the tensor backend, summed in float64 by chunk; the
  * Cholesky factorization and inverse run in float64 (stages/linalg).

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { defineStage } from '../../pipeline/registry.ts';
-import { initBackend } from '../backend.ts';
+import { backendInfo } from '../backend.ts';
 import { scoreInBlocks } from '../attribution/blocked.ts';
 import { openFeatures } from '../attribution/features.ts';
 import { ScoresWriter } from '../attribution/scores.ts';
@@ -28,7 +28,7 @@ export const graddot = defineStage<GraddotParams>({
   inputs: { features: { kinds: ['features'], description: 'projected gradients from linearize' } },
   output: 'scores',
   async run(ctx) {
-    await initBackend(ctx.backend);
+    const info = await backendInfo(ctx.backend);
     const features = openFeatures(ctx.inputs.features);
     const { meta } = features;
     const writer = new ScoresWriter(ctx.outDir, meta.nTrain, features.targetIndex(), ctx.params.topK);
@@ -44,6 +44,6 @@ export const graddot = defineStage<GraddotParams>({
     }
     writer.close({ method: 'graddot', models: meta.models, k: meta.k, projector: meta.projector });
     for (const line of writer.summary(ctx.dir)) ctx.log(line);
-    return { metrics: { targets: meta.nTargets, train: meta.nTrain, models: meta.models, k: meta.k } };
+    return { info: { ...info }, metrics: { targets: meta.nTargets, train: meta.nTrain, models: meta.models, k: meta.k } };
   },
 });

@@ -12,8 +12,9 @@
  * raises the target's margin; τ ≈ f(x; θ) − f(x; θ_{−i}) (leave-one-out). For binary
  * logistic regression this is the exact Newton-step Hessian; for a network it is the GN
  * approximation. S_s is the training subset of model s (features → models → masks; all
- * train examples when there are none). d·I stands for weight decay (d = 1/C for
- * sklearn's C) and keeps H invertible.
+ * train examples when there are none). d·I stands for weight decay and keeps H
+ * invertible: a model trained on the mean loss over |S| examples with `weightDecay: wd`
+ * matches d = |S|·wd; sklearn's C matches d = 1/C.
  *
  * g = ∇θ f unprojected: the input must come from linearize with the identity projector.
  * p (the number of parameters) is limited by `maxParams` (default 2048: the float64
@@ -27,7 +28,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage } from '../../pipeline/registry.ts';
-import { initBackend } from '../backend.ts';
+import { backendInfo, initBackend } from '../backend.ts';
 import { scoreInBlocks } from '../attribution/blocked.ts';
 import { openFeatures, trainingMask } from '../attribution/features.ts';
 import { ScoresWriter, writeJsonAtomic } from '../attribution/scores.ts';
@@ -89,7 +90,7 @@ export const influence = defineStage<InfluenceParams>({
     return { metrics: { damping: result.lambda } };
   },
   async combine(ctx) {
-    await initBackend(ctx.backend);
+    const info = await backendInfo(ctx.backend);
     const features = openChecked(ctx.inputs.features, ctx.params.maxParams);
     const { meta } = features;
     const S = meta.models;
@@ -114,6 +115,7 @@ export const influence = defineStage<InfluenceParams>({
     writer.close({ method: 'influence', models: S, params: meta.k, damping: ctx.params.damping, dampingPerModel: damping });
     for (const line of writer.summary(ctx.dir)) ctx.log(line);
     return {
+      info: { ...info },
       metrics: { targets: meta.nTargets, train: meta.nTrain, models: S, params: meta.k, damping: damping.reduce((a, b) => a + b, 0) / S },
     };
   },
