@@ -3,7 +3,7 @@
 // self-contained, run nothing, show stages not run as such; the numbers behind the plots
 // are the ones the lds stage scored.
 import test from 'ava';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { inflateSync } from 'node:zlib';
@@ -175,6 +175,7 @@ test('attrib report runs nothing, and shows stages not run as such', async (t) =
   t.deepEqual(storeSnapshot(runs), before);
 
   const empty = mkdtempSync(join(tmpdir(), 'attrib-report-empty-'));
+  t.teardown(() => rmSync(empty, { recursive: true, force: true }));
   const r = await attrib(['report', IMAGE, '--runs', empty]);
   t.is(r.code, 0, r.stderr);
   t.regex(r.stderr, /1 of 1 experiment\(s\) never ran/);
