@@ -4,13 +4,14 @@
  * τ_TRAK):
  *
  *     τ_s(x)_i = φ_s(x)ᵀ (Φ_sᵀ Φ_s + λ_s I)⁻¹ φ_{s,i}                  one model s
- *     τ(x)_i   = S( [ (1/S) Σ_s τ_s(x)_i ] · [ (1/S) Σ_s (1 − p_{s,i}) ], t )
+ *     τ(x)_i   = soft_t( [ (1/S) Σ_s τ_s(x)_i ] · [ (1/S) Σ_s (1 − p_{s,i}) ] )
  *
  * φ_{s,i} = Pᵀ ∇θ f(z_i; θ_s) (the `features` input, from linearize); Φ_s stacks them
  * over the train split; p_{s,i} = σ(f(z_i; θ_s)) is the correct-class probability, so
  * (1 − p) is the "Q" term of the paper (the residual of the one-step Newton / ALO
  * estimate for logistic regression, averaged over models separately from τ_s as the
- * paper does). S(·, t) is optional soft-thresholding sign(τ)·max(|τ| − t, 0).
+ * paper does); S is the number of models. soft_t(v) = sign(v)·max(|v| − t, 0) is the
+ * paper's optional soft-thresholding (off by default: t = 0).
  *
  * λ_s: `{relative: r}` (default r = 0.05) means r · mean diag(Φ_sᵀΦ_s), per model;
  * λ = 0 is the paper's unregularized estimator and breaks down as k approaches n
@@ -56,7 +57,7 @@ export const trak = defineStage<TrakParams>({
   name: 'trak',
   version: '1',
   description: 'TRAK scores: ridge-regularized after-kernel influence, ensembled over models',
-  equation: 'τ(x)_i = S( (1/S Σ_s φ_s(x)ᵀ(Φ_sᵀΦ_s + λI)⁻¹φ_{s,i}) · (1/S Σ_s (1 − p_{s,i})), t )',
+  equation: 'τ(x)_i = soft_t( (1/S Σ_s φ_s(x)ᵀ(Φ_sᵀΦ_s + λ_s I)⁻¹φ_{s,i}) · (1/S Σ_s (1 − p_{s,i})) )',
   params: trakParams,
   inputs: { features: { kinds: ['features'], description: 'projected gradients from linearize' } },
   output: 'scores',
