@@ -17,6 +17,9 @@ export const DATASET = {
   /** int32 [nTrain] / [nTest]: row indices into the source, for provenance and reports. */
   trainIndex: 'train_index.npy',
   testIndex: 'test_index.npy',
+  /** int32 [nTrain] / [nTest]: group id per example (0..groups−1, −1 = none), only when DatasetMeta.groups is set. */
+  groupTrain: 'group_train.npy',
+  groupTest: 'group_test.npy',
   /** JSON DatasetMeta. */
   meta: 'dataset.json',
 } as const;
@@ -38,6 +41,8 @@ export interface DatasetMeta {
   normalization?: { kind: string; per: 'feature' | 'channel'; shift: number[]; scale: number[] };
   /** Files a csv/npy source read, with their sha256 (the stage hash covers params only). */
   files?: { path: string; sha256: string }[];
+  /** Present when the source gives each example a group (csv groupColumn, offline-rl behavior policy): DATASET.groupTrain holds the ids. */
+  groups?: { name: string; names: string[] };
 }
 
 /** Artifact `masks`, written by `subsets`. */
@@ -46,6 +51,10 @@ export const MASKS = {
   masks: 'masks.npy',
   /** float32 [count, knobs]: the knob setting θ of each draw (parametric subsets only). */
   theta: 'theta.npy',
+  /** float32 [count, knobs]: π of group g's examples under draw k's θ (parametric subsets only; see stages/knobs). */
+  inclusion: 'inclusion.npy',
+  /** int32 [nTrain]: the knob group of each train example, −1 for none (parametric subsets only). */
+  groupOf: 'group_of.npy',
   /** JSON {count, nTrain, alpha, mode, knobs?}. */
   meta: 'masks.json',
 } as const;
@@ -117,4 +126,23 @@ export const LDS = {
   perTarget: 'lds_per_target.npy',
   /** JSON {lds, ldsStd, ci: [lo, hi], targets, subsets, seedsPerSubset} */
   meta: 'lds.json',
+} as const;
+
+/**
+ * Artifact `knobs`, written by `knobmodel` and `knob-predict`: predicted outputs at
+ * held-out knob settings θ_k against the real ones (stages/knobs).
+ */
+export const KNOBS = {
+  /** float32 [nTargets, draws]: predicted output of target j at held-out draw k. */
+  predictions: 'predictions.npy',
+  /** float32 [nTargets, draws]: the real output (margin averaged over the seeds of draw k). */
+  truth: 'truth.npy',
+  /** float32 [nTargets]: Spearman over the held-out draws, per target. */
+  perTarget: 'spearman_per_target.npy',
+  /** float32 [nTargets, knobs]: ∂prediction/∂θ_g (centered over knobs for a mixture, whose θ sum to 1). */
+  slopes: 'slopes.npy',
+  /** int32 [nTargets]: indices of the targets in the test split. */
+  targetIndex: 'target_index.npy',
+  /** JSON {method, spearman, spearmanStd, targets, draws, knobs: names, slopesByClass, ...} */
+  meta: 'knobs.json',
 } as const;
