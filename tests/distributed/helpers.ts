@@ -1,0 +1,165 @@
+/**
+ * Shared by the distributed executors' tests: which services are there, processes
+ * with live output, and byte-for-byte comparison of two stores.
+ *
+ * Services come from .ci/services.sh, which .ci/run calls: ATTRIB_TEST_REDIS_URL (a
+ * redis-server on loopback) and ATTRIB_TEST_SLURM_BIN (wrappers of sbatch, squeue, ...
+ * for a single-node SLURM). Without them a test is skipped locally, with a title that
+ * says what to start, and fails in CI (CI=true), where a missing service is a bug.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { BIN, ROOT } from '../engine/helpers.ts';
+
+export const FIXTURES = join(ROOT, 'tests', 'fixtures', 'distributed');
+export const PLUGIN = join(FIXTURES, 'dist-plugin.ts');
+export const CONFIG = join(FIXTURES, 'dist.yaml');
+
+export const REDIS_URL = process.env.ATTRIB_TEST_REDIS_URL || undefined;
+export const SLURM_BIN = process.env.ATTRIB_TEST_SLURM_BIN || undefined;
+
+type Body = (t: ExecutionContext) => Promise<void>;
+
+/** `test.serial` when the service is there; a skip (locally) or a failure (CI) when not. */
+export function serviceTest(available: boolean, what: string): (title: string, body: Body) => void {
+  if (available) return (title, body) => test.serial(title, body);
+  if (process.env.CI) {
+    return (title) => test(title, (t) => t.fail(`${what} is not available: in CI, .ci/services.sh must start it (see its log above the tests)`));
+  }
+  return (title, body) => test.skip(`${title} [skipped: needs ${what}; run \`bash .ci/services.sh\` and export what it prints]`, body);
+}
+
+export const redisTest = serviceTest(!!REDIS_URL, 'redis (ATTRIB_TEST_REDIS_URL)');
+export const slurmTest = serviceTest(!!SLURM_BIN, 'SLURM (ATTRIB_TEST_SLURM_BIN)');
+
+/** PATH with the SLURM wrappers first. */
+export function slurmPath(): string {
+  return [SLURM_BIN, process.env.PATH].filter(Boolean).join(delimiter);
+}
+
+export interface Proc {
+  child: ChildProcess;
+  readonly stdout: string;
+  readonly stderr: string;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+}
+
+/** Starts the CLI with live access to its output. Progress is plain (CI=true). */
+export function spawnCli(args: string[], env: Record<string, string | undefined> = {}): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
+  return {
+    child,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    done,
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` every 100 ms; throws `what` after `ms`. */
+export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const t0 = Date.now();
+  while (!(await check())) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms / 1000}s waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** A process's end, or a failure after `ms` (the process is killed then). */
+export async function finished(p: Proc, ms: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      p.child.kill('SIGKILL');
+      reject(new Error(`timed out after ${ms / 1000}s; stderr so far:\n${p.stderr}\nstdout:\n${p.stdout}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([p.done, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Lines the dist-plugin wrote into ATTRIB_DIST_LOG: {what: start|end, hash8, index, pid}. */
+export function unitLog(path: string): { what: string; hash8: string; index: number; pid: number }[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [what, hash8, index, pid] = l.split(' ');
+      return { what: what!, hash8: hash8!, index: Number(index), pid: Number(pid) };
+    });
+}
+
+const TIMING = ['started', 'finished', 'seconds'];
+
+/**
+ * Every file of every store entry (relative to runs/store), as bytes. Manifests lose
+ * their timing fields (started, finished, seconds, metrics.seconds); engine bookkeeping
+ * that is not an artifact (the entry lock, staging and temporary names) is left out.
+ */
+export function storeFiles(runs: string): Map<string, Buffer> {
+  const root = join(runs, 'store');
+  const files = new Map<string, Buffer>();
+  const walk = (dir: string, rel: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      if (name === '.lock' || name.startsWith('.staging-') || name.includes('.tmp-')) continue;
+      const path = join(dir, name);
+      const r = rel ? `${rel}/${name}` : name;
+      if (statSync(path).isDirectory()) walk(path, r);
+      else if (name === 'manifest.json' && rel.split('/').length === 1) {
+        const m = JSON.parse(readFileSync(path, 'utf8'));
+        for (const k of TIMING) delete m[k];
+        delete m.metrics?.seconds;
+        files.set(r, Buffer.from(JSON.stringify(m, null, 2)));
+      } else files.set(r, readFileSync(path));
+    }
+  };
+  walk(root, '');
+  return files;
+}
+
+/** Asserts that two runs folders hold the same store, byte for byte. */
+export function sameStore(t: ExecutionContext, a: string, b: string): void {
+  const fa = storeFiles(a);
+  const fb = storeFiles(b);
+  t.deepEqual([...fb.keys()], [...fa.keys()], 'the same entries and files');
+  let differing = 0;
+  for (const [path, bytes] of fa) {
+    const other = fb.get(path);
+    if (!other || !bytes.equals(other)) {
+      differing++;
+      t.fail(`${path} differs`);
+    }
+  }
+  t.is(differing, 0);
+  t.true(fa.size > 10, `compared ${fa.size} files`);
+}
+
+/** Unit folders of an entry: their names, and leftovers (staging or temporary names) in the entry. */
+export function unitFolders(runs: string, hash: string): { units: string[]; leftovers: string[] } {
+  const dir = join(runs, 'store', hash);
+  const units = existsSync(join(dir, 'units')) ? readdirSync(join(dir, 'units')).sort((x, y) => Number(x) - Number(y)) : [];
+  const leftovers = readdirSync(dir).filter((n) => n.startsWith('.staging-') || n.includes('.tmp-'));
+  return { units, leftovers };
+}
+
+export function runJson(runs: string, experiment = 'dist'): Record<string, { hash: string; status: string; error?: string }> {
+  return JSON.parse(readFileSync(join(runs, experiment, 'run.json'), 'utf8'));
+}
