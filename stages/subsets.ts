@@ -9,22 +9,31 @@
  * α = 1 gives the full set in every row (ensembles of full-data models). Mask k draws
  * from its own stream: Rng(seed, 'mask', k), with `seed` when given (then a larger count
  * keeps the first masks), else the stage's derived seed.
+ *
+ * knobs (optional): a parametric distribution q_θ instead: each draw samples a knob
+ * setting θ_k from a prior over named groups of examples, then S_k ~ q_{θ_k}; θ, the
+ * inclusion probabilities π_g(θ_k) and the groups are written beside the masks
+ * (stages/knobs: schema.ts for the spec, sampler.ts for q_θ and π). alpha and mode do
+ * not apply then.
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { defineStage } from '../pipeline/registry.ts';
+import { defineStage, type Metrics } from '../pipeline/registry.ts';
 import { DATASET, MASKS, type DatasetMeta } from './artifacts.ts';
 import { initBackend } from './backend.ts';
 import { writeJsonAtomic } from './data/json.ts';
 import { NpyWriter } from './io/npy.ts';
 import { Rng } from './random/rng.ts';
 import { readFileSync } from 'node:fs';
+import { knobsSpec } from './knobs/schema.ts';
+import { writeKnobSubsets } from './knobs/draws.ts';
 
 export const subsetsParams = z.strictObject({
   count: z.number().int().positive().describe('number of subsets (rows)'),
   alpha: z.number().gt(0).lte(1).default(0.5).describe('fraction of the train set in each subset'),
   mode: z.enum(['exact', 'bernoulli']).default('exact'),
   seed: z.number().int().optional().describe('mask seed (default: derived from the experiment seed)'),
+  knobs: knobsSpec.optional().describe('parametric subsets: θ ~ prior over named groups, then a mask from θ (stages/knobs)'),
 });
 
 export type SubsetsParams = z.infer<typeof subsetsParams>;
@@ -61,9 +70,19 @@ export const subsets = defineStage<SubsetsParams>({
   output: 'masks',
   async run(ctx) {
     const backend = await initBackend(ctx.backend);
-    const { count, alpha, mode, seed } = ctx.params;
+    const { count, alpha, mode, seed, knobs } = ctx.params;
     const meta = JSON.parse(readFileSync(join(ctx.inputs.data.dir, DATASET.meta), 'utf8')) as DatasetMeta;
     const n = meta.nTrain;
+    if (knobs) {
+      const stream = (k: number) => (seed !== undefined ? Rng.from('subsets', seed, 'knobs', k) : Rng.from(ctx.seed, 'knobs', k));
+      const r = writeKnobSubsets(ctx.outDir, ctx.inputs.data.dir, count, knobs, stream);
+      ctx.log(`subsets: ${count} knob draws over ${r.meta.names.length} groups by ${r.meta.by} (${r.meta.names.join(', ')}), ${r.meta.mode}, sizes ${r.minSize}..${r.maxSize}`);
+      const metrics: Metrics = { count, nTrain: n, alpha: r.meanSize / n, meanSize: r.meanSize, knobs: r.meta.names.length };
+      return {
+        metrics,
+        info: { backend: backend.name, backendReason: backend.reason },
+      };
+    }
     if (mode === 'exact' && Math.floor(alpha * n) < 1) throw new Error(`subsets: alpha ${alpha} of ${n} train examples is an empty subset`);
     const writer = new NpyWriter(join(ctx.outDir, MASKS.masks), 'uint8', [n]);
     let total = 0;
