@@ -3,6 +3,7 @@
  *
  *   schema/attrib.schema.json   the config's JSON Schema (`attrib schema`), for editors
  *   docs/reference.md           the config reference (`attrib kinds --markdown`)
+ *   docs/examples/starter-*.yaml  what `attrib init` writes, shown in docs/configs.md
  *   docs/*.md                   every ```yaml block under a `<!-- snippet: FILE -->` line
  *                               is refreshed from FILE (relative to docs/), so a guide
  *                               shows exactly the config the tests run
@@ -19,6 +20,10 @@ import { renderReference } from '../pipeline/commands/kinds.ts';
 import { schemaText, writeText } from '../pipeline/commands/schema.ts';
 import { Registry } from '../pipeline/registry.ts';
 import { registerBuiltins } from '../stages/index.ts';
+import { renderStarter, type DataName, type Method } from '../stages/templates/index.ts';
+
+/** Starters shown in the docs (docs/examples/starter-DATA-METHOD.yaml). */
+export const STARTERS: [DataName, Method][] = [['iris', 'trak']];
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const DOCS = join(ROOT, 'docs');
@@ -29,11 +34,11 @@ export const REFERENCE_FILE = join(DOCS, 'reference.md');
 const SNIPPET = /(<!-- snippet: ([^\s]+) -->\n```(\w*)\n)([\s\S]*?)(```)/g;
 
 /** A guide's text with every snippet block replaced by its file's current content. */
-export function refreshSnippets(text: string, docsDir = DOCS): string {
+export function refreshSnippets(text: string, docsDir = DOCS, pending: Map<string, string> = new Map()): string {
   return text.replace(SNIPPET, (_all, head: string, file: string, _lang: string, _body: string, end: string) => {
     const path = join(docsDir, file);
-    if (!existsSync(path)) throw new Error(`snippet ${file} does not exist (${path})`);
-    const body = readFileSync(path, 'utf8');
+    if (!pending.has(path) && !existsSync(path)) throw new Error(`snippet ${file} does not exist (${path})`);
+    const body = pending.get(path) ?? readFileSync(path, 'utf8');
     return `${head}${body.endsWith('\n') ? body : `${body}\n`}${end}`;
   });
 }
@@ -62,7 +67,11 @@ export function generated(): Map<string, string> {
   if (problems.length) throw new Error(`stage kinds whose params cannot be read: ${problems.map((p) => `${p.kind} (${p.message})`).join(', ')}`);
   files.set(SCHEMA_FILE, text);
   files.set(REFERENCE_FILE, renderReference(registry));
-  for (const guide of guideFiles()) files.set(guide, refreshSnippets(readFileSync(guide, 'utf8')));
+  for (const [data, method] of STARTERS) {
+    const out = join(DOCS, 'examples', `starter-${data}-${method}.yaml`);
+    files.set(out, renderStarter({ data, method, out, cwd: ROOT }));
+  }
+  for (const guide of guideFiles()) files.set(guide, refreshSnippets(readFileSync(guide, 'utf8'), DOCS, files));
   return files;
 }
 

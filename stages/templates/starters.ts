@@ -277,6 +277,17 @@ const DATA_LABEL: Record<DataName, string> = {
   npy: '.npy arrays',
 };
 
+/** The header's command lines, their explanations aligned. */
+function commands(shown: string): string {
+  const rows: [string, string][] = [
+    [`npx attrib plan ${shown}`, 'what will run, and why'],
+    [`npx attrib run ${shown}`, 'run it (cached: running it again only does what is missing)'],
+    ['npx attrib kinds NAME', 'every param of a stage kind, with its default'],
+  ];
+  const width = Math.max(...rows.map(([c]) => c.length));
+  return rows.map(([c, what]) => `#   ${c.padEnd(width)}   ${what}`).join('\n');
+}
+
 /** The starter config's text. */
 export function renderStarter(options: StarterOptions): string {
   const { data, method } = options;
@@ -309,9 +320,7 @@ export function renderStarter(options: StarterOptions): string {
 # scored by the linear datamodeling score (LDS).
 # Written by \`attrib init --data ${data} --method ${method}${tiny ? ' --tiny' : ''}\`${tiny ? '\n# Tiny sizes: a smoke test that runs in seconds; drop --tiny for real sizes.' : ''}
 #
-#   npx attrib plan ${shown}    what will run, and why
-#   npx attrib run ${shown}     run it (cached: running it again only does what is missing)
-#   npx attrib kinds NAME    every param of a stage kind, with its default
+${commands(shown)}
 #
 # Each stage below names its kind, the stages it reads (inputs) and its params;
 # params left out take their defaults (\`attrib kinds NAME\` lists them).
