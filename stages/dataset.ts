@@ -11,6 +11,7 @@
  * split does not change with the experiment seed), else the stage's derived seed.
  * Normalization is fitted on train only (see data/normalize.ts).
  *
+ * A source with groups (csv `groupColumn`) also writes group_train/group_test.npy.
  * The stage hash covers params, not file contents: csv/npy files' sha256 are recorded
  * in dataset.json and the manifest info; pin them with the source's `sha256:` option.
  */
@@ -19,7 +20,7 @@ import { z } from 'zod';
 import { defineStage } from '../pipeline/registry.ts';
 import { DATASET, type DatasetMeta } from './artifacts.ts';
 import { initBackend } from './backend.ts';
-import { applyNormalization, fitNormalization, gatherLabels, loadSource, materialize, resolveSource, sourceSchema, splitIndices } from './data/index.ts';
+import { applyNormalization, fitNormalization, gatherGroups, gatherLabels, loadSource, materialize, resolveSource, sourceSchema, splitIndices } from './data/index.ts';
 import { writeNpy } from './io/npy.ts';
 import { writeJsonAtomic } from './data/json.ts';
 import { Rng } from './random/rng.ts';
@@ -70,6 +71,10 @@ export const dataset = defineStage<DatasetParams>({
     writeNpy(out(DATASET.yTest), gatherLabels(testPart, split.testIndex));
     writeNpy(out(DATASET.trainIndex), split.trainIndex);
     writeNpy(out(DATASET.testIndex), split.testIndex);
+    if (source.groups) {
+      writeNpy(out(DATASET.groupTrain), gatherGroups(trainPart, split.trainIndex));
+      writeNpy(out(DATASET.groupTest), gatherGroups(testPart, split.testIndex));
+    }
     const meta: DatasetMeta = {
       source: def.name,
       featureShape: source.featureShape,
@@ -82,6 +87,7 @@ export const dataset = defineStage<DatasetParams>({
       split: split.given ? 'given' : 'random',
       normalization,
       files: source.files,
+      groups: source.groups,
     };
     writeJsonAtomic(out(DATASET.meta), meta);
     ctx.log(`dataset ${def.name}: ${nTrain} train, ${nTest} test, ${source.classes} classes, examples [${source.featureShape.join('×')}]`);

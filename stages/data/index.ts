@@ -14,5 +14,5 @@ export { featureSize, featureTensor, findDataset, labelTensor, loadDataset } fro
 export type { Dataset } from './dataset.ts';
 export { applyNormalization, fitNormalization } from './normalize.ts';
 export type { Normalization, NormalizeKind } from './normalize.ts';
-export { gatherLabels, materialize, splitIndices } from './split.ts';
+export { gatherGroups, gatherLabels, materialize, splitIndices } from './split.ts';
 export type { Split } from './split.ts';

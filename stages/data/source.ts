@@ -27,6 +27,8 @@ export interface SourcePart {
   scale?: number;
   /** int32 [n]: class labels 0..classes-1. */
   y: Int32Array;
+  /** int32 [n]: group id 0..groups-1 per example (−1 = none), when the source has `groups`. */
+  group?: Int32Array;
   n: number;
 }
 
@@ -44,6 +46,8 @@ export interface LoadedSource {
   test?: SourcePart;
   /** Files read, with their content hash (the stage hash covers params only). */
   files?: { path: string; sha256: string }[];
+  /** When examples belong to groups (e.g. a csv groupColumn): its name and the group names; parts carry `group`. */
+  groups?: { name: string; names: string[] };
 }
 
 /** What the dataset stage asks for (a synthetic source makes exactly this many). */
@@ -90,12 +94,19 @@ export function bindSources(registry: Registry): void {
   table = collection;
 }
 
+/** The discriminated union needs each schema to be an object whose `kind` is the literal name. */
+function checkKindLiteral(name: string, schema: unknown): void {
+  const kind = (schema as { shape?: { kind?: { value?: unknown } } }).shape?.kind;
+  if (kind?.value !== name) throw new Error(`data source "${name}": its params schema must be a z.object with kind: z.literal("${name}")`);
+}
+
 /**
  * Schema of `source:`, built from the table at validation time: a discriminated union
  * over the registered sources' option schemas. A bare string is shorthand for
  * `{kind: string}`, normalized before validation, so both spellings hash the same.
  */
 export function sourceSchema(): z.ZodType<{ kind: string }> {
+  for (const [name, s] of table) checkKindLiteral(name, s.options);
   const options = [...table.values()].map((s) => s.options) as unknown as z.ZodObject<{ kind: z.ZodLiteral<string> }>[];
   if (options.length === 0) throw new DataSourceError('no data source is registered');
   const union = z.discriminatedUnion('kind', options as [z.ZodObject<{ kind: z.ZodLiteral<string> }>]);
@@ -137,6 +148,7 @@ function checkSource(name: string, s: LoadedSource): LoadedSource {
     if (!p) continue;
     if (p.x.length !== p.n * size) throw new DataSourceError(`source ${name}: ${part} has ${p.x.length} values, expected ${p.n} × ${size}`);
     if (p.y.length !== p.n) throw new DataSourceError(`source ${name}: ${part} has ${p.y.length} labels for ${p.n} examples`);
+    if (s.groups && p.group?.length !== p.n) throw new DataSourceError(`source ${name}: ${part} has groups but ${p.group?.length ?? 0} group ids for ${p.n} examples`);
     for (let i = 0; i < p.n; i++) {
       const y = p.y[i];
       if (!(y >= 0 && y < s.classes)) throw new DataSourceError(`source ${name}: ${part} example ${i} has label ${y}, expected 0..${s.classes - 1}`);

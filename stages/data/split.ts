@@ -51,3 +51,7 @@ export function materialize(part: SourcePart, index: Int32Array, featureSize: nu
 export function gatherLabels(part: SourcePart, index: Int32Array): Int32Array {
   return Int32Array.from(index, (i) => part.y[i]);
 }
+
+export function gatherGroups(part: SourcePart, index: Int32Array): Int32Array {
+  return Int32Array.from(index, (i) => part.group![i]);
+}

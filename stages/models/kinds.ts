@@ -134,8 +134,15 @@ export function bindModelKinds(registry: Registry): void {
   table = collection;
 }
 
+/** The discriminated union needs each schema to be an object whose `kind` is the literal name. */
+function checkKindLiteral(name: string, schema: unknown): void {
+  const kind = (schema as { shape?: { kind?: { value?: unknown } } }).shape?.kind;
+  if (kind?.value !== name) throw new Error(`model kind "${name}": its params schema must be a z.object with kind: z.literal("${name}")`);
+}
+
 /** Schema of `model:`: a discriminated union over the registered kinds, read at validation time. A bare string is shorthand for {kind}. */
 export function modelSchema(): z.ZodType<{ kind: string }> {
+  for (const [name, k] of table) checkKindLiteral(name, k.params);
   const options = [...table.values()].map((k) => k.params) as unknown as z.ZodObject<{ kind: z.ZodLiteral<string> }>[];
   const union = z.discriminatedUnion('kind', options as [z.ZodObject<{ kind: z.ZodLiteral<string> }>]);
   return z.preprocess((v) => (typeof v === 'string' ? { kind: v } : v), union) as unknown as z.ZodType<{ kind: string }>;

@@ -25,7 +25,7 @@ test('a split is deterministic, disjoint, and changes with its seed', async (t) 
   const a = await runStage(dataset, { params });
   const b = await runStage(dataset, { params });
   const c = await runStage(dataset, { params, seed: 1 });
-  for (const name of Object.values(DATASET).filter((n) => n.endsWith('.npy'))) {
+  for (const name of [DATASET.xTrain, DATASET.yTrain, DATASET.xTest, DATASET.yTest, DATASET.trainIndex, DATASET.testIndex]) {
     t.deepEqual(read(a.dir, name), read(b.dir, name), name);
   }
   const train = read(a.dir, DATASET.trainIndex).data as Int32Array;
@@ -128,6 +128,18 @@ test('csv: train and test files used as given, string labels, quoted headers, sh
   const b = await runStage(dataset, { params: { source: { kind: 'csv', path: join(fixtures, 'table.csv'), label: 3, ignore: [0] }, train: 4, test: 2 } });
   t.is(meta(b.dir).split, 'random');
   await t.throwsAsync(runStage(dataset, { params: { source: { kind: 'csv', path: join(fixtures, 'missing.csv') }, train: 1, test: 1 } }), { message: /cannot read .*missing\.csv.*no such file/ });
+});
+
+test('csv groupColumn: group ids per example (sorted names, empty = none) in group_train/group_test.npy', async (t) => {
+  const a = await runStage(dataset, { params: { source: { kind: 'csv', path: join(fixtures, 'groups.csv'), groupColumn: 'policy' }, train: 4, test: 2 } });
+  const ds = loadDataset(a.dir);
+  t.deepEqual(ds.meta.groups, { name: 'policy', names: ['expert', 'random'] });
+  t.deepEqual(ds.meta.featureNames, ['x1', 'x2']);
+  const byRow = [0, 1, 0, -1, 1, 0];
+  t.deepEqual(Array.from(read(a.dir, DATASET.groupTrain).data), Array.from(ds.trainIndex, (i) => byRow[i]));
+  t.deepEqual(Array.from(read(a.dir, DATASET.groupTest).data), Array.from(ds.testIndex, (i) => byRow[i]));
+  const plain = await runStage(dataset, { params: { source: 'iris', train: 10, test: 5 } });
+  t.is(loadDataset(plain.dir).meta.groups, undefined);
 });
 
 test('npy: NCHW uint8 images with int64 labels become HWC in [0, 1]; test arrays used as given', async (t) => {

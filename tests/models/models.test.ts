@@ -8,8 +8,10 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from '../../pipeline/registry.ts';
 import { initBackend, tf } from '../../stages/backend.ts';
-import { bindModelKinds, createNetwork, loadNetwork, margin, modelKinds, modelSchema, type Network } from '../../stages/models/index.ts';
+import { z } from 'zod';
+import { bindModelKinds, createNetwork, loadNetwork, margin, modelKinds, modelSchema, type DataShape, type Network } from '../../stages/models/index.ts';
 import { Rng } from '../../stages/random/rng.ts';
+import { train } from '../../stages/train.ts';
 import { tempDir } from '../helpers/run-stage.ts';
 
 test.before(async () => {
@@ -194,6 +196,16 @@ test('model schema: shorthand, defaults, unknown kinds, a cnn needs images, plug
   const registry = new Registry();
   bindModelKinds(registry);
   const mlp = modelKinds().get('mlp')!;
-  registry.register('model', 'wide-test', { ...mlp, name: 'wide-test', params: mlp.params, create: (_s: unknown, shape: never, init: Rng) => mlp.create({ kind: 'mlp', hidden: [64], activation: 'relu' }, shape, init) });
+  registry.register('model', 'wide-test', {
+    name: 'wide-test',
+    description: 'an mlp with one hidden layer of 64',
+    params: z.strictObject({ kind: z.literal('wide-test') }),
+    create: (_s: unknown, shape: DataShape, init: Rng) => mlp.create({ kind: 'mlp', hidden: [64], activation: 'relu' }, shape, init),
+  });
   t.true(modelKinds().has('wide-test'));
+  // The train kind's schema is built from the table when a config is validated.
+  t.like(train.params.parse({ model: 'wide-test', fit: { epochs: 1, batchSize: 8, optimizer: { kind: 'sgd', lr: 0.1 } } }), { model: { kind: 'wide-test' } });
+  const net = createNetwork({ kind: 'wide-test' }, { featureShape: [3], classes: 2 }, Rng.from(0));
+  t.deepEqual(net.layers.map((l) => l.outDim), [64, 2]);
+  net.dispose();
 });

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { parseCsv } from '../csv.ts';
 import { checkPin, DataSourceError, readSourceFile, sha256Pin, type DataSource, type LoadedSource, type SourcePart } from '../source.ts';
-import { labelClasses, parseTable, type ParsedTable } from './table.ts';
+import { groupIds, labelClasses, parseTable, type ParsedTable } from './table.ts';
 
 const column = z.union([z.string().min(1), z.number().int().nonnegative()]);
 
@@ -21,6 +21,7 @@ export const csvOptions = z
     test: z.string().min(1).optional().describe('test file, used as given (with `train`)'),
     label: column.optional().describe('label column: name or 0-based index (default: "label" if present, else the last column)'),
     ignore: z.array(column).optional().describe('columns that are neither label nor feature, e.g. an id'),
+    groupColumn: column.optional().describe('column naming each example\'s group (not a feature; empty = no group): written as group_train/group_test.npy for knobs'),
     header: z.boolean().default(true),
     delimiter: z.string().length(1).default(','),
     sha256: z.union([sha256Pin.unwrap(), z.strictObject({ train: sha256Pin.unwrap(), test: sha256Pin.unwrap() })]).optional()
@@ -43,16 +44,28 @@ export const csv: DataSource<CsvOptions> = {
     const read = (path: string, pin: string | undefined) => {
       const file = readSourceFile(path, 'csv');
       checkPin('csv', file, pin);
-      const table = parseTable(parseCsv(file.bytes.toString('utf8'), o.delimiter), { header: o.header, label: o.label, ignore: o.ignore }, path);
+      const table = parseTable(parseCsv(file.bytes.toString('utf8'), o.delimiter), { header: o.header, label: o.label, ignore: o.ignore, group: o.groupColumn }, path);
       return { file, table };
     };
     const pins = typeof o.sha256 === 'object' ? o.sha256 : { path: o.sha256 };
-    const part = (t: ParsedTable, map: (s: string) => number): SourcePart => ({ x: t.x, y: Int32Array.from(t.labels, map), n: t.n });
+    let groups: ReturnType<typeof groupIds> | undefined;
+    const part = (t: ParsedTable, map: (s: string) => number): SourcePart => ({
+      x: t.x,
+      y: Int32Array.from(t.labels, map),
+      group: groups && t.groups ? Int32Array.from(t.groups, groups.map) : undefined,
+      n: t.n,
+    });
+    const groupInfo = (tables: ParsedTable[]) => {
+      if (o.groupColumn === undefined) return undefined;
+      groups = groupIds(tables.flatMap((t) => t.groups ?? []));
+      return { name: tables[0].groupName!, names: groups.names };
+    };
     if (o.path !== undefined) {
       if (typeof o.sha256 === 'object') throw new DataSourceError('source csv: sha256 {train, test} given for a single path');
       const { file, table } = read(o.path, o.sha256);
       const classes = labelClasses(table.labels);
-      return { featureShape: [table.featureNames.length], classes: classes.classes, classNames: classes.classNames, featureNames: table.featureNames, image: false, pool: part(table, classes.map), files: [{ path: file.path, sha256: file.sha256 }] };
+      const groupsOf = groupInfo([table]);
+      return { featureShape: [table.featureNames.length], classes: classes.classes, classNames: classes.classNames, featureNames: table.featureNames, image: false, pool: part(table, classes.map), files: [{ path: file.path, sha256: file.sha256 }], groups: groupsOf };
     }
     if (typeof o.sha256 === 'string') throw new DataSourceError('source csv: give sha256 as {train, test} for two files');
     const train = read(o.train!, (pins as { train?: string }).train);
@@ -61,6 +74,7 @@ export const csv: DataSource<CsvOptions> = {
       throw new DataSourceError(`source csv: ${o.train} has features [${train.table.featureNames.join(', ')}] but ${o.test} has [${test.table.featureNames.join(', ')}]`);
     }
     const classes = labelClasses([...train.table.labels, ...test.table.labels]);
+    const groupsOf = groupInfo([train.table, test.table]);
     return {
       featureShape: [train.table.featureNames.length],
       classes: classes.classes,
@@ -70,6 +84,7 @@ export const csv: DataSource<CsvOptions> = {
       train: part(train.table, classes.map),
       test: part(test.table, classes.map),
       files: [train.file, test.file].map((f) => ({ path: f.path, sha256: f.sha256 })),
+      groups: groupsOf,
     };
   },
 };

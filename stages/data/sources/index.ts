@@ -5,6 +5,7 @@ import { fashionMnist } from './fashion-mnist.ts';
 import { iris } from './iris.ts';
 import { mnist } from './mnist.ts';
 import { npy } from './npy.ts';
+import { offlineRl } from './offline-rl/source.ts';
 import { synthetic } from './synthetic.ts';
 
-export const builtinSources: DataSource<any>[] = [mnist, fashionMnist, iris, synthetic, csv, npy];
+export const builtinSources: DataSource<any>[] = [mnist, fashionMnist, iris, synthetic, csv, npy, offlineRl];

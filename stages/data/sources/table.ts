@@ -9,6 +9,8 @@ export interface TableSpec {
   label?: string | number;
   /** Columns to drop (names or indices), e.g. an id column. */
   ignore?: (string | number)[];
+  /** Column naming each example's group (not a feature); empty cells are no group. */
+  group?: string | number;
   header: boolean;
 }
 
@@ -17,6 +19,9 @@ export interface ParsedTable {
   x: Float32Array;
   /** Raw label strings, mapped to classes by `labelClasses`. */
   labels: string[];
+  /** Raw group strings ('' = none) and the group column's name, when `group` is given. */
+  groups?: string[];
+  groupName?: string;
   n: number;
 }
 
@@ -39,6 +44,12 @@ export function parseTable(rows: string[][], spec: TableSpec, file: string): Par
   const labelCol = spec.label !== undefined ? columnIndex(spec.label, names, 'label', file) : names.includes('label') ? names.indexOf('label') : width - 1;
   const drop = new Set((spec.ignore ?? []).map((c) => columnIndex(c, names, 'ignored', file)));
   drop.add(labelCol);
+  const groupCol = spec.group !== undefined ? columnIndex(spec.group, names, 'group', file) : undefined;
+  if (groupCol !== undefined) {
+    if (groupCol === labelCol) throw new DataSourceError(`${file}: the group column cannot be the label column`);
+    drop.add(groupCol);
+  }
+  const groups: string[] | undefined = groupCol !== undefined ? [] : undefined;
   const featureCols = names.map((_, i) => i).filter((i) => !drop.has(i));
   if (featureCols.length === 0) throw new DataSourceError(`${file}: no feature columns left besides the label`);
   const x = new Float32Array(body.length * featureCols.length);
@@ -53,8 +64,9 @@ export function parseTable(rows: string[][], spec: TableSpec, file: string): Par
       x[r * featureCols.length + j] = v;
     });
     labels.push(row[labelCol].trim());
+    if (groups) groups.push(row[groupCol!].trim());
   });
-  return { featureNames: featureCols.map((c) => names[c]), x, labels, n: body.length };
+  return { featureNames: featureCols.map((c) => names[c]), x, labels, groups, groupName: groupCol !== undefined ? names[groupCol] : undefined, n: body.length };
 }
 
 /**
@@ -70,4 +82,11 @@ export function labelClasses(all: string[]): { classes: number; classNames?: str
   const names = [...new Set(all)].sort();
   const index = new Map(names.map((n, i) => [n, i]));
   return { classes: names.length, classNames: names, map: (s) => index.get(s)! };
+}
+
+/** Group ids for group strings: sorted distinct non-empty names; '' is no group (−1). */
+export function groupIds(all: string[]): { names: string[]; map: (group: string) => number } {
+  const names = [...new Set(all.filter((g) => g !== ''))].sort();
+  const index = new Map(names.map((n, i) => [n, i]));
+  return { names, map: (g) => (g === '' ? -1 : index.get(g)!) };
 }
