@@ -11,6 +11,8 @@ import { bindSources } from './data/index.ts';
 import { dataset } from './dataset.ts';
 import { datamodels } from './datamodels.ts';
 import { lds } from './lds.ts';
+import { knobmodel } from './knobmodel.ts';
+import { knobPredict } from './knobpredict.ts';
 import { report } from './report.ts';
 import { bindReportCommands } from './report/commands.ts';
 import { linearize } from './linearize.ts';
@@ -32,6 +34,8 @@ export const builtinKinds: StageKind[] = [
   gradcos,
   influence,
   tracin,
+  knobmodel,
+  knobPredict,
   report,
 ];
 
