@@ -48,13 +48,17 @@ export function snippetFiles(text: string): string[] {
   return [...text.matchAll(SNIPPET)].map((m) => m[2]!);
 }
 
-/** Pages in docs/ written by others (the engine's and executors' authors), left as they are. */
-const NOT_GUIDES = new Set(['reference.md', 'backends.md', 'scale-out.md']);
+/**
+ * The pages whose snippets are refreshed and tested: the index, writing configs and the
+ * guides. Other pages in docs/ (backends.md, scale-out.md, reports.md) are written by the
+ * engineers of those parts and left as they are.
+ */
+const GUIDE = /^(README|configs|guide-[a-z0-9-]+)\.md$/;
 
 /** Markdown files in docs/ that the snippet refresh applies to: the guides. */
 export function guideFiles(): string[] {
   return readdirSync(DOCS)
-    .filter((f) => f.endsWith('.md') && !NOT_GUIDES.has(f))
+    .filter((f) => GUIDE.test(f))
     .map((f) => join(DOCS, f));
 }
 
