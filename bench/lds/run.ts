@@ -14,9 +14,10 @@
  *   npm run bench:lds -- --write                 also put the table into BENCHMARKS.md
  *   npm run bench:lds -- --configs mnist-lr,mnist-mlp --jobs 2 --runs runs/bench-lds
  *
- * A method's seconds come from the invocation that ran it; a stage found cached keeps
- * the seconds of the run that made it (marked *: that run may have overlapped other
- * stages). The header records the machine, the date and the load average.
+ * Seconds are those the store manifests recorded when each stage ran (a stage resumed
+ * after a kill shows only its last run's time; --fresh runs them all again). The header
+ * records the machine, the date and the load average, since a busy machine stretches
+ * every figure.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -91,20 +92,15 @@ function describe(scoresHash: string): { model: string; method: string; projecto
   return { model, method, projector };
 }
 
-/** Seconds of the method's own stages (from `ran` when this runner ran them) and of training its models. */
-function seconds(scoresHash: string, ran: Map<string, number>): { method: number; training: number; cached: boolean } {
+/** Seconds of the method's own stages (manifests) and of training its models (secondsPerModel × models). */
+function seconds(scoresHash: string): { method: number; training: number } {
   let method = 0;
   let training = 0;
-  let cached = false;
-  for (const [hash, m] of closure(scoresHash)) {
+  for (const m of closure(scoresHash).values()) {
     if (m.kind === 'train') training += Number(m.metrics.secondsPerModel ?? 0) * Number(m.metrics.models ?? 0);
-    else if (!MODEL_KINDS.has(m.kind)) {
-      const s = ran.get(hash);
-      if (s === undefined) cached = true;
-      method += s ?? m.seconds;
-    }
+    else if (!MODEL_KINDS.has(m.kind)) method += m.seconds;
   }
-  return { method, training, cached };
+  return { method, training };
 }
 
 /**
@@ -174,7 +170,6 @@ function runPart(cfg: Config, suffix: string, stages: Set<string>, force: string
 // 1. Run: the models of a config first, then each method alone.
 const started = new Date();
 const loadBefore = loadavg()[0];
-const ran = new Map<string, number>();
 if (!flag('report')) {
   for (const c of configs) {
     const cfg = loadConfig(c);
@@ -185,7 +180,7 @@ if (!flag('report')) {
       // --fresh: force the method's first own stages (and so everything downstream of them).
       const own = (n: string) => !MODEL_KINDS.has(cfg.stages[n].kind);
       const force = flag('fresh') ? [...part].filter((n) => own(n) && Object.values(cfg.stages[n].inputs ?? {}).every((i) => !own(i))) : [];
-      for (const e of Object.values(runPart(cfg, s, part, force) ?? {})) if (e.status === 'ran') ran.set(e.hash, e.seconds);
+      runPart(cfg, s, part, force);
     }
   }
 }
@@ -203,7 +198,7 @@ for (const c of configs) {
     }
     const m = manifest(entry.hash);
     const d = describe(m.inputs.scores);
-    const t = seconds(m.inputs.scores, ran);
+    const t = seconds(m.inputs.scores);
     const key = d.model.split(' ')[0];
     if (![...groundTruth].some((g) => g.startsWith(`${key}:`))) {
       const agree = seedAgreement(m.inputs.models);
@@ -215,7 +210,7 @@ for (const c of configs) {
       d.projector,
       fmt(Number(m.metrics.lds)),
       `${fmt(Number(m.metrics.ldsLow))} – ${fmt(Number(m.metrics.ldsHigh))}`,
-      `${fmt(t.method, 0)}${t.cached ? '*' : ''}`,
+      fmt(t.method, 0),
       fmt(t.training, 0),
       `${c}: ${s}`,
     ]);
