@@ -22,10 +22,8 @@ import { readNpy, writeNpy } from './io/npy.ts';
 import { Rng } from './random/rng.ts';
 
 export const ldsParams = z.strictObject({
-  /** Bootstrap resamples of the targets for the interval; 0 turns it off. */
-  bootstrap: z.number().int().min(0).default(1000),
-  /** Coverage of the bootstrap interval. */
-  ci: z.number().gt(0).lt(1).default(0.95),
+  bootstrap: z.number().int().min(0).default(1000).describe('bootstrap resamples of the targets for the interval (ldsLow, ldsHigh); 0 turns it off'),
+  ci: z.number().gt(0).lt(1).default(0.95).describe('coverage of the bootstrap interval'),
 });
 export type LdsParams = z.infer<typeof ldsParams>;
 
