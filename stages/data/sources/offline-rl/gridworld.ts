@@ -97,7 +97,7 @@ export function greedyAction(q: Float64Array, s: number): number {
 }
 
 /** The same map with every goal turned to floor and `goal` (row, col) made the only goal. */
-export function withGoal(grid: Grid, goal: [number, number], stepReward: number): Grid {
+export function withGoal(grid: Grid, goal: number[], stepReward: number): Grid {
   const [r, c] = goal;
   if (r < 0 || r >= grid.rows || c < 0 || c >= grid.cols) throw new DataSourceError(`source offline-rl: goal [${r}, ${c}] is off the ${grid.rows}×${grid.cols} map`);
   const t = r * grid.cols + c;

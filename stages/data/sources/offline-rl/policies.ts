@@ -14,7 +14,7 @@ import type { Rng } from '../../../random/rng.ts';
 import { ACTIONS, greedyAction, move, solveQ, withGoal, type Grid } from './gridworld.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, _ or -').describe('names the group of its transitions');
-const cell = z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]);
+const cell = z.array(z.number().int().nonnegative()).length(2);
 
 export const policySpec = z.discriminatedUnion('kind', [
   z.strictObject({

@@ -52,7 +52,7 @@ export const offlineRlOptions = z
     horizon: z.number().int().positive().default(30).describe('steps per episode at most'),
     features: z.enum(['rowcol', 'cell', 'cell+rowcol']).default('rowcol'),
     evalStates: z
-      .union([z.literal('all'), z.array(z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()])).min(1)])
+      .union([z.literal('all'), z.array(z.array(z.number().int().nonnegative()).length(2)).min(1)])
       .default('all')
       .describe("test states: 'all' floor cells (row-major) or [[row, col], ...]"),
     seed: z.number().int().default(0).describe('logging seed (not the experiment seed)'),
