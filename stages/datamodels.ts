@@ -28,22 +28,15 @@ import { readNpy, readNpyHeader, writeNpy } from './io/npy.ts';
 import { Rng } from './random/rng.ts';
 
 export const datamodelsParams = z.strictObject({
-  /** Which test examples get a datamodel: {split: test, count?} (the first count, default all) or {indices} (as linearize). */
-  targets: targetsParams,
-  /** Fraction of the masks held out to choose λ. */
-  heldOut: z.number().gt(0).lt(1).default(0.1),
-  /** Number of λ values on the path (log-spaced from λ_max down to λ_max · lambdaMinRatio). */
-  path: z.number().int().min(2).default(20),
-  lambdaMinRatio: z.number().gt(0).lt(1).default(0.01),
-  /** A target leaves the path once its held-out error has not improved for this many λ. */
-  patience: z.number().int().min(1).default(3),
-  /** Refit on all masks at the chosen λ (otherwise keep the fit without the held-out masks). */
-  refit: z.boolean().default(true),
-  /** FISTA iteration cap per λ and relative-change tolerance. */
-  maxIter: z.number().int().positive().default(500),
-  tol: z.number().positive().default(1e-4),
-  /** Targets per work unit. */
-  blockSize: z.number().int().positive().default(50),
+  targets: targetsParams.describe('which test examples get a datamodel: {split: test, count?} (the first count, default all) or {indices}'),
+  heldOut: z.number().gt(0).lt(1).default(0.1).describe('fraction of the masks held out to choose λ per target'),
+  path: z.number().int().min(2).default(20).describe('number of λ values on the path, log-spaced from λ_max down to λ_max · lambdaMinRatio'),
+  lambdaMinRatio: z.number().gt(0).lt(1).default(0.01).describe('smallest λ on the path, relative to λ_max'),
+  patience: z.number().int().min(1).default(3).describe('a target leaves the path once its held-out error has not improved for this many λ'),
+  refit: z.boolean().default(true).describe('refit on all masks at the chosen λ (otherwise keep the fit without the held-out masks)'),
+  maxIter: z.number().int().positive().default(500).describe('FISTA iteration cap per λ'),
+  tol: z.number().positive().default(1e-4).describe('FISTA relative-change tolerance'),
+  blockSize: z.number().int().positive().default(50).describe('targets per work unit'),
 });
 export type DatamodelsParams = z.infer<typeof datamodelsParams>;
 
