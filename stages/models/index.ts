@@ -3,8 +3,8 @@
  * networks, saving/loading (tfjs model.json + weights.bin) and the margin.
  */
 export type { LinearLayerInfo, MarginFn, Network, TappedForward } from './types.ts';
-export { bindModelKinds, cnn, createNetwork, loadModel, loadNetwork, logreg, mlp, modelKinds, modelSchema, ModelError, registerModelKind } from './kinds.ts';
-export type { DataShape, ModelKind } from './kinds.ts';
+export { bindModelKinds, cnn, createNetwork, listCheckpoints, loadModel, loadNetwork, logreg, mlp, modelKinds, modelSchema, ModelError, registerModelKind } from './kinds.ts';
+export type { Checkpoint, DataShape, ModelKind } from './kinds.ts';
 export { crossEntropy, evaluate, margin } from './margin.ts';
 export type { Evaluation } from './margin.ts';
 export { im2col, SequentialNetwork } from './sequential.ts';

@@ -10,6 +10,7 @@
  *   cnn:    [conv k×k (c_i), relu, maxpool p] per channel entry, flatten,
  *           dense(h, act) per hidden entry, dense(classes)   (for H×W×C images)
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Artifact, Registry } from '../../pipeline/registry.ts';
@@ -169,4 +170,27 @@ export function loadNetwork(dir: string): Network {
 export function loadModel(models: Artifact | string, m: number): Network {
   const dir = typeof models === 'string' ? models : models.dir;
   return loadNetwork(join(dir, MODELS.modelDir(m)));
+}
+
+export interface Checkpoint {
+  epoch: number;
+  /** Mean learning rate of that epoch (TracIn weighs the checkpoint by it). */
+  lr: number;
+  /** Folder to pass to loadNetwork. */
+  dir: string;
+}
+
+/** The intermediate checkpoints of model m of a `models` artifact, by epoch (empty when none were kept). */
+export function listCheckpoints(models: Artifact | string, m: number): Checkpoint[] {
+  const base = typeof models === 'string' ? models : models.dir;
+  const root = join(base, 'units', String(m), 'checkpoints');
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((name) => /^\d+$/.test(name) && existsSync(join(root, name, 'checkpoint.json')))
+    .map((name) => {
+      const dir = join(base, MODELS.checkpointDir(m, Number(name)));
+      const meta = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as { epoch: number; lr: number };
+      return { epoch: meta.epoch, lr: meta.lr, dir };
+    })
+    .sort((a, b) => a.epoch - b.epoch);
 }

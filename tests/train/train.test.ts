@@ -12,7 +12,7 @@ import { initBackend, tf } from '../../stages/backend.ts';
 import { dataset } from '../../stages/dataset.ts';
 import { loadDataset } from '../../stages/data/index.ts';
 import { readNpy } from '../../stages/io/npy.ts';
-import { evaluate, loadModel, loadNetwork } from '../../stages/models/index.ts';
+import { evaluate, listCheckpoints, loadModel, loadNetwork } from '../../stages/models/index.ts';
 import { subsets } from '../../stages/subsets.ts';
 import { train } from '../../stages/train.ts';
 import { runStage, tempDir } from '../helpers/run-stage.ts';
@@ -85,6 +85,9 @@ test('checkpoints keep the weights of chosen epochs with the learning rate used 
   t.true(c4.lr < c2.lr);
   const meta = JSON.parse(readFileSync(join(a.dir, MODELS.meta), 'utf8'));
   t.deepEqual(meta.checkpoints.map((c: { epoch: number }) => c.epoch), [2, 4]);
+  const listed = listCheckpoints(a, 1);
+  t.deepEqual(listed.map((c) => [c.epoch, c.lr, c.dir]), [[2, c2.lr, dir], [4, c4.lr, join(a.dir, MODELS.checkpointDir(1, 4))]]);
+  t.deepEqual(listCheckpoints(a.dir, 0).length, 2);
   const net = loadNetwork(dir);
   t.is(net.numParams, 5 * 16 + 16 + 16 * 3 + 3);
   net.dispose();
