@@ -17,22 +17,25 @@ import type { LayerShape, Projector, ProjectorSpec } from '../projectors/types.t
 import { deriveSeed } from '../random/rng.ts';
 import { gradientFactors, selectLayers, sigmoid } from './gradients.ts';
 
-export const projectorParams = z.strictObject({
-  kind: z.enum(['gaussian', 'rademacher', 'kronecker', 'identity']),
-  /** k; not used by identity (k = number of parameters). */
-  dim: z.number().int().positive().optional(),
-  /** Default: derived from the stage hash (one P for every model). */
-  seed: z.number().int().optional(),
-});
+export const projectorParams = z
+  .strictObject({
+    kind: z
+      .enum(['gaussian', 'rademacher', 'kronecker', 'identity'])
+      .describe('P: dense gaussian or rademacher; kronecker (per-layer R_out ⊗ R_in, never materializes P or g_i); identity (exact gradients)'),
+    dim: z.number().int().positive().optional().describe('k, the projected dimension (not used by identity: k = number of parameters)'),
+    seed: z.number().int().optional().describe('seed of P (default: derived from the stage hash; one P for every model)'),
+  })
+  .describe('the random projection φ = Pᵀ g');
 export type ProjectorParams = z.infer<typeof projectorParams>;
 
 /** Which test examples are targets: the first `count` (default all), or explicit indices. */
 export const targetsParams = z
   .union([
-    z.strictObject({ split: z.literal('test'), count: z.number().int().positive().optional() }),
-    z.strictObject({ indices: z.array(z.number().int().nonnegative()).min(1) }),
+    z.strictObject({ split: z.literal('test'), count: z.number().int().positive().optional().describe('the first count test examples (default: all)') }),
+    z.strictObject({ indices: z.array(z.number().int().nonnegative()).min(1).describe('test-split indices of the targets') }),
   ])
-  .default({ split: 'test' });
+  .default({ split: 'test' })
+  .describe('which test examples are targets: {split: test, count?} (the first count, default all) or {indices}');
 export type TargetsParams = z.infer<typeof targetsParams>;
 
 export const DIM_REQUIRED = 'projector.dim is required (the projected dimension k) unless projector.kind is identity';
