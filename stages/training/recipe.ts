@@ -16,17 +16,17 @@ import { z } from 'zod';
 
 export const sgdSpec = z.strictObject({
   kind: z.literal('sgd'),
-  lr: z.number().positive(),
-  momentum: z.number().min(0).lt(1).default(0),
-  nesterov: z.boolean().default(false),
+  lr: z.number().positive().describe('learning rate η (the peak rate under a schedule)'),
+  momentum: z.number().min(0).lt(1).default(0).describe('heavy-ball momentum'),
+  nesterov: z.boolean().default(false).describe('Nesterov momentum'),
 });
 
 export const adamSpec = z.strictObject({
   kind: z.literal('adam'),
-  lr: z.number().positive(),
-  beta1: z.number().min(0).lt(1).default(0.9),
-  beta2: z.number().min(0).lt(1).default(0.999),
-  epsilon: z.number().positive().default(1e-8),
+  lr: z.number().positive().describe('learning rate η (the peak rate under a schedule)'),
+  beta1: z.number().min(0).lt(1).default(0.9).describe('decay of the first-moment estimate'),
+  beta2: z.number().min(0).lt(1).default(0.999).describe('decay of the second-moment estimate'),
+  epsilon: z.number().positive().default(1e-8).describe('added to the root of the second moment'),
 });
 
 export const optimizerSpec = z.discriminatedUnion('kind', [sgdSpec, adamSpec]);
@@ -37,16 +37,16 @@ export const scheduleSpec = z.preprocess(
   z.discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('constant') }),
     z.strictObject({ kind: z.literal('linear') }),
-    z.strictObject({ kind: z.literal('onecycle'), peak: z.number().gt(0).lt(1).default(0.25) }),
+    z.strictObject({ kind: z.literal('onecycle'), peak: z.number().gt(0).lt(1).default(0.25).describe('fraction of training at the top of the triangle') }),
   ]),
 );
 export type ScheduleSpec = z.infer<typeof scheduleSpec>;
 
 export const fitSpec = z.strictObject({
-  epochs: z.number().int().positive(),
-  batchSize: z.number().int().positive(),
-  optimizer: optimizerSpec,
-  schedule: scheduleSpec.default({ kind: 'constant' }),
+  epochs: z.number().int().positive().describe('passes over the model\'s subset'),
+  batchSize: z.number().int().positive().describe('examples per gradient step'),
+  optimizer: optimizerSpec.describe('sgd or adam, with its learning rate'),
+  schedule: scheduleSpec.default({ kind: 'constant' }).describe('learning rate over training: constant η, linear decay to 0, or onecycle (up to η at `peak`, then down to 0)'),
   weightDecay: z.number().min(0).default(0).describe('L2 penalty on the weights (not biases): adds wd·W to their gradient'),
 });
 export type FitSpec = z.infer<typeof fitSpec>;
