@@ -54,7 +54,10 @@ export function zodToJsonSchema(schema: z.ZodType): JsonSchema {
     io: 'input',
     target: 'draft-07',
     unrepresentable: 'any',
-    override: ({ zodSchema, jsonSchema }) => addShorthand(zodSchema as unknown as z.ZodType, jsonSchema as JsonSchema),
+    override: ({ zodSchema, jsonSchema }) => {
+      addShorthand(zodSchema as unknown as z.ZodType, jsonSchema as JsonSchema);
+      keepDefault(zodSchema as unknown as z.ZodType, jsonSchema as JsonSchema);
+    },
   }) as JsonSchema;
   delete json.$schema;
   return tidy(json);
@@ -88,6 +91,17 @@ function addShorthand(schema: z.ZodType, json: JsonSchema): void {
 }
 
 const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** zod 4.6 drops the default of `.default()` around a preprocess when flattening: put it back. */
+function keepDefault(schema: z.ZodType, json: JsonSchema): void {
+  const def = (schema as unknown as { _zod: { def: { type: string; defaultValue?: unknown } } })._zod.def;
+  if (def.type !== 'default' || 'default' in json) return;
+  try {
+    json.default = JSON.parse(JSON.stringify(def.defaultValue));
+  } catch {
+    // Not JSON (a bigint): leave it out, as zod does.
+  }
+}
 
 /** Drops safe-integer bounds (noise), and closes objects: the engine rejects unknown keys everywhere. */
 function tidy(json: JsonSchema): JsonSchema {

@@ -95,6 +95,15 @@ test('param rows: nested objects, unions, defaults, descriptions, optional vs re
   t.is(json.properties.loose.additionalProperties, false);
 });
 
+test('a {kind} union with a string shorthand keeps its default and offers the names that parse alone', (t) => {
+  const union = z.discriminatedUnion('kind', [z.strictObject({ kind: z.literal('constant') }), z.strictObject({ kind: z.literal('step'), every: z.number() })]);
+  const schedule = z.preprocess((v) => (typeof v === 'string' ? { kind: v } : v), union);
+  const rows = describeParams(zodToJsonSchema(z.strictObject({ schedule: schedule.default({ kind: 'constant' }).describe('how the rate moves') })));
+  t.like(rows[0], { path: 'schedule', type: '{kind: constant | step, ...} or the kind alone', hasDefault: true, default: { kind: 'constant' }, description: 'how the rate moves' });
+  const json = zodToJsonSchema(schedule) as { anyOf: { enum?: string[] }[] };
+  t.deepEqual(json.anyOf[0]!.enum, ['constant'], '"step" alone does not parse (it needs every)');
+});
+
 test('typeText and yamlText basics', (t) => {
   t.is(typeText(undefined), 'any');
   t.is(typeText({}), 'any');
