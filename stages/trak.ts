@@ -38,14 +38,13 @@ export const lambdaSchema = z.union([
 ]);
 
 export const trakParams = z.strictObject({
-  /** Ridge λ: absolute, or {relative: r} = r · mean diag(ΦᵀΦ) per model. */
-  lambda: lambdaSchema.default({ relative: 0.05 }),
-  /** Soft-threshold t: absolute, or {relative: r} = r · max_i |τ(x)_i| per target. Off by default. */
-  softThreshold: z.union([z.number().nonnegative(), z.strictObject({ relative: z.number().min(0).max(1) })]).optional(),
-  /** Proponents and opponents per target in top.json. */
-  topK: z.number().int().nonnegative().default(10),
-  /** Targets scored per block (default: as many as keep a block ≤ 16M floats, at most 512). */
-  targetBlock: z.number().int().positive().optional(),
+  lambda: lambdaSchema.default({ relative: 0.05 }).describe('ridge λ: absolute, or {relative: r} = r · mean diag(ΦᵀΦ) per model'),
+  softThreshold: z
+    .union([z.number().nonnegative(), z.strictObject({ relative: z.number().min(0).max(1) })])
+    .optional()
+    .describe('soft-threshold t of the scores: absolute, or {relative: r} = r · max_i |τ(x)_i| per target (default: off)'),
+  topK: z.number().int().nonnegative().default(10).describe('proponents and opponents per target in top.json'),
+  targetBlock: z.number().int().positive().optional().describe('targets scored per block (default: as many as keep a block ≤ 16M floats, at most 512)'),
 });
 export type TrakParams = z.infer<typeof trakParams>;
 
