@@ -14,8 +14,8 @@ import { openFeatures } from '../attribution/features.ts';
 import { ScoresWriter } from '../attribution/scores.ts';
 
 export const gradcosParams = z.strictObject({
-  topK: z.number().int().nonnegative().default(10),
-  targetBlock: z.number().int().positive().optional(),
+  topK: z.number().int().nonnegative().default(10).describe('proponents and opponents per target in top.json'),
+  targetBlock: z.number().int().positive().optional().describe('targets scored per block (default: as many as keep a block ≤ 16M floats, at most 512)'),
 });
 export type GradcosParams = z.infer<typeof gradcosParams>;
 
