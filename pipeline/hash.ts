@@ -34,10 +34,14 @@ export interface HashInput {
   inputs: Record<string, StageHash>;
   /** The seed in force: the stage's own `seed:` or the experiment's. */
   seed: number;
+  /** The kind's fingerprint of what its params point to (file contents); absent for most kinds. */
+  content?: unknown;
 }
 
 export function stageHash(h: HashInput): StageHash {
-  return sha256(canonicalJson({ kind: h.kind, version: h.version, params: h.params, inputs: h.inputs, seed: h.seed })) as StageHash;
+  const fields: Record<string, unknown> = { kind: h.kind, version: h.version, params: h.params, inputs: h.inputs, seed: h.seed };
+  if (h.content !== undefined) fields.content = h.content;
+  return sha256(canonicalJson(fields)) as StageHash;
 }
 
 const HASH = /^[0-9a-f]{64}$/;

@@ -31,7 +31,7 @@ export function planExperiment(experiment: Experiment): ExperimentPlan {
   const hashes = new Map<string, StageHash>();
   const instances = experiment.stages.map((spec): StageInstance => {
     const inputs = Object.fromEntries(Object.entries(spec.inputs).map(([input, up]) => [input, hashes.get(up)!]));
-    const hash = stageHash({ kind: spec.kind.name, version: spec.kind.version, params: spec.params, inputs, seed: spec.seed });
+    const hash = stageHash({ kind: spec.kind.name, version: spec.kind.version, params: spec.params, inputs, seed: spec.seed, content: spec.content });
     hashes.set(spec.name, hash);
     return {
       name: spec.name,

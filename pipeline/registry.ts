@@ -105,6 +105,13 @@ interface StageKindBase<P> {
   inputs: Record<string, InputSpec>;
   /** The artifact kind it produces (what downstream InputSpec.kinds name). */
   output: string;
+  /**
+   * What the params point to outside the store, e.g. the sha256 of a CSV file a data set
+   * reads. Hashed with the params (DVC-style), so an edited file re-runs the stage
+   * instead of being served from cache. Called at plan time; omit for kinds that read
+   * only their inputs.
+   */
+  fingerprint?(params: P): unknown;
 }
 
 export interface SingleStepKind<P = any> extends StageKindBase<P> {
@@ -170,6 +177,19 @@ export class Registry {
 }
 
 export class RegistryError extends Error {}
+
+/**
+ * A user's mistake in a stage's params that only the kind can see (a file that does not
+ * exist): thrown from `fingerprint`, reported like a config error at params.<path>.
+ */
+export class ParamsError extends Error {
+  constructor(
+    message: string,
+    readonly path: readonly (string | number)[] = [],
+  ) {
+    super(message);
+  }
+}
 
 /** What a plugin module exports: `export default function register(registry) {...}`. */
 export type Plugin = (registry: Registry) => void | Promise<void>;

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Document } from 'yaml';
 import { closest, dotted, fail, ok, show, type ConfigError, type Result } from './errors.ts';
 import { getPath, locate, type PathSegment, type Source } from './load.ts';
-import type { Registry, StageKind } from './registry.ts';
+import { ParamsError, type Registry, type StageKind } from './registry.ts';
 
 export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const;
 /** Stage and experiment names: nothing that could climb out of runs/. */
@@ -55,6 +55,8 @@ export interface StageSpec {
   params: unknown;
   /** The seed in force: the stage's own `seed:` or the experiment's. */
   seed: number;
+  /** The kind's fingerprint of files its params name (see StageKind.fingerprint); hashed. */
+  content?: unknown;
 }
 
 export interface SweepPoint {
@@ -327,7 +329,17 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
       }
     }
     if (parsed.success) {
-      specs.set(name, { name, kind, inputs: { ...inputs }, params: parsed.data, seed: stage.seed ?? seed });
+      // Content the params point to (a data file's sha256): hashed with them. A kind
+      // reports a mistake there (a missing file) as a ParamsError, shown like any other.
+      let content: unknown;
+      try {
+        content = kind.fingerprint?.(parsed.data);
+      } catch (e) {
+        if (!(e instanceof ParamsError)) throw e;
+        errors.push(errorAt(where, [...at, 'params', ...e.path], e.message));
+        continue;
+      }
+      specs.set(name, { name, kind, inputs: { ...inputs }, params: parsed.data, seed: stage.seed ?? seed, content });
     }
   }
 

@@ -12,14 +12,16 @@
  * Normalization is fitted on train only (see data/normalize.ts).
  *
  * A source with groups (csv `groupColumn`) also writes group_train/group_test.npy.
- * The stage hash covers params, not file contents: csv/npy files' sha256 are recorded
- * in dataset.json and the manifest info; pin them with the source's `sha256:` option.
+ * The stage hash covers the content of csv/npy files as well as the params (see
+ * `fingerprint`): an edited file re-runs the stage. Their sha256 are also recorded in
+ * dataset.json; the source's `sha256:` option pins them (a changed file is an error).
  */
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage } from '../pipeline/registry.ts';
 import { DATASET, type DatasetMeta } from './artifacts.ts';
 import { initBackend } from './backend.ts';
+import { fileFingerprint } from './data/source.ts';
 import { applyNormalization, fitNormalization, gatherGroups, gatherLabels, loadSource, materialize, resolveSource, sourceSchema, splitIndices } from './data/index.ts';
 import { writeNpy } from './io/npy.ts';
 import { writeJsonAtomic } from './data/json.ts';
@@ -47,6 +49,13 @@ export const dataset = defineStage<DatasetParams>({
   },
   inputs: {},
   output: 'dataset',
+  // csv/npy files are hashed by content, so an edited file re-runs the split (DVC-style).
+  fingerprint(params) {
+    const { source, options } = resolveSource(params.source);
+    const files = source.files?.(options) ?? [];
+    if (files.length === 0) return undefined;
+    return files.map(({ key, path }) => ({ key, sha256: fileFingerprint(key, path) }));
+  },
   async run(ctx) {
     const backend = await initBackend(ctx.backend);
     const { train, test, normalize } = ctx.params;

@@ -11,10 +11,10 @@
  * and test, or a `train` and a `test` part that are used as given (never mixed).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import type { Registry } from '../../pipeline/registry.ts';
+import { ParamsError, type Registry } from '../../pipeline/registry.ts';
 
 /** Examples of one part of a source, row-major. */
 export interface SourcePart {
@@ -62,6 +62,12 @@ export interface DataSource<O extends { kind: string } = { kind: string }> {
   /** zod schema of the source object, `kind: z.literal(name)` included; strict. */
   options: z.ZodType<O>;
   load(options: O, request: SourceRequest): LoadedSource | Promise<LoadedSource>;
+  /**
+   * The files these options read, each with the option key naming it (e.g. `path`,
+   * `xTest`), so the dataset stage hashes their content and reports a missing one at
+   * the right line of the config.
+   */
+  files?(options: O): { key: string; path: string }[];
   /**
    * Key of the in-process cache (default: the options as JSON). Return undefined for a
    * source that must not be cached.
@@ -173,6 +179,27 @@ export function readSourceFile(path: string, source: string): { bytes: Buffer; p
     throw new DataSourceError(`source ${source}: cannot read ${path}${full !== path ? ` (${full})` : ''}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
   return { bytes, path: full, sha256: sha256(bytes) };
+}
+
+const fileDigests = new Map<string, string>();
+
+/**
+ * sha256 of a file named in params, for the stage hash; memoized by (path, size, mtime)
+ * so planning a large sweep reads each file once. Throws ParamsError when it is missing.
+ */
+export function fileFingerprint(key: string, path: string): string {
+  const full = resolvePath(path);
+  let stat;
+  try {
+    stat = statSync(full);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ParamsError(`cannot read ${path}${full !== path ? ` (${full})` : ''}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, ['source', key]);
+  }
+  const memo = `${full}\0${stat.size}\0${stat.mtimeMs}`;
+  let digest = fileDigests.get(memo);
+  if (digest === undefined) fileDigests.set(memo, (digest = sha256(readFileSync(full))));
+  return digest;
 }
 
 export function sha256(bytes: Uint8Array): string {

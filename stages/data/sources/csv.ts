@@ -2,9 +2,9 @@
  * `csv`: a table a user has, one example per row: a label column and numeric features.
  * Either one file (`path`, split at random by the dataset stage) or separate `train`
  * and `test` files used as given. Paths are relative to the working directory unless
- * absolute. The stage hash covers params, not file content: the sha256 of every file is
- * recorded in dataset.json and the manifest's info, and `sha256:` pins it (a changed
- * file is then an error instead of a stale cache hit).
+ * absolute. The stage hash covers each file's content (the dataset kind's fingerprint),
+ * so an edited file re-runs the split; `sha256:` pins the content (a changed file is then
+ * an error).
  */
 import { z } from 'zod';
 import { parseCsv } from '../csv.ts';
@@ -38,6 +38,7 @@ type CsvOptions = z.infer<typeof csvOptions>;
 
 export const csv: DataSource<CsvOptions> = {
   name: 'csv',
+  files: (o) => (['path', 'train', 'test'] as const).filter((key) => o[key] !== undefined).map((key) => ({ key, path: o[key]! })),
   description: 'a CSV table: a label column and numeric features; one file split at random, or train and test files used as given',
   options: csvOptions,
   load(o): LoadedSource {

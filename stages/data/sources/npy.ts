@@ -97,6 +97,7 @@ function readFeatures(path: string, o: NpyOptions): Features {
 
 export const npy: DataSource<NpyOptions> = {
   name: 'npy',
+  files: (o) => (['x', 'y', 'xTest', 'yTest'] as const).filter((key) => o[key] !== undefined).map((key) => ({ key, path: o[key]! })),
   description: 'exported .npy arrays (x features, y integer labels; optional xTest/yTest used as given)',
   options: npyOptions,
   load(o): LoadedSource {
