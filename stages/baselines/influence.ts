@@ -35,12 +35,13 @@ import { ScoresWriter, writeJsonAtomic } from '../attribution/scores.ts';
 import { solveRegularized, type SolveResult } from '../attribution/solve.ts';
 
 export const influenceParams = z.strictObject({
-  /** d: absolute, or {relative: r} = r · mean diag(Σ p(1−p) g gᵀ) per model. */
-  damping: z.union([z.number().nonnegative(), z.strictObject({ relative: z.number().nonnegative() })]).default({ relative: 0.01 }),
-  /** Refuse models with more parameters than this (the Hessian is p × p). */
-  maxParams: z.number().int().positive().default(2048),
-  topK: z.number().int().nonnegative().default(10),
-  targetBlock: z.number().int().positive().optional(),
+  damping: z
+    .union([z.number().nonnegative(), z.strictObject({ relative: z.number().nonnegative() })])
+    .default({ relative: 0.01 })
+    .describe('damping d: absolute, or {relative: r} = r · mean diag(Σ p(1−p) g gᵀ) per model'),
+  maxParams: z.number().int().positive().default(2048).describe('refuse models with more parameters than this (the Hessian is p × p)'),
+  topK: z.number().int().nonnegative().default(10).describe('proponents and opponents per target in top.json'),
+  targetBlock: z.number().int().positive().optional().describe('targets scored per block (default: as many as keep a block ≤ 16M floats, at most 512)'),
 });
 export type InfluenceParams = z.infer<typeof influenceParams>;
 
