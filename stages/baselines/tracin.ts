@@ -44,14 +44,12 @@ export const tracinParams = z
   .strictObject({
     projector: projectorParams,
     targets: targetsParams,
-    /** Checkpoint epochs to use (default: every checkpoint the models saved). */
-    checkpoints: z.array(z.number().int().positive()).min(1).optional(),
-    /** Train rows held in memory at a time within a unit. */
-    chunk: z.number().int().positive().default(4096),
-    batchSize: z.number().int().positive().default(128),
-    grad_wrt: z.array(z.string()).min(1).optional(),
-    topK: z.number().int().nonnegative().default(10),
-    targetBlock: z.number().int().positive().optional(),
+    checkpoints: z.array(z.number().int().positive()).min(1).optional().describe('checkpoint epochs to use (default: every checkpoint the models saved)'),
+    chunk: z.number().int().positive().default(4096).describe('train rows held in memory at a time within a unit'),
+    batchSize: z.number().int().positive().default(128).describe('examples per backward pass'),
+    grad_wrt: z.array(z.string()).min(1).optional().describe('layer names to take gradients with respect to (default: all)'),
+    topK: z.number().int().nonnegative().default(10).describe('proponents and opponents per target in top.json'),
+    targetBlock: z.number().int().positive().optional().describe('targets scored per block (default: as many as keep a block ≤ 16M floats, at most 512)'),
   })
   .refine((p) => p.projector.kind === 'identity' || p.projector.dim !== undefined, { message: DIM_REQUIRED, path: ['projector', 'dim'] });
 export type TracinParams = z.infer<typeof tracinParams>;
