@@ -19,7 +19,7 @@ import { formatMetrics, summary, table } from './record.ts';
 import { hasUnits, type Registry, type StageHash } from './registry.ts';
 import { Store } from './store.ts';
 import { performTask } from './task.ts';
-import { issuesToErrors } from './validate.ts';
+import { errorAt, issuesToErrors } from './validate.ts';
 import { ATTRIB_VERSION } from './version.ts';
 import { kindsCommand } from './commands/kinds.ts';
 import { schemaCommand } from './commands/schema.ts';
@@ -62,6 +62,14 @@ export interface CommandTools {
   /** The standard repeatable `--set path=value` option. */
   setOption(): Option;
 }
+
+/**
+ * A check that stages/ contributes (`registry.register('preflight', name, check)`), run
+ * once before `attrib run` starts any worker: e.g. that the requested tensor backend is
+ * installed. Returns a one-line problem (reported at the config's `backend:` line, exit
+ * 2) or undefined.
+ */
+export type Preflight = (experiment: { backend: string }) => Promise<string | undefined> | string | undefined;
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -128,6 +136,10 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
           throw new UsageError(issuesToErrors({ source: loaded.source, doc: loaded.source.doc, origins: new Map() }, ['executor'], parsed.error.issues, first.executor));
         }
         options = parsed.data;
+      }
+      for (const check of env.registry.collection<Preflight>('preflight').values()) {
+        const problem = await check({ backend: first.backend });
+        if (problem) throw new UsageError([errorAt({ source: loaded.source, doc: loaded.source.doc, origins: new Map() }, ['backend'], problem)]);
       }
       const jobs = o.jobs ?? availableParallelism();
       const store = new Store(resolve(o.runs));

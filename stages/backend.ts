@@ -116,6 +116,20 @@ async function select(requested: string): Promise<BackendInUse> {
   return { name: 'cpu', reason: `auto: ${why}; wasm failed to initialize` };
 }
 
+/**
+ * The engine's preflight for `attrib run`: selects the backend in the main thread (which
+ * prints the one `backend: ...` line) and turns a missing package into a config error.
+ */
+export async function backendPreflight({ backend }: { backend: string }): Promise<string | undefined> {
+  try {
+    await initBackend(backend);
+    return undefined;
+  } catch (e) {
+    if (e instanceof BackendError) return e.message;
+    throw e;
+  }
+}
+
 const selected = new Map<string, Promise<BackendInUse>>();
 let announced = false;
 

@@ -20,6 +20,7 @@ import { bindModelKinds } from './models/index.ts';
 import { subsets } from './subsets.ts';
 import { initCommand } from './templates/index.ts';
 import { train } from './train.ts';
+import { backendPreflight } from './backend.ts';
 import { trak } from './trak.ts';
 
 export const builtinKinds: StageKind[] = [
@@ -45,4 +46,5 @@ export function registerBuiltins(registry: Registry): void {
   bindModelKinds(registry); // model kinds: registry.register('model', name, kind)
   bindReportCommands(registry); // attrib report, attrib compare: registry.register('command', name, ...)
   registry.register('command', 'init', initCommand); // attrib init: starter configs (stages/templates/)
+  registry.register('preflight', 'backend', backendPreflight); // the requested tensor backend loads, before any worker starts
 }
