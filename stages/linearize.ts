@@ -47,14 +47,10 @@ import { loadModel } from './models/index.ts';
 export const linearizeParams = z
   .strictObject({
     projector: projectorParams,
-    /** Which test examples are targets: the first `count` (default all), or explicit indices. */
     targets: targetsParams,
-    /** Rows per work unit. */
-    chunk: z.number().int().positive().default(2048),
-    /** Examples per backward pass. */
-    batchSize: z.number().int().positive().default(128),
-    /** Layer names to take gradients with respect to (default: all). */
-    grad_wrt: z.array(z.string()).min(1).optional(),
+    chunk: z.number().int().positive().default(2048).describe('rows per work unit'),
+    batchSize: z.number().int().positive().default(128).describe('examples per backward pass'),
+    grad_wrt: z.array(z.string()).min(1).optional().describe('layer names to take gradients with respect to (default: all)'),
   })
   .refine((p) => p.projector.kind === 'identity' || p.projector.dim !== undefined, { message: DIM_REQUIRED, path: ['projector', 'dim'] });
 export type LinearizeParams = z.infer<typeof linearizeParams>;
