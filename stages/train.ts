@@ -32,8 +32,8 @@ const checkpointSpec = z.union([z.array(z.number().int().positive()), z.strictOb
 export function trainParams() {
   return z
     .strictObject({
-      model: modelSchema(),
-      fit: fitSpec,
+      model: modelSchema().describe('the network: {kind: logreg | mlp | cnn | a plugin\'s kind, ...options}, or just the kind'),
+      fit: fitSpec.describe('the training recipe: epochs, batch size, optimizer, schedule, weight decay'),
       seeds: z.number().int().positive().default(1).describe('models trained per mask (different init and shuffling)'),
       checkpoints: checkpointSpec.optional().describe('epochs whose weights are kept for TracIn: a list, or {every: k}'),
     })
