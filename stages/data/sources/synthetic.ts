@@ -14,13 +14,13 @@ import { DataSourceError, type DataSource, type LoadedSource, type SourceRequest
 
 export const syntheticOptions = z.strictObject({
   kind: z.literal('synthetic'),
-  generator: z.enum(['blobs', 'teacher']).default('blobs'),
+  generator: z.enum(['blobs', 'teacher']).default('blobs').describe('blobs: gaussian clusters, one per class; teacher: labels from a random linear teacher'),
   n: z.number().int().positive().optional().describe('pool size (default: train + test)'),
-  dim: z.number().int().positive().default(10),
-  classes: z.number().int().min(2).default(3),
+  dim: z.number().int().positive().default(10).describe('features per example'),
+  classes: z.number().int().min(2).default(3).describe('number of classes'),
   separation: z.number().nonnegative().default(2).describe('blobs: spread of the centers; teacher: scale of its weights'),
   temperature: z.number().nonnegative().default(1).describe('teacher only: label noise (0 = deterministic labels)'),
-  seed: z.number().int().default(0),
+  seed: z.number().int().default(0).describe('seed of the data (not the experiment seed): the same examples everywhere'),
 });
 
 type SyntheticOptions = z.infer<typeof syntheticOptions>;
