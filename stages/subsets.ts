@@ -31,7 +31,7 @@ import { writeKnobSubsets } from './knobs/draws.ts';
 export const subsetsParams = z.strictObject({
   count: z.number().int().positive().describe('number of subsets (rows)'),
   alpha: z.number().gt(0).lte(1).default(0.5).describe('fraction of the train set in each subset'),
-  mode: z.enum(['exact', 'bernoulli']).default('exact'),
+  mode: z.enum(['exact', 'bernoulli']).default('exact').describe('exact: subsets of exactly ⌊α·n⌋ examples; bernoulli: each example in with probability α'),
   seed: z.number().int().optional().describe('mask seed (default: derived from the experiment seed)'),
   knobs: knobsSpec.optional().describe('parametric subsets: θ ~ prior over named groups, then a mask from θ (stages/knobs)'),
 });
