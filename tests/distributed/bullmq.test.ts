@@ -67,20 +67,21 @@ redisTest('two workers, one killed with SIGKILL mid-unit: the run completes, eve
   const ref = await finished(spawnCli(['run', CONFIG, '--runs', local, '--jobs', '2', ...set.flatMap((x) => ['--set', x])]), 3 * MINUTE);
   t.is(ref.code, 0, ref.stderr);
 
-  const w1 = await s.worker(dist, ['--plugin', PLUGIN]);
-  const w2 = await s.worker(dist, ['--plugin', PLUGIN]);
+  const workers = [await s.worker(dist, ['--plugin', PLUGIN]), await s.worker(dist, ['--plugin', PLUGIN])];
   const coordinator = s.coordinator(dist, set);
   const noise = () => runJson(dist).noise!.hash;
-  // Wait until w1 is in the middle of a unit of `noise` (1.5 s each), then kill it.
-  await waitUntil('w1 to start a unit', () => unitLog(s.log).some((l) => l.what === 'start' && l.pid === w1.child.pid), 2 * MINUTE);
-  const victim = unitLog(s.log).find((l) => l.what === 'start' && l.pid === w1.child.pid)!;
+  // Wait until a worker is in the middle of a unit of `noise` (1.5 s each), then kill it.
+  const pids = workers.map((w) => w.child.pid);
+  await waitUntil('a worker to start a unit', () => unitLog(s.log).some((l) => l.what === 'start' && pids.includes(l.pid)), 3 * MINUTE);
+  const victim = unitLog(s.log).find((l) => l.what === 'start' && pids.includes(l.pid))!;
+  const [w1, w2] = victim.pid === pids[0] ? [workers[0]!, workers[1]!] : [workers[1]!, workers[0]!];
   w1.child.kill('SIGKILL');
   const r = await finished(coordinator, 3 * MINUTE);
   t.is(r.code, 0, r.stderr);
 
   const log = unitLog(s.log);
-  t.false(log.some((l) => l.what === 'end' && l.pid === w1.child.pid && l.hash8 === victim.hash8 && l.index === victim.index), 'w1 was killed before it finished the unit');
-  t.true(log.some((l) => l.what === 'end' && l.pid === w2.child.pid && l.hash8 === victim.hash8 && l.index === victim.index), 'w2 ran the unit again');
+  t.false(log.some((l) => l.what === 'end' && l.pid === w1.child.pid && l.hash8 === victim.hash8 && l.index === victim.index), 'the killed worker did not finish the unit');
+  t.true(log.some((l) => l.what === 'end' && l.pid === w2.child.pid && l.hash8 === victim.hash8 && l.index === victim.index), 'the other worker ran it again');
   t.is(victim.hash8, noise().slice(0, 8));
 
   for (const [stage, count] of [['noise', 6], ['more', 3]] as const) {
