@@ -54,6 +54,8 @@ interface Waiter {
   resolve(result: TaskResult): void;
   reject(error: Error): void;
   settling: boolean;
+  /** Set once its job is on the queue (queued here or found there). */
+  queued: boolean;
 }
 
 export class BullmqExecutor implements Executor, TakesEveryUnit {
@@ -126,7 +128,7 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
     const id = jobId(job.hash, job.index);
     if (this.waiting.has(id)) throw new TaskError(`unit ${task.index} of ${task.hash.slice(0, 12)} is already being waited for`);
     return new Promise<TaskResult>((resolve, reject) => {
-      const w: Waiter = { id, job, hooks, resolve, reject, settling: false };
+      const w: Waiter = { id, job, hooks, resolve, reject, settling: false, queued: false };
       this.waiting.set(id, w);
       this.startPolling();
       this.enqueue(w).catch((e) => this.fail(w, `cannot queue the unit: ${e instanceof Error ? e.message : String(e)}`));
@@ -152,6 +154,7 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
     if (existing) {
       const state = await existing.getState();
       if (state !== 'completed' && state !== 'failed') {
+        w.queued = true;
         this.note(w, 'adopted');
         return;
       }
@@ -166,6 +169,7 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
       removeOnComplete: { age: Math.round(this.o.keep) },
       removeOnFail: { age: Math.round(this.o.keep) },
     });
+    w.queued = true;
     this.note(w, 'queued');
   }
 
@@ -241,7 +245,7 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
     this.reconciling = true;
     try {
       for (const w of [...this.waiting.values()]) {
-        if (w.settling || this.closed) continue;
+        if (w.settling || !w.queued || this.closed) continue;
         if (this.store.readUnit(w.job.hash, w.job.index)) {
           void this.settle(w);
           continue;
@@ -251,6 +255,7 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
         else if (state === 'failed') this.fail(w, (await this.queue.getJob(w.id))?.failedReason ?? 'the job failed');
         else if (state === 'unknown' && this.waiting.get(w.id) === w) {
           w.hooks.log(`unit ${w.job.index}: its job is gone from the queue; queueing it again`);
+          w.queued = false;
           await this.enqueue(w);
         }
       }
