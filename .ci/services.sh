@@ -159,6 +159,11 @@ MaxArraySize=1001
 NodeName=$host NodeAddr=127.0.0.1 NodeHostname=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
+  # cgroups: none of our plugins needs them, but slurmd 22.05 initializes a cgroup
+  # plugin anyway; without systemd (a container, CI) it must not ask systemd for scopes.
+  # (Noted in slurm.conf so that a change restarts the daemons like any other.)
+  echo "# cgroup.conf beside this file: CgroupPlugin=autodetect IgnoreSystemd=yes IgnoreSystemdOnFailure=yes" >>"$dir/slurm.conf.new"
+  printf 'CgroupPlugin=autodetect\nIgnoreSystemd=yes\nIgnoreSystemdOnFailure=yes\n' >"$dir/cgroup.conf"
   local changed=0
   if ! cmp -s "$dir/slurm.conf.new" "$dir/slurm.conf"; then
     mv "$dir/slurm.conf.new" "$dir/slurm.conf"
