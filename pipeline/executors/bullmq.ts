@@ -62,11 +62,12 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
   readonly name = 'bullmq';
   /** Every ready unit goes on the queue; the workers' --concurrency is the limit. */
   readonly inFlight = Number.POSITIVE_INFINITY;
-  private readonly conn: Connection;
-  private readonly eventsConn: Connection;
-  private readonly queue: Queue;
-  private readonly events: QueueEvents;
-  private readonly ready: Promise<void>;
+  private conn?: Connection;
+  private eventsConn?: Connection;
+  private queue?: Queue;
+  private events?: QueueEvents;
+  /** Connects on the first unit (a run whose units are all done never talks to Redis). */
+  private ready?: Promise<void>;
   private readonly waiting = new Map<string, Waiter>();
   private readonly announce = new Map<StageHash, { queued: number; adopted: number; hooks: TaskHooks; timer: NodeJS.Timeout }>();
   private timer?: NodeJS.Timeout;
@@ -79,39 +80,41 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
     private readonly url: string,
     private readonly o: BullmqOptions,
     private readonly local: Executor,
-  ) {
-    this.conn = connect(url, 'attrib-coordinator');
-    this.eventsConn = connect(url, 'attrib-coordinator-events');
-    this.queue = new Queue(o.queue, { connection: this.conn.redis, prefix: o.prefix });
-    this.events = new QueueEvents(o.queue, { connection: this.eventsConn.redis, prefix: o.prefix });
-    // bullmq re-emits connection errors; the connections reconnect by themselves.
-    this.queue.on('error', () => {});
-    this.events.on('error', () => {});
-    this.events.on('completed', ({ jobId: id }) => {
-      const w = this.waiting.get(id);
-      if (w) void this.settle(w);
-    });
-    this.events.on('failed', ({ jobId: id, failedReason }) => {
-      const w = this.waiting.get(id);
-      if (w) this.fail(w, failedReason);
-    });
-    this.events.on('progress', ({ jobId: id, data }) => {
-      const w = this.waiting.get(id);
-      if (!w) return;
-      const p = (typeof data === 'number' ? { fraction: data } : data) as UnitProgress;
-      if (typeof p.fraction === 'number') w.hooks.progress(p.fraction);
-      if (typeof p.log === 'string') w.hooks.log(p.log);
-    });
-    this.events.on('stalled', ({ jobId: id }) => {
-      const w = this.waiting.get(id);
-      if (w) w.hooks.log(`unit ${w.job.index}: its worker stopped answering; the unit goes back on the queue`);
-    });
-    const [conn, events] = [this.conn, this.events];
-    this.ready = (async () => {
-      await ping(conn, url);
+  ) {}
+
+  private start(): Promise<void> {
+    this.ready ??= (async () => {
+      const conn = (this.conn = connect(this.url, 'attrib-coordinator'));
+      await ping(conn, this.url);
+      if (this.closed) return;
+      this.eventsConn = connect(this.url, 'attrib-coordinator-events');
+      const queue = (this.queue = new Queue(this.o.queue, { connection: conn.redis, prefix: this.o.prefix }));
+      const events = (this.events = new QueueEvents(this.o.queue, { connection: this.eventsConn.redis, prefix: this.o.prefix }));
+      // bullmq re-emits connection errors; the connections reconnect by themselves.
+      queue.on('error', () => {});
+      events.on('error', () => {});
+      events.on('completed', ({ jobId: id }) => {
+        const w = this.waiting.get(id);
+        if (w) void this.settle(w);
+      });
+      events.on('failed', ({ jobId: id, failedReason }) => {
+        const w = this.waiting.get(id);
+        if (w) this.fail(w, failedReason);
+      });
+      events.on('progress', ({ jobId: id, data }) => {
+        const w = this.waiting.get(id);
+        if (!w) return;
+        const p = (typeof data === 'number' ? { fraction: data } : data) as UnitProgress;
+        if (typeof p.fraction === 'number') w.hooks.progress(p.fraction);
+        if (typeof p.log === 'string') w.hooks.log(p.log);
+      });
+      events.on('stalled', ({ jobId: id }) => {
+        const w = this.waiting.get(id);
+        if (w) w.hooks.log(`unit ${w.job.index}: its worker stopped answering; the unit goes back on the queue`);
+      });
       await events.waitUntilReady();
     })();
-    this.ready.catch(() => {});
+    return this.ready;
   }
 
   async run(task: Task, hooks: TaskHooks): Promise<TaskResult> {
@@ -120,7 +123,8 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
     const done = this.store.readUnit(task.hash, task.index);
     if (done) return { outcome: done };
     try {
-      await this.ready;
+      await this.start();
+      if (this.closed) throw new Error('the executor was closed');
     } catch (e) {
       throw new TaskError(e instanceof Error ? e.message : String(e));
     }
@@ -142,15 +146,24 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
     for (const a of this.announce.values()) clearTimeout(a.timer);
     for (const w of this.waiting.values()) w.reject(new TaskError('the executor was closed'));
     this.waiting.clear();
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
-    this.conn.redis.disconnect();
-    this.eventsConn.redis.disconnect();
+    // Closing waits for Redis; when it is away, do not wait for ever: force it.
+    const bounded = async (p: Promise<unknown>) => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([p.catch(() => {}), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
+    };
+    if (this.ready) await bounded(this.ready);
+    const parts = [this.events, this.queue].filter((x) => x !== undefined);
+    await bounded(Promise.allSettled(parts.map((x) => x.close())));
+    await bounded(Promise.allSettled(parts.map((x) => x.disconnect())));
+    this.conn?.redis.disconnect();
+    this.eventsConn?.redis.disconnect();
     await this.local.close();
   }
 
   /** Queues the unit unless its job is already waiting or running (queued by an earlier coordinator). */
   private async enqueue(w: Waiter): Promise<void> {
-    const existing = await this.queue.getJob(w.id);
+    const existing = await this.queue!.getJob(w.id);
     if (existing) {
       const state = await existing.getState();
       if (state !== 'completed' && state !== 'failed') {
@@ -162,7 +175,7 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
       // or failed then): run it again.
       await existing.remove();
     }
-    await this.queue.add(JOB_NAME, w.job, {
+    await this.queue!.add(JOB_NAME, w.job, {
       jobId: w.id,
       attempts: this.o.attempts,
       backoff: { type: 'fixed', delay: Math.round(this.o.backoff * 1000) },
@@ -197,7 +210,7 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
     if (this.checkedWorkers) return;
     this.checkedWorkers = true;
     try {
-      if ((await this.queue.getWorkersCount()) === 0) {
+      if ((await this.queue!.getWorkersCount()) === 0) {
         hooks.log(`no worker is listening on queue "${this.o.queue}" yet: start some with \`attrib worker --redis URL --runs ${this.store.runsDir}\` (and --plugin for the config's plugins)`);
       }
     } catch {
@@ -250,9 +263,9 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
           void this.settle(w);
           continue;
         }
-        const state = await this.queue.getJobState(w.id);
+        const state = await this.queue!.getJobState(w.id);
         if (state === 'completed') void this.settle(w);
-        else if (state === 'failed') this.fail(w, (await this.queue.getJob(w.id))?.failedReason ?? 'the job failed');
+        else if (state === 'failed') this.fail(w, (await this.queue!.getJob(w.id))?.failedReason ?? 'the job failed');
         else if (state === 'unknown' && this.waiting.get(w.id) === w) {
           w.hooks.log(`unit ${w.job.index}: its job is gone from the queue; queueing it again`);
           w.queued = false;

@@ -161,8 +161,9 @@ export class SlurmExecutor implements Executor, TakesEveryUnit {
       }
       if (adopted) batch[0]!.hooks.log(`${adopted} unit(s) already queued or running in SLURM from an earlier run: waiting for them`);
     } catch (e) {
-      for (const u of batch) this.fail(u, `cannot list SLURM jobs: ${e instanceof Error ? e.message : String(e)}`);
-      return;
+      // Then a restarted coordinator may submit a unit twice: harmless (it commits once).
+      batch[0]?.hooks.log(`cannot list SLURM jobs (${e instanceof Error ? e.message : String(e)}); submitting all ${batch.length} unit(s)`);
+      rest = batch;
     }
     await this.submit(hash, rest);
     this.startPolling();
@@ -196,7 +197,7 @@ export class SlurmExecutor implements Executor, TakesEveryUnit {
         `--comment=${runsComment(this.store.runsDir)}`,
         `--array=${indexRanges(tasks)}${this.limit ? `%${this.limit}` : ''}`,
         `--output=${join(dir, '%A_%a.out')}`,
-        `--chdir=${process.cwd()}`,
+        `--chdir=${this.store.runsDir}`, // every path in the script is absolute; runs/ exists on every node
         ...sbatchResourceArgs(resources),
         script,
       ];
