@@ -16,6 +16,7 @@ import { runStage } from '../helpers/run-stage.ts';
 
 const options = (o: object = {}) => offlineRlOptions.parse({ kind: 'offline-rl', ...o });
 const cell = (r: number, c: number) => r * 9 + c;
+const sum = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, b) => a + b, 0);
 
 test('the default map: Q* sends every state towards the goal, around the walls and the pit', (t) => {
   const { grid, q } = offlineRlWorld(options());
@@ -57,8 +58,8 @@ test('the logged data: transitions per policy as groups, row/column one-hot feat
   t.deepEqual(src.featureShape, [15]);
   for (let i = 0; i < 200; i++) {
     const x = src.train!.x.subarray(i * 15, (i + 1) * 15);
-    t.is(x.subarray(0, 6).reduce((s, v) => s + v, 0), 1);
-    t.is(x.subarray(6).reduce((s, v) => s + v, 0), 1);
+    t.is(sum(x.subarray(0, 6)), 1, 'one row');
+    t.is(sum(x.subarray(6)), 1, 'one column');
   }
   // The expert mostly takes the optimal action, the random policy about a quarter of the time.
   const { q } = offlineRlWorld(o);
