@@ -42,7 +42,7 @@ export interface ModelKind<S extends { kind: string } = { kind: string }> {
 
 export class ModelError extends Error {}
 
-const activation = z.enum(['relu', 'tanh', 'sigmoid', 'elu']).default('relu');
+const activation = z.enum(['relu', 'tanh', 'sigmoid', 'elu']).default('relu').describe('activation of the hidden layers');
 const hidden = z.array(z.number().int().positive());
 
 export const logregParams = z.strictObject({ kind: z.literal('logreg') });
@@ -54,7 +54,7 @@ export const mlpParams = z.strictObject({
 export const cnnParams = z.strictObject({
   kind: z.literal('cnn'),
   channels: hidden.min(1).default([16, 32]).describe('filters of each conv-relu-pool block'),
-  kernel: z.number().int().positive().refine((k) => k % 2 === 1, 'expected an odd kernel size').default(3),
+  kernel: z.number().int().positive().refine((k) => k % 2 === 1, 'expected an odd kernel size').default(3).describe('conv kernel size k (odd): k×k filters'),
   pool: z.number().int().positive().default(2).describe('max-pool window and stride after each conv block'),
   hidden: hidden.default([128]).describe('dense head widths before the output layer'),
   activation,
