@@ -37,7 +37,7 @@ export const knobmodelParams = z.strictObject({
   heldOut: z.number().gt(0).lt(1).default(0.25).describe('fraction of the draws held out for evaluation when there is no heldout input'),
   targets: targetsParams,
   bootstrap: z.number().int().min(0).default(1000).describe('bootstrap resamples of the targets for the interval of the mean'),
-  ci: z.number().gt(0).lt(1).default(0.95),
+  ci: z.number().gt(0).lt(1).default(0.95).describe('coverage of the bootstrap interval'),
 });
 export type KnobmodelParams = z.infer<typeof knobmodelParams>;
 
