@@ -39,7 +39,7 @@ import { Rng } from './random/rng.ts';
 
 export const knobPredictParams = z.strictObject({
   bootstrap: z.number().int().min(0).default(1000).describe('bootstrap resamples of the targets for the interval of the mean'),
-  ci: z.number().gt(0).lt(1).default(0.95),
+  ci: z.number().gt(0).lt(1).default(0.95).describe('coverage of the bootstrap interval'),
 });
 export type KnobPredictParams = z.infer<typeof knobPredictParams>;
 
