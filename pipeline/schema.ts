@@ -128,6 +128,12 @@ export function paramsJsonSchema(kind: StageKind): JsonSchema {
   return zodToJsonSchema(schema);
 }
 
+/** A stage entry's own `seed:` as ConfigSchema declares it. */
+function stageSeedSchema(): JsonSchema {
+  const top = zodToJsonSchema(ConfigSchema) as { properties: { stages: { additionalProperties: { properties: { seed: JsonSchema } } } } };
+  return top.properties.stages.additionalProperties.properties.seed;
+}
+
 /** `stages.<name>` for one kind: its `kind` const, named inputs, params and seed. */
 export function stageJsonSchema(kind: StageKind): JsonSchema {
   const params = paramsJsonSchema(kind);
@@ -156,7 +162,7 @@ export function stageJsonSchema(kind: StageKind): JsonSchema {
       kind: { const: kind.name, description: kind.description },
       inputs: inputsSchema,
       params: { ...params, description: params.description ?? STAGE_KEYS.params },
-      seed: { type: 'integer', minimum: 0, description: STAGE_KEYS.seed },
+      seed: { ...stageSeedSchema(), description: STAGE_KEYS.seed },
     },
     required,
     additionalProperties: false,
