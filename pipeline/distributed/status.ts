@@ -1,8 +1,12 @@
 /**
  * For `attrib status`: units of unfinished stages that are queued or running in SLURM
- * (squeue, when it is on PATH) or on a bullmq queue (when --redis / ATTRIB_REDIS_URL is
- * given). Bounded in time; a service that does not answer becomes a note, not an error.
+ * (asked with squeue when the slurm executor has submitted arrays for them: their
+ * folders exist under the task logs) or on a bullmq queue (when --redis /
+ * ATTRIB_REDIS_URL is given). Bounded in time; a service that does not answer becomes a
+ * note, not an error.
  */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { bullmqOptions } from '../executors/bullmq.ts';
 import type { StageHash } from '../registry.ts';
@@ -31,7 +35,9 @@ export async function remoteUnitStates(store: Store, hashes: readonly StageHash[
   };
   const wanted = new Set(hashes);
 
-  if (onPath('squeue')) {
+  const logs = (opts.executor as { slurm?: { logs?: unknown } } | undefined)?.slurm?.logs;
+  const logsDir = typeof logs === 'string' ? resolve(logs) : join(store.runsDir, 'slurm-logs');
+  if (hashes.some((h) => existsSync(join(logsDir, h))) && onPath('squeue')) {
     try {
       const counts = new Map<StageHash, RemoteUnits>();
       for (const t of await queuedTasks(store.runsDir, 15_000)) {
