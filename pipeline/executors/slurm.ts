@@ -19,7 +19,7 @@
  * plugins it loads are the config's, given as --plugin, never read from the store.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { TaskError, type Executor, type ExecutorEnv, type ExecutorFactory } from '../executor.ts';
@@ -62,7 +62,7 @@ export const slurmOptions = slurmResources.extend({
   poll: z.number().positive().default(5),
   /** Seconds a task may be out of squeue before its unit shows in the store (a shared filesystem can lag). */
   settle: z.number().min(0).default(10),
-  /** Folder for the tasks' output (default: <runs>/slurm-logs). */
+  /** Folder for the tasks' output, on the shared filesystem (default: <runs>/slurm-logs; relative to the working directory). */
   logs: z.string().min(1).optional(),
 });
 export type SlurmOptions = z.output<typeof slurmOptions>;
@@ -108,7 +108,7 @@ export class SlurmExecutor implements Executor, TakesEveryUnit {
     attribBin: string[],
     private readonly local: Executor,
   ) {
-    this.logs = o.logs ?? join(store.runsDir, 'slurm-logs');
+    this.logs = o.logs ? resolve(o.logs) : join(store.runsDir, 'slurm-logs');
     this.command = o.command ?? attribBin;
   }
 
