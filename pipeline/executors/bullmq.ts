@@ -18,6 +18,7 @@
  *   truth: a job is done when units/<i>/unit.json is there.
  */
 import { Queue, QueueEvents } from 'bullmq';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { TaskError, type Executor, type ExecutorEnv, type ExecutorFactory } from '../executor.ts';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, JOB_NAME, jobId, queueName, type UnitJob, type UnitProgress } from '../distributed/jobs.ts';
@@ -289,6 +290,7 @@ export const bullmqExecutor: ExecutorFactory<BullmqOptions> = {
     if (!url) throw new ExecutorSetupError('the bullmq executor needs --redis URL (or ATTRIB_REDIS_URL in the environment)');
     const problem = checkRedisUrl(url);
     if (problem) throw new ExecutorSetupError(`--redis: ${problem}`);
-    return new BullmqExecutor(env.store, url, env.options, localExecutor.create(env));
+    // count, run() and combine() here: --jobs threads at most, and no more than this machine's cores.
+    return new BullmqExecutor(env.store, url, env.options, localExecutor.create({ ...env, jobs: Math.min(env.jobs, availableParallelism()) }));
   },
 };

@@ -21,6 +21,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { TaskError, type Executor, type ExecutorEnv, type ExecutorFactory } from '../executor.ts';
 import { awaitUnit, removeUnitLeftovers } from '../distributed/leftovers.ts';
@@ -343,6 +344,7 @@ export const slurmExecutor: ExecutorFactory<SlurmOptions> = {
     let bin: string[] | undefined;
     if (env.workerEntry) bin = [process.execPath, fileURLToPath(new URL('attrib.js', env.workerEntry))];
     if (!env.options.command && !bin) throw new ExecutorSetupError('the slurm executor needs executor.slurm.command (the attrib command on the nodes)');
-    return new SlurmExecutor(env.store, env.options, env.plugins, env.cli?.jobs, bin ?? [], localExecutor.create(env));
+    // count, run() and combine() here: --jobs threads at most, and no more than this machine's cores.
+    return new SlurmExecutor(env.store, env.options, env.plugins, env.cli?.jobs, bin ?? [], localExecutor.create({ ...env, jobs: Math.min(env.jobs, availableParallelism()) }));
   },
 };
