@@ -3,10 +3,13 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Artifact } from '../../pipeline/registry.ts';
-import { MASKS } from '../../stages/artifacts.ts';
+import { DATASET, MASKS } from '../../stages/artifacts.ts';
+import { dataset } from '../../stages/dataset.ts';
+import { readNpy } from '../../stages/io/npy.ts';
 import { gamma } from '../../stages/knobs/priors.ts';
 import { mixtureCounts } from '../../stages/knobs/sampler.ts';
 import { Rng } from '../../stages/random/rng.ts';
+import { runStage } from '../helpers/run-stage.ts';
 import { knobSubsets, mean, readMasks, syntheticData } from './helpers.ts';
 
 let data: Promise<Artifact>;
@@ -182,4 +185,21 @@ test('gamma variates have mean and variance equal to their shape', (t) => {
     t.true(Math.abs(m - shape) < 4 * Math.sqrt(shape / 20000), `shape ${shape}: mean ${m}`);
     t.true(Math.abs(v / shape - 1) < 0.1, `shape ${shape}: variance ${v}`);
   }
+});
+
+test('groups by a csv column (groupColumn): the data set\'s groups are the knobs, rows without one follow rest', async (t) => {
+  const csv = join(import.meta.dirname, '..', 'fixtures', 'knobs', 'sources.csv');
+  const ds = await runStage(dataset, { params: { source: { kind: 'csv', path: csv, groupColumn: 'source' }, train: 48, test: 12 } });
+  const a = await knobSubsets(ds, 20, { groups: { by: 'group' }, prior: { kind: 'uniform', low: 0.5, high: 0.5 }, sampling: 'exact', rest: 0 });
+  const { groupOf, masks, inclusion } = readMasks(a);
+  t.deepEqual(Array.from(groupOf), Array.from(readNpy(join(ds.dir, DATASET.groupTrain)).data));
+  const meta = JSON.parse(readFileSync(join(a.dir, MASKS.meta), 'utf8'));
+  t.deepEqual(meta.knobs.names, ['books', 'code', 'web']);
+  t.is(meta.knobs.by, 'group');
+  t.is(meta.knobs.ungrouped, Array.from(groupOf).filter((g) => g < 0).length);
+  t.true(meta.knobs.ungrouped > 0);
+  for (let k = 0; k < 20; k++) for (let i = 0; i < 48; i++) if (groupOf[i] < 0) t.is(masks.data[k * 48 + i], 0);
+  const { counts, sizes } = groupCounts(a);
+  for (let k = 0; k < 20; k++) for (let g = 0; g < 3; g++) t.is(counts[k][g], Math.round(0.5 * sizes[g]));
+  t.true(Math.abs(inclusion.data[0] - Math.round(0.5 * sizes[0]) / sizes[0]) < 1e-6);
 });
