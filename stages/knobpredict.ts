@@ -77,6 +77,7 @@ export const knobPredict = defineStage<KnobPredictParams>({
     const slopes = new Float64Array(T * d);
     const { mode, total, sizes } = draws.meta;
     for (let j = 0; j < T; j++) for (let g = 0; g < d; g++) slopes[j * d + g] = mode === 'mixture' ? (total! * groupSums[j * d + g]) / sizes[g] : groupSums[j * d + g];
+    // Centered before comparing signs with knobmodel's (writeKnobReport centers a mixture's slopes too; it is idempotent).
     if (mode === 'mixture') centerSlopes(slopes, T, d);
 
     const extraMetrics: Metrics = { spearmanRealized };
