@@ -126,11 +126,15 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
       store.cleanup(hash);
       store.writeStage(inst.record);
       const started = new Date();
-      const { outcome, units, unitOutcomes } = await work(inst, stage);
+      const { outcome, units, unitOutcomes, busySeconds } = await work(inst, stage);
       if (lock.compromised()) throw new Error(`lost the lock on store entry ${hash.slice(0, 12)}: ${lock.compromised()!.message}`);
 
-      const seconds = (Date.now() - t0) / 1000;
-      const metrics: Metrics = { ...outcome.metrics, seconds: round(seconds), ...(hasUnits(inst.spec.kind) ? { units } : {}) };
+      // `seconds` is compute: the summed run time of the stage's tasks (what the stage
+      // costs, whatever else shared the workers); `wallSeconds` is elapsed time, which
+      // also counts waiting for a free worker behind other stages.
+      const seconds = busySeconds;
+      const wallSeconds = (Date.now() - t0) / 1000;
+      const metrics: Metrics = { ...outcome.metrics, seconds: round(seconds), wallSeconds: round(wallSeconds), ...(hasUnits(inst.spec.kind) ? { units } : {}) };
       const info = Object.assign({}, ...unitOutcomes.map((o) => o?.info ?? {}), outcome.info ?? {}) as Record<string, unknown>;
       store.writeManifest({
         kind: inst.record.kind,
@@ -165,19 +169,32 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
   }
 
   /** The stage's own work: units then combine, or run(). */
-  async function work(inst: StageInstance, stage: string): Promise<{ outcome: StageOutcome; units: number; unitOutcomes: (StageOutcome | undefined)[] }> {
+  async function work(
+    inst: StageInstance,
+    stage: string,
+  ): Promise<{ outcome: StageOutcome; units: number; unitOutcomes: (StageOutcome | undefined)[]; busySeconds: number }> {
     const hash = inst.hash;
+    let busy = 0;
+    /** Times a task from when it gets a worker slot, not from when it was queued. */
+    const timed = async <T>(task: () => Promise<T>): Promise<T> => {
+      const t = Date.now();
+      try {
+        return await task();
+      } finally {
+        busy += (Date.now() - t) / 1000;
+      }
+    };
     const hooks = (onProgress?: (f: number) => void): TaskHooks => ({
       log: (message) => emit({ type: 'log', stage, hash, message }),
       progress: (f) => onProgress?.(f),
     });
-    const run = (task: Task, h: TaskHooks = hooks()) => limit(() => executor.run(task, h));
+    const run = (task: Task, h: TaskHooks = hooks()) => limit(() => timed(() => executor.run(task, h)));
     const reason = reasonsFor(hash);
 
     if (!hasUnits(inst.spec.kind)) {
       emit({ type: 'started', stage, hash, reason });
       const { outcome } = await run({ step: 'run', hash });
-      return { outcome: outcome ?? {}, units: 0, unitOutcomes: [] };
+      return { outcome: outcome ?? {}, units: 0, unitOutcomes: [], busySeconds: busy };
     }
 
     const { count = 0 } = await run({ step: 'count', hash });
@@ -199,7 +216,7 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
           if (failure) return; // the stage has failed: start no more of its units
           inFlight.set(index, 0);
           try {
-            await executor.run({ step: 'unit', hash, index }, hooks((f) => (inFlight.set(index, Math.min(1, Math.max(0, f))), report())));
+            await timed(() => executor.run({ step: 'unit', hash, index }, hooks((f) => (inFlight.set(index, Math.min(1, Math.max(0, f))), report()))));
             done++;
           } catch (e) {
             failure ??= `unit ${index} failed: ${e instanceof Error ? e.message : String(e)}`;
@@ -213,7 +230,7 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
     if (failure) throw new Error(failure);
     const unitOutcomes = Array.from({ length: count }, (_, i) => store.readUnit(hash, i));
     const { outcome } = await run({ step: 'combine', hash });
-    return { outcome: outcome ?? {}, units: count, unitOutcomes };
+    return { outcome: outcome ?? {}, units: count, unitOutcomes, busySeconds: busy };
   }
 
   function reasonsFor(hash: StageHash): string | undefined {

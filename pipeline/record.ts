@@ -34,7 +34,7 @@ export function formatMetric(value: unknown): string {
   return Math.abs(value) >= 1000 ? value.toFixed(0) : Number(value.toPrecision(4)).toString();
 }
 
-export function formatMetrics(metrics: Metrics, skip: string[] = ['seconds']): string {
+export function formatMetrics(metrics: Metrics, skip: string[] = ['seconds', 'wallSeconds']): string {
   return Object.entries(metrics)
     .filter(([k]) => !skip.includes(k))
     .map(([k, v]) => `${k}=${formatMetric(v)}`)
