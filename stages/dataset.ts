@@ -29,11 +29,11 @@ import { Rng } from './random/rng.ts';
 
 export function datasetParams() {
   return z.strictObject({
-    source: sourceSchema(),
+    source: sourceSchema().describe('where the examples come from: {kind: mnist | fashion-mnist | iris | synthetic | csv | npy | a plugin\'s source, ...options}, or just the kind'),
     train: z.number().int().positive().optional().describe('train examples (required for a pooled source; default: all of a given train part)'),
     test: z.number().int().positive().optional().describe('test examples (required for a pooled source; default: all of a given test part)'),
     seed: z.number().int().optional().describe('split seed (default: derived from the experiment seed)'),
-    normalize: z.enum(['auto', 'none', 'standardize', 'minmax']).default('auto'),
+    normalize: z.enum(['auto', 'none', 'standardize', 'minmax']).default('auto').describe('feature scaling, fitted on the train split: auto standardizes tabular data and leaves images as the source gives them ([0, 1])'),
   });
 }
 
