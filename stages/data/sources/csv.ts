@@ -22,8 +22,8 @@ export const csvOptions = z
     label: column.optional().describe('label column: name or 0-based index (default: "label" if present, else the last column)'),
     ignore: z.array(column).optional().describe('columns that are neither label nor feature, e.g. an id'),
     groupColumn: column.optional().describe('column naming each example\'s group (not a feature; empty = no group): written as group_train/group_test.npy for knobs'),
-    header: z.boolean().default(true),
-    delimiter: z.string().length(1).default(','),
+    header: z.boolean().default(true).describe('the first row names the columns'),
+    delimiter: z.string().length(1).default(',').describe('column separator'),
     sha256: z.union([sha256Pin.unwrap(), z.strictObject({ train: sha256Pin.unwrap(), test: sha256Pin.unwrap() })]).optional()
       .describe('pin of the file content: a digest for `path`, or {train, test}'),
   })
