@@ -19,12 +19,12 @@ export const npyOptions = z
     x: z.string().min(1).describe('features .npy: [n, d], [n, H, W], [n, H, W, C] or [n, C, H, W]'),
     y: z.string().min(1).describe('labels .npy: [n] integers 0..classes-1'),
     xTest: z.string().min(1).optional().describe('test features, used as given (with yTest)'),
-    yTest: z.string().min(1).optional(),
+    yTest: z.string().min(1).optional().describe('test labels, used as given (with xTest)'),
     layout: z.enum(['auto', 'nhwc', 'nchw']).default('auto').describe('axis order of 4-d image arrays; auto takes a second axis of 1 or 3 as channels-first'),
     scale: z.number().positive().optional().describe('multiplier of the features (default 1/255 for uint8, else 1)'),
     classes: z.number().int().positive().optional().describe('number of classes (default: largest label + 1)'),
-    classNames: z.array(z.string()).optional(),
-    sha256: z.strictObject({ x: pin.optional(), y: pin.optional(), xTest: pin.optional(), yTest: pin.optional() }).optional(),
+    classNames: z.array(z.string()).optional().describe('a name per class, for reports'),
+    sha256: z.strictObject({ x: pin.optional(), y: pin.optional(), xTest: pin.optional(), yTest: pin.optional() }).optional().describe('pins of the files\' content, by file: a changed file is then an error'),
   })
   .superRefine((o, ctx) => {
     if ((o.xTest === undefined) !== (o.yTest === undefined)) ctx.addIssue({ code: 'custom', message: 'give both xTest and yTest, or neither' });
