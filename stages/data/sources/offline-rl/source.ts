@@ -50,7 +50,7 @@ export const offlineRlOptions = z
     policies: z.array(policySpec).min(1).default(DEFAULT_POLICIES).describe('behavior policies; each one is a group of the train split'),
     transitions: z.number().int().positive().default(400).describe('logged (s, a) pairs per behavior policy'),
     horizon: z.number().int().positive().default(30).describe('steps per episode at most'),
-    features: z.enum(['rowcol', 'cell', 'cell+rowcol']).default('rowcol'),
+    features: z.enum(['rowcol', 'cell', 'cell+rowcol']).default('rowcol').describe('state features: one-hot row ⊕ one-hot column (rowcol), one-hot cell (cell, tabular), or both'),
     evalStates: z
       .union([z.literal('all'), z.array(z.array(z.number().int().nonnegative()).length(2)).min(1)])
       .default('all')
