@@ -52,8 +52,8 @@ export type PriorSpec = z.infer<typeof priorSpec>;
 
 export const knobsSpec = z
   .strictObject({
-    groups: groupsSpec,
-    prior: priorSpec,
+    groups: groupsSpec.describe('the knobs: one per group of train examples (by label, by the data set\'s group column, or listed indices)'),
+    prior: priorSpec.describe('distribution of the knob setting θ: uniform rates or a dirichlet over groups'),
     mode: z.enum(['rates', 'mixture']).default('rates').describe('rates: θ_g is group g\'s inclusion rate; mixture: θ are the weights of a subset of `total` examples'),
     sampling: z.enum(['bernoulli', 'exact']).default('bernoulli').describe('rates mode: independent coin flips, or exactly round(θ_g·n_g) examples per group'),
     total: z.number().int().positive().optional().describe('mixture mode: examples in every subset'),
