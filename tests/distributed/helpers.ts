@@ -107,11 +107,15 @@ export function unitLog(path: string): { what: string; hash8: string; index: num
     });
 }
 
-const TIMING = ['started', 'finished', 'seconds'];
+/** Timings: `started`, `finished`, and anything called `...seconds` / `...Seconds` (top level or in metrics). */
+const timing = (key: string) => key === 'started' || key === 'finished' || /seconds$/i.test(key);
+const untimed = (o: Record<string, unknown> | undefined) => {
+  for (const k of Object.keys(o ?? {})) if (timing(k)) delete o![k];
+};
 
 /**
  * Every file of every store entry (relative to runs/store), as bytes. Manifests lose
- * their timing fields (started, finished, seconds, metrics.seconds); engine bookkeeping
+ * their timing fields (started, finished, seconds, metrics.seconds, ...); engine bookkeeping
  * that is not an artifact (the entry lock, staging and temporary names) is left out.
  */
 export function storeFiles(runs: string): Map<string, Buffer> {
@@ -125,8 +129,8 @@ export function storeFiles(runs: string): Map<string, Buffer> {
       if (statSync(path).isDirectory()) walk(path, r);
       else if (name === 'manifest.json' && rel.split('/').length === 1) {
         const m = JSON.parse(readFileSync(path, 'utf8'));
-        for (const k of TIMING) delete m[k];
-        delete m.metrics?.seconds;
+        untimed(m);
+        untimed(m.metrics);
         files.set(r, Buffer.from(JSON.stringify(m, null, 2)));
       } else files.set(r, readFileSync(path));
     }
