@@ -17,7 +17,7 @@ slurmTest('a config runs as job arrays (%--jobs), status shows queued/running un
   const local = join(dir, 'local');
   const dist = join(dir, 'dist');
   const log = join(dir, 'units.log');
-  const set = ['--set', 'stages.noise.params.sleepMs=500'];
+  const set = ['--set', 'stages.noise.params.sleepMs=1500']; // long enough to see the array queued and running
   const env = { PATH: slurmPath(), ATTRIB_DIST_LOG: log };
 
   const coordinator = spawnCli(['run', CONFIG, '--executor', 'slurm', '--jobs', '2', '--runs', dist, ...set], env);
