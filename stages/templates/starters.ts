@@ -126,13 +126,13 @@ ${split('the targets come from here')}
 ${split('the targets come from here')}
       seed: 0                     # split seed: the split stays put when the experiment seed changes`;
     case 'synthetic':
-      return `  # The data: a seeded synthetic classification problem (gaussian blobs), made of
-  # exactly train + test examples. generator: teacher draws labels from a random
-  # linear teacher instead.
+      return `  # The data: a seeded synthetic classification problem of exactly train + test
+  # examples. Labels come from a random linear teacher with noise (temperature), so
+  # single examples matter; generator: blobs makes gaussian clusters instead.
   data:
     kind: dataset
     params:
-      source: {kind: synthetic, generator: blobs, dim: 20, classes: 3, separation: 2, seed: 0}
+      source: {kind: synthetic, generator: teacher, dim: 20, classes: 3, separation: 4, temperature: 1, seed: 0}
 ${split('the targets come from here')}`;
     case 'csv':
       return `  # The data: a CSV table, one example per row: a label column and numeric features.
