@@ -3,8 +3,7 @@
  * file in stages/ plus one line here.
  */
 import type { Registry, StageKind } from '../pipeline/registry.ts';
-import { gradcos } from './baselines/gradcos.ts';
-import { graddot } from './baselines/graddot.ts';
+import { gradcos, graddot } from './baselines/gradient-similarity.ts';
 import { influence } from './baselines/influence.ts';
 import { tracin } from './baselines/tracin.ts';
 import { bindSources } from './data/index.ts';

@@ -2,8 +2,7 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { SCORES } from '../../stages/artifacts.ts';
-import { gradcos } from '../../stages/baselines/gradcos.ts';
-import { graddot } from '../../stages/baselines/graddot.ts';
+import { gradcos, graddot } from '../../stages/baselines/gradient-similarity.ts';
 import { readNpy } from '../../stages/io/npy.ts';
 import { runStage } from '../helpers/run-stage.ts';
 import { featuresArtifact, randomFeatures, relErr, type HandFeatures } from './helpers.ts';
