@@ -36,7 +36,14 @@ wait_for() {
     sleep 0.5
   done
 }
-alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file names a live process of that program (pid files outlive killed daemons, and
+# their pids get reused): alive PIDFILE (the program is the file's base name).
+alive() {
+  [[ -f "$1" ]] || return 1
+  local pid name
+  pid="$(cat "$1")" name="$(basename "$1" .pid)"
+  kill -0 "$pid" 2>/dev/null && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$name"* ]]
+}
 
 # --- install ---------------------------------------------------------------------------
 missing=()
