@@ -92,13 +92,14 @@ function describe(scoresHash: string): { model: string; method: string; projecto
   return { model, method, projector };
 }
 
-/** Seconds of the method's own stages (manifests) and of training its models (secondsPerModel × models). */
+/** Wall seconds of the method's own stages (manifests) and compute seconds of training its models (secondsPerModel × models). */
 function seconds(scoresHash: string): { method: number; training: number } {
   let method = 0;
   let training = 0;
   for (const m of closure(scoresHash).values()) {
     if (m.kind === 'train') training += Number(m.metrics.secondsPerModel ?? 0) * Number(m.metrics.models ?? 0);
-    else if (!MODEL_KINDS.has(m.kind)) method += m.seconds;
+    // Elapsed seconds: `metrics.wallSeconds` since the engine records compute as `seconds`.
+    else if (!MODEL_KINDS.has(m.kind)) method += Number(m.metrics.wallSeconds ?? m.seconds);
   }
   return { method, training };
 }
@@ -223,7 +224,7 @@ const table = [
     `500 targets; ground truth ${[...groundTruth].join(', ') || '?'} (margins averaged per subset). ` +
     `Command: \`npm run bench:lds -- --configs ${configs.join(',')} --jobs ${jobs}${flag('fresh') ? ' --fresh' : ''}\`.`,
   '',
-  '| model | method | projector | LDS | 95% CI (bootstrap over targets) | method s | training s | config: stage |',
+  '| model | method | projector | LDS | 95% CI (bootstrap over targets) | method s (wall) | training s (Σ models) | config: stage |',
   '|---|---|---|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.join(' | ')} |`),
 ].join('\n');
