@@ -43,6 +43,7 @@ interface Manifest {
   inputs: Record<string, string>;
   seconds: number;
   metrics: Record<string, number | string | boolean | null>;
+  finished: string;
 }
 interface RunEntry { hash: string; status: string; seconds: number }
 type RunRecord = Record<string, RunEntry>;
@@ -203,7 +204,7 @@ for (const c of configs) {
     const key = d.model.split(' ')[0];
     if (![...groundTruth].some((g) => g.startsWith(`${key}:`))) {
       const agree = seedAgreement(m.inputs.models);
-      groundTruth.add(`${key}: ${m.metrics.subsets} subsets × ${m.metrics.seedsPerSubset} seeds` + (agree ? ` (seed-to-seed Spearman ${fmt(agree.r, 2)}, so LDS ≲ ${fmt(agree.cap, 2)})` : ''));
+      groundTruth.add(`${key}: ${m.metrics.subsets} subsets × ${m.metrics.seedsPerSubset} seed${m.metrics.seedsPerSubset === 1 ? '' : 's'}` + (agree ? ` (seed-to-seed Spearman ${fmt(agree.r, 2)}, so LDS ≲ ${fmt(agree.cap, 2)})` : ''));
     }
     rows.push([
       d.model,
@@ -213,19 +214,20 @@ for (const c of configs) {
       `${fmt(Number(m.metrics.ldsLow))} – ${fmt(Number(m.metrics.ldsHigh))}`,
       fmt(t.method, 0),
       fmt(t.training, 0),
+      manifest(m.inputs.scores).finished.slice(11, 16),
       `${c}: ${s}`,
     ]);
   }
 }
 const cpu = cpus();
 const table = [
-  `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpu.length} × ${cpu[0]?.model ?? 'cpu'} (${(totalmem() / 2 ** 30).toFixed(0)} GB), Node ${process.version}, ` +
-    `load average ${loadBefore.toFixed(1)} → ${loadavg()[0].toFixed(1)}.` +
-    `500 targets; ground truth ${[...groundTruth].join(', ') || '?'} (margins averaged per subset). ` +
+  `${flag('report') ? 'Reported' : 'Run'} ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpu.length} × ${cpu[0]?.model ?? 'cpu'} (${(totalmem() / 2 ** 30).toFixed(0)} GB), Node ${process.version}` +
+    (flag('report') ? '; "done" is when each method finished (UTC). ' : `, load average ${loadBefore.toFixed(1)} → ${loadavg()[0].toFixed(1)}. `) +
+    `Targets: all 500 test examples. Ground truth (margins averaged over the seeds of each subset): ${[...groundTruth].join('; ') || '?'}. ` +
     `Command: \`npm run bench:lds -- --configs ${configs.join(',')} --jobs ${jobs}${flag('fresh') ? ' --fresh' : ''}\`.`,
   '',
-  '| model | method | projector | LDS | 95% CI (bootstrap over targets) | method s (wall) | training s (Σ models) | config: stage |',
-  '|---|---|---|---|---|---|---|---|',
+  '| model | method | projector | LDS | 95% CI (bootstrap over targets) | method s (wall) | training s (Σ models) | done | config: stage |',
+  '|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.join(' | ')} |`),
 ].join('\n');
 console.log(`\n${table}\n`);
