@@ -31,7 +31,7 @@ import { spearman } from '../../stages/linalg/index.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
-const ALL = ['mnist-lr', 'mnist-mlp', 'mnist-lr-datamodels', 'mnist-mlp-dense'];
+const ALL = ['mnist-lr', 'mnist-mlp', 'mnist-lr-datamodels', 'mnist-mlp-dense', 'mnist-mlp-lambda'];
 const BEGIN = '<!-- bench:lds:table:begin -->';
 const END = '<!-- bench:lds:table:end -->';
 /** Stage kinds that make models, not attributions. */
@@ -88,7 +88,10 @@ function describe(scoresHash: string): { model: string; method: string; projecto
   const proj = (features?.params.projector ?? s.params.projector) as { kind: string; dim?: number } | undefined;
   const projector = !proj ? '–' : proj.kind === 'identity' ? 'none (exact gradients)' : `${proj.kind}, k = ${proj.dim}`;
   let method = `${METHOD_NAMES[s.kind] ?? s.kind}, ${models} model${models === 1 ? '' : 's'}`;
-  if (s.kind === 'trak') method = `TRAK-${models}`;
+  if (s.kind === 'trak') {
+    const l = s.params.lambda as number | { relative: number };
+    method = `TRAK-${models}, λ ${typeof l === 'number' ? l : `${l.relative}·mean diag`}`;
+  }
   if (s.kind === 'datamodels') method = `Datamodels, ${models} models`;
   return { model, method, projector };
 }
