@@ -227,7 +227,7 @@ const table = [
   `${flag('report') ? 'Reported' : 'Run'} ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpu.length} × ${cpu[0]?.model ?? 'cpu'} (${(totalmem() / 2 ** 30).toFixed(0)} GB), Node ${process.version}` +
     (flag('report') ? '; "done" is when each method finished (UTC). ' : `, load average ${loadBefore.toFixed(1)} → ${loadavg()[0].toFixed(1)}. `) +
     `Targets: all 500 test examples. Ground truth (margins averaged over the seeds of each subset): ${[...groundTruth].join('; ') || '?'}. ` +
-    `Command: \`npm run bench:lds -- --configs ${configs.join(',')} --jobs ${jobs}${flag('fresh') ? ' --fresh' : ''}\`.`,
+    (flag('report') ? 'Rows read from the store by `npm run bench:lds -- --report`.' : `Command: \`npm run bench:lds -- --configs ${configs.join(',')} --jobs ${jobs}${flag('fresh') ? ' --fresh' : ''}\`.`),
   '',
   '| model | method | projector | LDS | 95% CI (bootstrap over targets) | method s (wall) | training s (Σ models) | done | config: stage |',
   '|---|---|---|---|---|---|---|---|---|',
