@@ -37,6 +37,16 @@ export function clock(seconds: number): string {
   return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
+/** Running stages and their unit counts, as both reporters see them from the events. */
+function track(active: Map<string, Active>, e: RunEvent, now: number): Active | undefined {
+  if (e.type === 'started') active.set(e.stage, { started: now, done: e.units?.done ?? 0, total: e.units?.total, lastPrinted: now });
+  if (e.type === 'finished' || e.type === 'failed') active.delete(e.stage);
+  if (e.type !== 'progress') return undefined;
+  const a = active.get(e.stage);
+  if (a) [a.done, a.total] = [e.done, e.total];
+  return a;
+}
+
 function eta(a: Active, now: number): string {
   if (a.total === undefined || a.total === 0 || a.done <= 0) return '';
   const elapsed = (now - a.started) / 1000;
@@ -81,14 +91,9 @@ class PlainReporter implements Reporter {
 
   event(e: RunEvent): void {
     const now = Date.now();
-    if (e.type === 'started') this.active.set(e.stage, { started: now, done: e.units?.done ?? 0, total: e.units?.total, lastPrinted: now });
-    if (e.type === 'finished' || e.type === 'failed') this.active.delete(e.stage);
+    const a = track(this.active, e, now);
     if (e.type === 'progress') {
-      const a = this.active.get(e.stage);
-      if (!a) return;
-      a.done = e.done;
-      a.total = e.total;
-      if (now - a.lastPrinted < this.every) return;
+      if (!a || now - a.lastPrinted < this.every) return;
       a.lastPrinted = now;
       this.out.write(`[${e.stage}] ${Math.floor(e.done)}/${e.total} units, ${clock((now - a.started) / 1000)} elapsed${eta(a, now)}\n`);
       return;
@@ -111,13 +116,7 @@ class TtyReporter implements Reporter {
   }
 
   event(e: RunEvent): void {
-    const now = Date.now();
-    if (e.type === 'started') this.active.set(e.stage, { started: now, done: e.units?.done ?? 0, total: e.units?.total, lastPrinted: now });
-    if (e.type === 'finished' || e.type === 'failed') this.active.delete(e.stage);
-    if (e.type === 'progress') {
-      const a = this.active.get(e.stage);
-      if (a) [a.done, a.total] = [e.done, e.total];
-    }
+    track(this.active, e, Date.now());
     const text = line(e);
     this.redraw(text ? [text] : []);
   }
