@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DataSourceError, type DataSource, type LoadedSource } from '../source.ts';
-import { packageDir } from './mnist.ts';
+import { concatRows, packageDir } from './mnist.ts';
 
 const PIXELS = 28 * 28;
 const NAMES = ['t-shirt/top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot'];
@@ -53,12 +53,7 @@ export const fashionMnist: DataSource<z.infer<typeof fashionMnistOptions>> = {
       parts.push(bytes);
       for (let i = 0; i < n; i++) labels.push(cls);
     }
-    const x = new Uint8Array(labels.length * PIXELS);
-    let offset = 0;
-    for (const p of parts) {
-      x.set(p, offset);
-      offset += p.length;
-    }
+    const x = concatRows(parts, new Uint8Array(labels.length * PIXELS));
     return {
       featureShape: [28, 28, 1],
       classes: 10,

@@ -30,12 +30,7 @@ export const mnist: DataSource<z.infer<typeof mnistOptions>> = {
       parts.push(Float32Array.from(data.slice(0, n * PIXELS)));
       for (let i = 0; i < n; i++) labels.push(digit);
     }
-    const x = new Float32Array(labels.length * PIXELS);
-    let offset = 0;
-    for (const p of parts) {
-      x.set(p, offset);
-      offset += p.length;
-    }
+    const x = concatRows(parts, new Float32Array(labels.length * PIXELS));
     return {
       featureShape: [28, 28, 1],
       classes: 10,
@@ -47,3 +42,13 @@ export const mnist: DataSource<z.infer<typeof mnistOptions>> = {
 };
 
 export { packageDir };
+
+/** The per-class blocks of an image package, one after the other in `out`. */
+export function concatRows<T extends Float32Array | Uint8Array>(parts: readonly T[], out: T): T {
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
