@@ -7,8 +7,8 @@
  *     npm run bench:kernels -- --quick (small sizes: a smoke test in seconds)
  *     --wall: wall-clock instead of CPU seconds; --reference: also time the plain-JS Cholesky
  *
- * Figures are the best of a few repetitions. The machine is shared: check `uptime`
- * first and rerun when the load is low.
+ * Figures are the best of a few repetitions after one untimed warm-up. The machine is
+ * shared: check `uptime` first and rerun when the load is low.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -35,7 +35,11 @@ function now(): number {
   return (u.user + u.system) / 1e6;
 }
 
-/** Best of `reps` timed runs after one untimed warm-up; reps = 0 times the first run itself. */
+/**
+ * Best of `reps` timed runs after one untimed warm-up (the first call of a kernel pays for
+ * allocation and operator set-up); reps = 0 times the first run itself. Only `fn` is
+ * timed: inputs are made before, outside it.
+ */
 function seconds(fn: () => void, reps = 3): number {
   const t0 = now();
   fn();
@@ -90,6 +94,20 @@ function numpy(): Numpy | string {
 }
 
 
+/**
+ * One product and its read-back into JS (dataSync), as a caller would use it: what the
+ * matMul rows time. The read-back stays inside the tidy callback, which returns nothing:
+ * `tf.tidy(() => c.dataSync())` would hand the Float32Array to tidy, which scans its
+ * return value for tensors key by key (for..in over every element, each value added to a
+ * Set): 1.4 s for a 1024² result against 0.1 s for the product itself, and what made these
+ * rows read 1-2.6 GFLOP/s before.
+ */
+function product(f: () => tf.Tensor): () => void {
+  return () => tf.tidy(() => {
+    f().dataSync();
+  });
+}
+
 async function matmuls(np: Numpy | undefined): Promise<{ wasmBest: number; defaultName: BackendName }> {
   const auto = await initBackend('auto');
   say(`### matMul (float32), GFLOP/s`);
@@ -116,7 +134,7 @@ async function matmuls(np: Numpy | undefined): Promise<{ wasmBest: number; defau
       }
       const a = tf.randomNormal([n, n]);
       const b = tf.randomNormal([n, n]);
-      const s = seconds(() => tf.tidy(() => tf.matMul(a, b).dataSync()), name === 'cpu' || n >= 2048 ? 1 : 3);
+      const s = seconds(product(() => tf.matMul(a, b)), name === 'cpu' ? 1 : 3);
       a.dispose();
       b.dispose();
       const g = (2 * n ** 3) / s / 1e9;
@@ -130,7 +148,7 @@ async function matmuls(np: Numpy | undefined): Promise<{ wasmBest: number; defau
       const [m, k, n] = quick ? [2000, 512, 128] : [20000, 4096, 512];
       const a = tf.randomNormal([m, k]);
       const b = tf.randomNormal([k, n]);
-      const s = seconds(() => tf.tidy(() => tf.matMul(a, b).dataSync()), 1);
+      const s = seconds(product(() => tf.matMul(a, b)), 2);
       a.dispose();
       b.dispose();
       const g = (2 * m * k * n) / s / 1e9;
@@ -148,9 +166,9 @@ async function matmuls(np: Numpy | undefined): Promise<{ wasmBest: number; defau
   const n = quick ? 256 : 1024;
   const a = tf.randomNormal([n, n]);
   const b = tf.randomNormal([n, n]);
-  const plain = seconds(() => tf.tidy(() => tf.matMul(a, b).dataSync()));
-  const flag = seconds(() => tf.tidy(() => tf.matMul(a, b, true, false).dataSync()), 1);
-  const explicit = seconds(() => tf.tidy(() => tf.matMul(tf.transpose(a), b).dataSync()));
+  const plain = seconds(product(() => tf.matMul(a, b)));
+  const flag = seconds(product(() => tf.matMul(a, b, true, false)), 1);
+  const explicit = seconds(product(() => tf.matMul(tf.transpose(a), b)));
   a.dispose();
   b.dispose();
   const gf = (s: number) => f1((2 * n ** 3) / s / 1e9);
