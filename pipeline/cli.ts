@@ -18,16 +18,16 @@ import { createReporter } from './progress.ts';
 import { formatMetrics, summary, table } from './record.ts';
 import { hasUnits, type Registry, type StageHash } from './registry.ts';
 import { Store } from './store.ts';
-import { performTask } from './task.ts';
+import { finishStage, performTask } from './task.ts';
+import { arraySpec, expandStage } from './executors/slurm.ts';
 import { errorAt, issuesToErrors } from './validate.ts';
 import { ATTRIB_VERSION } from './version.ts';
 import { kindsCommand } from './commands/kinds.ts';
 import { schemaCommand } from './commands/schema.ts';
 import { workerCommand } from './commands/worker.ts';
 import { redisUrl } from './distributed/redis.ts';
-import { ExecutorSetupError, inFlight, type DistributedEnv } from './distributed/section.ts';
+import { ExecutorSetupError, inFlight, type ExecutorEnv } from './executor.ts';
 import { describeRemote, remoteUnitStates } from './distributed/status.ts';
-import type { ExecutorEnv } from './executor.ts';
 
 export interface CliEnv {
   /** Built-in kinds already registered; config plugins are added to it. */
@@ -143,7 +143,7 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
       }
       const jobs = o.jobs ?? availableParallelism();
       const store = new Store(resolve(o.runs));
-      const executorEnv: ExecutorEnv & DistributedEnv = { registry: env.registry, store, jobs, plugins: loaded.plugins, workerEntry: env.workerEntry, options, cli: { jobs: o.jobs, redis: redisUrl(o.redis) } };
+      const executorEnv: ExecutorEnv = { registry: env.registry, store, jobs, plugins: loaded.plugins, workerEntry: env.workerEntry, options, cli: { jobs: o.jobs, redis: redisUrl(o.redis) } };
       let executor;
       try {
         executor = factory.create(executorEnv);
@@ -248,32 +248,66 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
       print(`${loaded.source.display}: ok (${loaded.experiments.length} experiment(s), ${stages} stages each)`);
     });
 
+  /** Loads a store entry for `unit` / `slurm-expand`, with only the plugins on the command line. */
+  const openEntry = async (hash: string, o: { runs: string; plugin?: string[] }) => {
+    if (!isStageHash(hash)) throw new UsageError([{ message: `"${hash}" is not a stage hash (64 hex digits)` }]);
+    const store = new Store(resolve(o.runs));
+    const record = store.readStage(hash);
+    if (!record) throw new UsageError([{ message: `no stage.json in ${store.entry(hash)}` }]);
+    const failures = await loadPlugins(env.registry, (o.plugin ?? []).map((p) => resolve(p)));
+    if (failures.length) throw new UsageError(failures.map((f) => ({ file: f.plugin, message: f.message })));
+    const kind = env.registry.stage(record.kind);
+    if (!kind) throw new UsageError([{ message: `stage kind "${record.kind}" is not registered: pass the module that registers it with --plugin (the config that planned this entry named: ${record.plugins.join(', ') || 'none'})` }]);
+    return { store, kind, hash: hash as StageHash };
+  };
+  const pluginOption = () => new Option('--plugin <module>', 'a plugin module registering stage kinds (repeatable); only these are loaded, never paths read from the store').argParser(collect);
+
   program
     .command('unit')
-    .description('run one work unit of a stage from its store entry alone (what a SLURM array task runs)')
+    .description('run one work unit of a stage, or finish the stage (run/combine, then the manifest), from its store entry alone (what SLURM jobs run)')
     .argument('<hash>', 'the stage instance hash (runs/store/<hash>)')
-    .argument('<index>', 'unit index', (v) => {
+    .argument('<index>', 'unit index, or "finish"', (v) => {
+      if (v === 'finish') return v;
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('index must be a non-negative integer');
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('index must be a non-negative integer or "finish"');
       return n;
     })
     .addOption(runsOption())
-    .option('--plugin <module>', 'a plugin module registering stage kinds (repeatable); only these are loaded, never paths read from the store', collect)
-    .action(async (hash: string, index: number, o: { runs: string; plugin?: string[] }) => {
-      if (!isStageHash(hash)) throw new UsageError([{ message: `"${hash}" is not a stage hash (64 hex digits)` }]);
-      const store = new Store(resolve(o.runs));
-      const record = store.readStage(hash);
-      if (!record) throw new UsageError([{ message: `no stage.json in ${store.entry(hash)}` }]);
-      const failures = await loadPlugins(env.registry, (o.plugin ?? []).map((p) => resolve(p)));
-      if (failures.length) throw new UsageError(failures.map((f) => ({ file: f.plugin, message: f.message })));
-      const kind = env.registry.stage(record.kind);
-      if (!kind) throw new UsageError([{ message: `stage kind "${record.kind}" is not registered: pass the module that registers it with --plugin (the config that planned this entry named: ${record.plugins.join(', ') || 'none'})` }]);
-      if (!hasUnits(kind)) throw new UsageError([{ message: `stage kind "${record.kind}" has no units` }]);
+    .addOption(pluginOption())
+    .action(async (hash: string, index: number | 'finish', o: { runs: string; plugin?: string[] }) => {
+      const entry = await openEntry(hash, o);
+      const what = index === 'finish' ? 'finish' : `unit ${index}`;
+      if (index !== 'finish' && !hasUnits(entry.kind)) throw new UsageError([{ message: `stage kind "${entry.kind.name}" has no units` }]);
       try {
-        await performTask(env.registry, store, { step: 'unit', hash: hash as StageHash, index }, { log: (m) => err.write(`[unit ${index}] ${m}\n`), progress: () => {} });
-        print(`unit ${index} of ${hash.slice(0, 12)}: done`);
+        const hooks = { log: (m: string) => err.write(`[${what}] ${m}\n`), progress: () => {} };
+        if (index === 'finish') await finishStage(env.registry, entry.store, entry.hash, ATTRIB_VERSION, hooks);
+        else await performTask(env.registry, entry.store, { step: 'unit', hash: entry.hash, index }, hooks);
+        print(`${what} of ${hash.slice(0, 12)}: done`);
       } catch (e) {
-        err.write(`unit ${index} of ${hash.slice(0, 12)} failed: ${e instanceof Error ? e.message : String(e)}\n`);
+        err.write(`${what} of ${hash.slice(0, 12)} failed: ${e instanceof Error ? e.message : String(e)}\n`);
+        code = EXIT.failed;
+      }
+    });
+
+  program
+    .command('slurm-expand')
+    .description("count a stage's units and submit them as a SLURM job array that its finish job waits for (what the slurm executor's count jobs run)")
+    .argument('<hash>', 'the stage instance hash (runs/store/<hash>)')
+    .requiredOption('--spec <json>', 'the array to submit (written by the coordinator into the job script)')
+    .addOption(runsOption())
+    .addOption(pluginOption())
+    .action(async (hash: string, o: { runs: string; plugin?: string[]; spec: string }) => {
+      let spec;
+      try {
+        spec = arraySpec.parse(JSON.parse(o.spec));
+      } catch (e) {
+        throw new UsageError([{ file: '--spec', message: e instanceof Error ? e.message.split('\n')[0]! : String(e) }]);
+      }
+      const entry = await openEntry(hash, o);
+      try {
+        print(`expand of ${hash.slice(0, 12)}: ${await expandStage(env.registry, entry.store, entry.hash, spec, { log: (m) => err.write(`[expand] ${m}\n`), progress: () => {} })}`);
+      } catch (e) {
+        err.write(`expand of ${hash.slice(0, 12)} failed: ${e instanceof Error ? e.message : String(e)}\n`);
         code = EXIT.failed;
       }
     });

@@ -11,12 +11,12 @@
  */
 import pLimit from 'p-limit';
 import type { RunEvent } from './events.ts';
-import type { Executor } from './executor.ts';
+import { runsStages, type Executor, type StageRunner, type StageToRun } from './executor.ts';
 import { whyChanged, type ExperimentPlan, type StageInstance } from './plan.ts';
 import { pendingRun, round, runEntry, type InstanceResult } from './record.ts';
-import { hasUnits, type Metrics, type StageHash, type StageOutcome } from './registry.ts';
-import type { Manifest, RunRecord, Store } from './store.ts';
-import type { Task, TaskHooks } from './task.ts';
+import { hasUnits, type StageHash, type StageOutcome } from './registry.ts';
+import type { EntryLock, Manifest, RunRecord, StageRecord, Store } from './store.ts';
+import { writeStageManifest, type Task, type TaskHooks } from './task.ts';
 
 export interface ExecuteOptions {
   store: Store;
@@ -64,12 +64,17 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
   };
 
   const results = new Map<StageHash, InstanceResult>();
+  // A stage runner (SLURM) takes every stage to compute up front, each entry locked and
+  // with its stage.json; runInstance then only waits for it.
+  const prepared = new Map<StageHash, EntryLock>();
+  const early = new Map<StageHash, InstanceResult>();
+  if (runsStages(executor)) await submitStages(executor);
   const pending = new Map<StageHash, Promise<InstanceResult>>();
   for (const plan of plans) {
     for (const inst of plan.instances) {
       if (pending.has(inst.hash)) continue;
       const upstream = Object.values(inst.inputs).map((h) => ({ hash: h, result: pending.get(h)! }));
-      const job = runInstance(inst, upstream).then((result) => {
+      const job = (early.has(inst.hash) ? Promise.resolve(early.get(inst.hash)!) : runInstance(inst, upstream)).then((result) => {
         results.set(inst.hash, result);
         record(inst.hash, result);
         return result;
@@ -87,7 +92,7 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
       emit({ type: 'cached', stage, hash });
       return { hash, status: 'cached', seconds: 0, metrics: manifest.metrics };
     };
-    if (!isForced) {
+    if (!isForced && !prepared.has(hash)) {
       const check = store.readManifest(hash);
       if (check.ok) return cached(check.manifest);
     }
@@ -96,33 +101,19 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
       if (r.status === 'failed' || r.status === 'blocked') {
         const by = labels.get(up.hash)!;
         emit({ type: 'blocked', stage, hash, by });
+        // (A stage runner cancels the stage's own submitted work when its input fails.)
+        await prepared.get(hash)?.release();
         return { hash, status: 'blocked', seconds: 0, metrics: {}, error: `blocked by ${by}` };
       }
     }
 
-    let lock;
-    try {
-      lock = await store.lock(hash, {
-        onWait: () => emit({ type: 'waiting', stage, hash }),
-        done: () => !isForced && store.readManifest(hash).ok,
-      });
-    } catch (e) {
-      const error = `cannot lock store entry ${hash.slice(0, 12)}: ${e instanceof Error ? e.message : String(e)}`;
-      emit({ type: 'failed', stage, hash, error });
-      return { hash, status: 'failed', seconds: 0, metrics: {}, error };
-    }
-    if (!lock) return cached((store.readManifest(hash) as { manifest: Manifest }).manifest);
+    const held = prepared.get(hash);
+    if (held) return awaitStage(inst, stage, held);
+    const claim = await claimEntry(inst, stage, isForced);
+    if ('result' in claim) return claim.result;
+    const { lock } = claim;
     const t0 = Date.now();
     try {
-      if (isForced) store.clear(hash);
-      else {
-        const check = store.readManifest(hash);
-        if (check.ok) return cached(check.manifest);
-        if (!check.missing) {
-          emit({ type: 'warning', stage, hash, message: `store entry ${hash.slice(0, 12)}: ${check.problem}; re-running the stage` });
-          store.removeManifest(hash);
-        }
-      }
       store.cleanup(hash);
       store.writeStage(inst.record);
       const started = new Date();
@@ -132,35 +123,114 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
       // `seconds` is compute: the summed run time of the stage's tasks (what the stage
       // costs, whatever else shared the workers); `wallSeconds` is elapsed time, which
       // also counts waiting for a free worker behind other stages.
-      const seconds = busySeconds;
-      const wallSeconds = (Date.now() - t0) / 1000;
-      const metrics: Metrics = { ...outcome.metrics, seconds: round(seconds), wallSeconds: round(wallSeconds), ...(hasUnits(inst.spec.kind) ? { units } : {}) };
-      const info = Object.assign({}, ...unitOutcomes.map((o) => o?.info ?? {}), outcome.info ?? {}) as Record<string, unknown>;
-      store.writeManifest({
-        kind: inst.record.kind,
-        version: inst.record.version,
-        hash,
-        output: inst.spec.kind.output,
-        params: inst.record.params,
-        inputs: inst.inputs,
-        seed: inst.record.seed,
-        backend: inst.record.backend,
-        units,
-        started: started.toISOString(),
-        finished: new Date().toISOString(),
-        seconds: round(seconds),
-        metrics,
-        info,
-        files: store.listFiles(hash),
-        attrib: opts.attribVersion,
-        node: process.version,
+      const { metrics } = writeStageManifest(store, { ...inst.record, units }, inst.spec.kind, {
+        outcome,
+        unitOutcomes,
+        started,
+        seconds: busySeconds,
+        wallSeconds: (Date.now() - t0) / 1000,
+        attribVersion: opts.attribVersion,
       });
+      const seconds = busySeconds;
       emit({ type: 'finished', stage, hash, seconds, metrics });
       return { hash, status: 'ran', seconds, metrics };
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
       // A crashed thread cannot clean up after itself; with the lock still held, we can.
       if (!lock.compromised()) store.cleanup(hash);
+      emit({ type: 'failed', stage, hash, error });
+      return { hash, status: 'failed', seconds: (Date.now() - t0) / 1000, metrics: {}, error };
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * Takes an entry's lock (waiting while another process holds it) and decides what is
+   * left to do: a cached result, a failure to lock, or the lock for running the stage.
+   */
+  async function claimEntry(inst: StageInstance, stage: string, isForced: boolean): Promise<{ lock: EntryLock } | { result: InstanceResult }> {
+    const hash = inst.hash;
+    const cached = (manifest: Manifest): { result: InstanceResult } => {
+      emit({ type: 'cached', stage, hash });
+      return { result: { hash, status: 'cached', seconds: 0, metrics: manifest.metrics } };
+    };
+    let lock;
+    try {
+      lock = await store.lock(hash, {
+        onWait: () => emit({ type: 'waiting', stage, hash }),
+        done: () => !isForced && store.readManifest(hash).ok,
+      });
+    } catch (e) {
+      const error = `cannot lock store entry ${hash.slice(0, 12)}: ${e instanceof Error ? e.message : String(e)}`;
+      emit({ type: 'failed', stage, hash, error });
+      return { result: { hash, status: 'failed', seconds: 0, metrics: {}, error } };
+    }
+    if (!lock) return cached((store.readManifest(hash) as { manifest: Manifest }).manifest);
+    if (isForced) store.clear(hash);
+    else {
+      const check = store.readManifest(hash);
+      if (check.ok) {
+        await lock.release();
+        return cached(check.manifest);
+      }
+      if (!check.missing) {
+        emit({ type: 'warning', stage, hash, message: `store entry ${hash.slice(0, 12)}: ${check.problem}; re-running the stage` });
+        store.removeManifest(hash);
+      }
+    }
+    return { lock };
+  }
+
+  /** Locks every entry this run computes and hands them all to the stage runner, upstream first. */
+  async function submitStages(runner: StageRunner): Promise<void> {
+    const stages: StageToRun[] = [];
+    for (const plan of plans) {
+      for (const inst of plan.instances) {
+        const hash = inst.hash;
+        if (prepared.has(hash) || early.has(hash)) continue;
+        const isForced = forced.has(hash);
+        if (!isForced && store.readManifest(hash).ok) continue;
+        const stage = labels.get(hash)!;
+        const claim = await claimEntry(inst, stage, isForced);
+        if ('result' in claim) {
+          early.set(hash, claim.result);
+          continue;
+        }
+        // A stage.json with the same content is kept: an earlier coordinator's jobs may
+        // still be running the stage, and it holds their unit count.
+        if (!isForced && !sameStage(store.readStage(hash), inst.record)) store.writeStage(inst.record);
+        if (isForced) store.writeStage(inst.record);
+        prepared.set(hash, claim.lock);
+        stages.push({
+          hash,
+          label: stage,
+          kind: inst.record.kind,
+          hasUnits: hasUnits(inst.spec.kind),
+          upstream: [...new Set(Object.values(inst.inputs))].filter((h) => prepared.has(h)),
+          forced: isForced,
+        });
+      }
+    }
+    await runner.submitStages(stages, (hash, message) => emit({ type: 'log', stage: labels.get(hash)!, hash, message }));
+  }
+
+  /** A stage the runner has: wait for its manifest. */
+  async function awaitStage(inst: StageInstance, stage: string, lock: EntryLock): Promise<InstanceResult> {
+    const hash = inst.hash;
+    const runner = executor as Executor & StageRunner;
+    const t0 = Date.now();
+    try {
+      const manifest = await runner.awaitStage(hash, {
+        log: (message) => emit({ type: 'log', stage, hash, message }),
+        started: (units) => emit({ type: 'started', stage, hash, reason: reasonsFor(hash), ...(units ? { units } : {}) }),
+        progress: (done, total) => emit({ type: 'progress', stage, hash, done, total }),
+      });
+      if (lock.compromised()) throw new Error(`lost the lock on store entry ${hash.slice(0, 12)}: ${lock.compromised()!.message}`);
+      emit({ type: 'finished', stage, hash, seconds: manifest.seconds, metrics: manifest.metrics });
+      return { hash, status: 'ran', seconds: manifest.seconds, metrics: manifest.metrics };
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
       emit({ type: 'failed', stage, hash, error });
       return { hash, status: 'failed', seconds: (Date.now() - t0) / 1000, metrics: {}, error };
     } finally {
@@ -266,4 +336,11 @@ function forcedHashes(plans: ExperimentPlan[], names: readonly string[]): Set<St
     }
   }
   return forced;
+}
+
+/** Whether a stage.json on disk describes the planned record (its unit count aside). */
+function sameStage(onDisk: StageRecord | undefined, planned: StageRecord): boolean {
+  if (!onDisk) return false;
+  const { units: _, ...rest } = onDisk;
+  return JSON.stringify(rest) === JSON.stringify(planned);
 }

@@ -5,11 +5,12 @@
  * that shares runs/ (SLURM, a queue): whatever ran it, a unit leaves either nothing or a
  * complete units/<i> with its unit.json.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deriveSeed } from './hash.ts';
-import { hasUnits, type Artifact, type Registry, type StageContext, type StageHash, type StageKind, type StageOutcome } from './registry.ts';
-import { Store, type StageRecord } from './store.ts';
+import { round } from './record.ts';
+import { hasUnits, type Artifact, type Metrics, type Registry, type StageContext, type StageHash, type StageKind, type StageOutcome } from './registry.ts';
+import { Store, type Manifest, type StageRecord } from './store.ts';
 
 export type Task =
   /** Ask the kind how many units it has (its inputs are finished). */
@@ -18,6 +19,11 @@ export type Task =
   /** A single-step kind's run(). */
   | { step: 'run'; hash: StageHash }
   | { step: 'combine'; hash: StageHash };
+
+/** units/<i>/unit.json: the unit's outcome and the seconds it took. */
+export interface UnitRecord extends StageOutcome {
+  seconds?: number;
+}
 
 export interface TaskResult {
   outcome?: StageOutcome;
@@ -100,6 +106,7 @@ export async function performTask(registry: Registry, store: Store, task: Task, 
       const count = record.units ?? (await performTask(registry, store, { step: 'count', hash: task.hash })).count!;
       if (task.index < 0 || task.index >= count) throw new Error(`unit ${task.index} out of range (the stage has ${count} units)`);
       const staging = store.staging(task.hash, `unit-${task.index}`);
+      const started = performance.now();
       try {
         const outcome =
           (await kind.runUnit({
@@ -109,7 +116,10 @@ export async function performTask(registry: Registry, store: Store, task: Task, 
             count,
             progress: (f) => hooks.progress(f),
           })) ?? {};
-        writeFileSync(join(staging, 'unit.json'), JSON.stringify(outcome));
+        // The unit's compute time goes beside its outcome: whoever writes the manifest
+        // (possibly on another machine) sums these into metrics.seconds.
+        const seconds = round((performance.now() - started) / 1000);
+        writeFileSync(join(staging, 'unit.json'), JSON.stringify({ ...outcome, seconds } satisfies UnitRecord));
         store.commitUnit(task.hash, task.index, staging);
         return { outcome };
       } catch (e) {
@@ -146,4 +156,80 @@ export async function performTask(registry: Registry, store: Store, task: Task, 
       }
     }
   }
+}
+
+/** What a finished stage's manifest records besides its stage.json. */
+export interface StageFinish {
+  outcome: StageOutcome;
+  unitOutcomes: (UnitRecord | undefined)[];
+  started: Date;
+  /** Compute: the summed run time of the stage's tasks. */
+  seconds: number;
+  /** Elapsed since the stage started (also counts waiting for workers or a queue). */
+  wallSeconds: number;
+  attribVersion: string;
+}
+
+/** Writes an entry's manifest, the file that makes it finished (so: written last). */
+export function writeStageManifest(store: Store, record: StageRecord, kind: StageKind, f: StageFinish): Manifest {
+  const units = record.units ?? 0;
+  const metrics: Metrics = { ...f.outcome.metrics, seconds: round(f.seconds), wallSeconds: round(f.wallSeconds), ...(hasUnits(kind) ? { units } : {}) };
+  const info = Object.assign({}, ...f.unitOutcomes.map((o) => o?.info ?? {}), f.outcome.info ?? {}) as Record<string, unknown>;
+  const manifest: Manifest = {
+    kind: record.kind,
+    version: record.version,
+    hash: record.hash,
+    output: kind.output,
+    params: record.params,
+    inputs: record.inputs,
+    seed: record.seed,
+    backend: record.backend,
+    units: hasUnits(kind) ? units : 0,
+    started: f.started.toISOString(),
+    finished: new Date().toISOString(),
+    seconds: round(f.seconds),
+    metrics,
+    info,
+    files: store.listFiles(record.hash),
+    attrib: f.attribVersion,
+    node: process.version,
+  };
+  store.writeManifest(manifest);
+  return manifest;
+}
+
+/**
+ * Counts a stage's units and records the count in its stage.json (what `combine` and a
+ * manifest read). For executors that count outside the scheduler (a SLURM job).
+ */
+export async function countUnits(registry: Registry, store: Store, hash: StageHash, hooks: TaskHooks = silentHooks): Promise<number> {
+  const record = store.readStage(hash);
+  if (!record) throw new Error(`store entry ${hash.slice(0, 12)} has no stage.json`);
+  const { count = 0 } = await performTask(registry, store, { step: 'count', hash }, hooks);
+  store.writeStage({ ...record, units: count });
+  return count;
+}
+
+/**
+ * The last step of a stage outside the scheduler (a SLURM job): run() or combine(), then
+ * the manifest, with metrics.seconds summed from the units' own seconds. The stage
+ * "started" when its stage.json was last written (planned, or counted).
+ */
+export async function finishStage(registry: Registry, store: Store, hash: StageHash, attribVersion: string, hooks: TaskHooks = silentHooks): Promise<Manifest> {
+  const record = store.readStage(hash);
+  if (!record) throw new Error(`store entry ${hash.slice(0, 12)} has no stage.json`);
+  const kind = kindFor(registry, record);
+  const t0 = performance.now();
+  const { outcome = {} } = await performTask(registry, store, { step: hasUnits(kind) ? 'combine' : 'run', hash }, hooks);
+  const unitOutcomes: (UnitRecord | undefined)[] = Array.from({ length: record.units ?? 0 }, (_, i) => store.readUnit(hash, i));
+  const unitSeconds = unitOutcomes.reduce((sum, o) => sum + (o?.seconds ?? 0), 0);
+  const started = statSync(join(store.entry(hash), 'stage.json')).mtime;
+  return writeStageManifest(store, record, kind, {
+    outcome,
+    unitOutcomes,
+    started,
+    seconds: unitSeconds + (performance.now() - t0) / 1000,
+    wallSeconds: (Date.now() - started.getTime()) / 1000,
+    attribVersion,
+  });
 }

@@ -1,8 +1,13 @@
 /**
- * Talking to SLURM through its commands (sbatch, squeue), without accounting: a job's
- * state is what squeue says while it is queued or running, and the store's units/
- * folders say what finished. Array jobs are named `attrib-<store hash>` (with
- * `-o<offset>` when a stage has more units than MaxArraySize and needs several arrays),
+ * Talking to SLURM through its commands (sbatch, squeue, scontrol, scancel), without
+ * accounting: a job's state is what squeue says while it is queued or running, and the
+ * store says what finished. A stage's jobs are named after its store hash:
+ *
+ *   attrib-<hash>-count    counts the units and submits them as arrays
+ *   attrib-<hash>          the unit array (`-o<offset>` when a stage has more units than
+ *                          MaxArraySize and needs several arrays)
+ *   attrib-<hash>-finish   run() or combine(), then the manifest
+ *
  * and carry `--comment=attrib:<runs folder>` so that runs of other folders are told apart.
  */
 import { spawn } from 'node:child_process';
@@ -10,15 +15,23 @@ import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { StageHash } from '../registry.ts';
 
-const NAME = /^attrib-([0-9a-f]{64})(?:-o(\d+))?$/;
+const NAME = /^attrib-([0-9a-f]{64})(?:-o(\d+)|-(count|finish))?$/;
+
+/** What a job does for its stage. */
+export type JobRole = 'count' | 'units' | 'finish';
 
 export function arrayName(hash: StageHash, offset: number): string {
   return offset ? `attrib-${hash}-o${offset}` : `attrib-${hash}`;
 }
 
-export function parseArrayName(name: string): { hash: StageHash; offset: number } | undefined {
+export function jobName(hash: StageHash, role: 'count' | 'finish'): string {
+  return `attrib-${hash}-${role}`;
+}
+
+export function parseJobName(name: string): { hash: StageHash; role: JobRole; offset: number } | undefined {
   const m = NAME.exec(name);
-  return m ? { hash: m[1] as StageHash, offset: Number(m[2] ?? 0) } : undefined;
+  if (!m) return undefined;
+  return { hash: m[1] as StageHash, role: (m[3] as JobRole | undefined) ?? 'units', offset: Number(m[2] ?? 0) };
 }
 
 export function runsComment(runsDir: string): string {
@@ -38,39 +51,43 @@ export function indexRanges(indices: readonly number[]): string {
   return parts.join(',');
 }
 
-/** One array task as squeue shows it. */
+/** One of attrib's jobs (or one array task) as squeue shows it. */
 export interface QueuedTask {
-  /** The array's job id (%F). */
+  /** The job id, or the array's job id (%F) for an array task. */
   arrayJobId: string;
-  /** The task's index in the array (%K). */
+  /** The task's index in the array (%K); -1 for a job that is not an array. */
   taskId: number;
   /** PENDING, RUNNING, COMPLETING, ... */
   state: string;
+  /** Why it is pending (%r), e.g. Dependency, JobHeldUser. */
+  reason: string;
   hash: StageHash;
+  role: JobRole;
   offset: number;
-  /** The unit index: taskId + offset. */
+  /** For a unit task: the unit index, taskId + offset. */
   index: number;
   comment: string;
 }
 
 /** Format for parseSqueue. */
-export const SQUEUE_FORMAT = '%F|%K|%T|%j|%k';
+export const SQUEUE_FORMAT = '%F|%K|%T|%r|%j|%k';
 
-/** Parses `squeue --noheader --array --format=SQUEUE_FORMAT`, keeping attrib's arrays only. */
+/** Parses `squeue --noheader --array --format=SQUEUE_FORMAT`, keeping attrib's jobs only. */
 export function parseSqueue(text: string): QueuedTask[] {
   const tasks: QueuedTask[] = [];
   for (const line of text.split('\n')) {
-    const [arrayJobId, taskId, state, name, ...comment] = line.trim().split('|');
-    if (!arrayJobId || !taskId || !state || !name) continue;
-    const parsed = parseArrayName(name.trim());
-    const k = Number(taskId);
-    if (!parsed || !Number.isInteger(k)) continue;
-    tasks.push({ arrayJobId, taskId: k, state, hash: parsed.hash, offset: parsed.offset, index: k + parsed.offset, comment: comment.join('|') });
+    const [arrayJobId, taskId, state, reason, name, ...comment] = line.trim().split('|');
+    if (!arrayJobId || !taskId || !state || reason === undefined || !name) continue;
+    const parsed = parseJobName(name.trim());
+    if (!parsed) continue;
+    const k = parsed.role === 'units' ? Number(taskId) : -1;
+    if (!Number.isInteger(k)) continue;
+    tasks.push({ arrayJobId, taskId: k, state, reason, ...parsed, index: k + parsed.offset, comment: comment.join('|') });
   }
   return tasks;
 }
 
-/** Array tasks of attrib's jobs for this runs folder, by the current user. */
+/** attrib's jobs (array tasks one by one) for this runs folder, by the current user. */
 export async function queuedTasks(runsDir: string, timeoutMs = 30_000): Promise<QueuedTask[]> {
   const uid = typeof process.getuid === 'function' ? String(process.getuid()) : undefined;
   const args = ['--noheader', '--array', `--format=${SQUEUE_FORMAT}`, ...(uid ? [`--user=${uid}`] : [])];

@@ -1,6 +1,6 @@
 /**
  * For `attrib status`: units of unfinished stages that are queued or running in SLURM
- * (asked with squeue when the slurm executor has submitted arrays for them: their
+ * (asked with squeue when the slurm executor has submitted jobs for them: their
  * folders exist under the task logs) or on a bullmq queue (when --redis /
  * ATTRIB_REDIS_URL is given). Bounded in time; a service that does not answer becomes a
  * note, not an error.
@@ -41,7 +41,7 @@ export async function remoteUnitStates(store: Store, hashes: readonly StageHash[
     try {
       const counts = new Map<StageHash, RemoteUnits>();
       for (const t of await queuedTasks(store.runsDir, 15_000)) {
-        if (!wanted.has(t.hash)) continue;
+        if (!wanted.has(t.hash) || t.role !== 'units') continue;
         const c = counts.get(t.hash) ?? { queued: 0, running: 0, where: 'slurm' as const };
         if (t.state === 'PENDING') c.queued++;
         else c.running++;

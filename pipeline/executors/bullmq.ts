@@ -20,11 +20,11 @@
 import { Queue, QueueEvents } from 'bullmq';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { TaskError, type Executor, type ExecutorEnv, type ExecutorFactory } from '../executor.ts';
+import { ExecutorSetupError, TaskError, type Executor, type ExecutorEnv, type ExecutorFactory, type TakesEveryUnit } from '../executor.ts';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, JOB_NAME, jobId, queueName, type UnitJob, type UnitProgress } from '../distributed/jobs.ts';
 import { awaitUnit, removeUnitLeftovers } from '../distributed/leftovers.ts';
 import { checkRedisUrl, connect, ping, redact, redisUrl, type Connection } from '../distributed/redis.ts';
-import { ExecutorSetupError, executorSection, type DistributedEnv, type TakesEveryUnit } from '../distributed/section.ts';
+import { executorSection } from '../distributed/section.ts';
 import type { StageHash } from '../registry.ts';
 import type { Store } from '../store.ts';
 import type { Task, TaskHooks, TaskResult } from '../task.ts';
@@ -285,7 +285,7 @@ export const bullmqExecutor: ExecutorFactory<BullmqOptions> = {
   name: 'bullmq',
   description: 'units go on a Redis queue (bullmq) that `attrib worker` processes serve from any machines sharing the runs folder; needs --redis URL',
   options: executorSection('bullmq', bullmqOptions),
-  create(env: ExecutorEnv<BullmqOptions> & DistributedEnv) {
+  create(env: ExecutorEnv<BullmqOptions>) {
     const url = redisUrl(env.cli?.redis);
     if (!url) throw new ExecutorSetupError('the bullmq executor needs --redis URL (or ATTRIB_REDIS_URL in the environment)');
     const problem = checkRedisUrl(url);

@@ -1,38 +1,48 @@
 /**
- * `--executor slurm`: each stage's units become a SLURM job array (`sbatch --array`,
- * with `%N` from `--jobs N`), whose task k runs `attrib unit <hash> <k>` on a node that
- * shares the runs folder. count, run() and combine() stay in the coordinator's own
- * worker threads (run the coordinator itself as a small job, or on a login node).
+ * `--executor slurm`: the cluster runs the DAG. The coordinator submits every stage it
+ * must compute up front, as jobs joined by `afterok` dependencies, and then only watches
+ * (squeue and the store) to report progress; it can be stopped and started again, and
+ * the jobs go on without it. Per stage (names in pipeline/distributed/slurm.ts):
  *
- * Stage by stage, not `afterok` chains: how many units a stage has is known only when
- * its inputs are finished (units() reads them), so a stage's array is submitted when
- * the scheduler has its inputs; independent stages' arrays run at the same time.
+ *   single-step stage:  finish job (`attrib unit <hash> finish`: run(), manifest)
+ *                         --dependency=afterok:<finish jobs of its inputs>
+ *   stage with units:   count job  (`attrib slurm-expand <hash>`)
+ *                         --dependency=afterok:<finish jobs of its inputs>
+ *                       finish job (`attrib unit <hash> finish`: combine(), manifest)
+ *                         --dependency=afterok:<count job>
  *
- * Without accounting there is no exit status to ask for: a task is done when its
- * units/<i>/unit.json is in the store, queued or running while squeue lists it, and
- * failed when it is neither (after `settle` seconds, for a lagging shared filesystem).
- * A failed task is submitted again up to `attempts` times; then its stage fails with the
- * error line `attrib unit` wrote into the task's log. A coordinator started again finds
- * its stage's tasks still in squeue and waits for them instead of submitting twice.
+ * How many units a stage has is known only once its inputs are finished, so the count
+ * job makes the array: it counts the units, submits the unfinished ones as a job array
+ * (`sbatch --array=...%<--jobs>`, task k runs `attrib unit <hash> <k>`), and points
+ * the finish job's dependency at that array (`scontrol update ... Dependency=afterok:`).
+ * The count job is submitted held and released once its finish job exists, so it can
+ * never run before there is a finish job to update. Every job has
+ * `--kill-on-invalid-dep=yes`: when a job fails, SLURM cancels everything downstream.
  *
- * The array task's command line is written here, from this coordinator's config: the
- * plugins it loads are the config's, given as --plugin, never read from the store.
+ * Without accounting there is no exit status to ask for: a stage is done when its
+ * manifest is in the store, under way while its finish job is in squeue, and failed when
+ * its finish job has left squeue without a manifest (after `settle` seconds, for a
+ * lagging shared filesystem); the error is the line `attrib unit` / `attrib slurm-expand`
+ * wrote into a job's log. An array task tries its unit up to `attempts` times before it
+ * fails (SLURM itself requeues tasks of a node that died). A coordinator started again
+ * finds a stage's finish job still in squeue and waits for it instead of submitting
+ * twice; stray jobs of an interrupted submission are cancelled and submitted anew.
+ *
+ * Every job's script is written here, from this coordinator's config, and sbatch keeps a
+ * copy: the plugins it loads are the config's, given as --plugin, never read from the store.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { TaskError, type Executor, type ExecutorEnv, type ExecutorFactory } from '../executor.ts';
-import { awaitUnit, removeUnitLeftovers } from '../distributed/leftovers.ts';
-import { ExecutorSetupError, executorSection, type DistributedEnv, type TakesEveryUnit } from '../distributed/section.ts';
-import { arrayName, command, indexRanges, maxArraySize, onPath, queuedTasks, runsComment, shellQuote, type QueuedTask } from '../distributed/slurm.ts';
-import type { StageHash } from '../registry.ts';
-import type { Store } from '../store.ts';
-import type { Task, TaskHooks, TaskResult } from '../task.ts';
-import { localExecutor } from './local.ts';
+import { ExecutorSetupError, TaskError, type Executor, type ExecutorEnv, type ExecutorFactory, type StageHooks, type StageRunner, type StageToRun } from '../executor.ts';
+import { executorSection } from '../distributed/section.ts';
+import { arrayName, command, indexRanges, jobName, maxArraySize, onPath, queuedTasks, runsComment, shellQuote, type QueuedTask } from '../distributed/slurm.ts';
+import type { Registry, StageHash } from '../registry.ts';
+import type { Manifest, Store } from '../store.ts';
+import { countUnits, type Task, type TaskHooks, type TaskResult } from '../task.ts';
 
-/** What a stage's array asks SLURM for; `kinds:` overrides these keys per stage kind. */
+/** What a stage's jobs ask SLURM for; `kinds:` overrides these keys per stage kind. */
 export const slurmResources = z.strictObject({
   partition: z.string().min(1).optional(),
   /** --time, e.g. "02:00:00" or "1-00:00:00". */
@@ -57,11 +67,11 @@ export const slurmOptions = slurmResources.extend({
   command: z.array(z.string().min(1)).min(1).optional(),
   /** Per stage kind (e.g. train: {gres: "gpu:1"}): the keys given replace the ones above for that kind's arrays. */
   kinds: z.record(z.string(), slurmResources).default({}),
-  /** Times a unit's task is submitted before its stage fails. */
+  /** Times an array task tries its unit before it fails (and with it, its stage). */
   attempts: z.number().int().min(1).default(3),
-  /** Seconds between squeue polls. */
+  /** Seconds between the coordinator's squeue polls. */
   poll: z.number().positive().default(5),
-  /** Seconds a task may be out of squeue before its unit shows in the store (a shared filesystem can lag). */
+  /** Seconds a stage's finish job may be out of squeue before its manifest shows in the store (a shared filesystem can lag). */
   settle: z.number().min(0).default(10),
   /** Folder for the tasks' output, on the shared filesystem (default: <runs>/slurm-logs; relative to the working directory). */
   logs: z.string().min(1).optional(),
@@ -71,33 +81,51 @@ export type SlurmOptions = z.output<typeof slurmOptions>;
 /** squeue may fail for a while (slurmctld restarting); give up after this long. */
 const SQUEUE_PATIENCE_MS = 10 * 60_000;
 
-interface Unit {
+/**
+ * What a count job needs to submit its stage's array, written into its own command line
+ * by the coordinator (so sbatch holds it; nothing is read from the runs folder).
+ */
+export const arraySpec = z.strictObject({
+  /** The attrib command on the nodes. */
+  command: z.array(z.string()).min(1),
+  plugins: z.array(z.string()),
+  /** The array's `%` limit (--jobs), if any. */
+  limit: z.number().int().positive().optional(),
+  /** Resource arguments for sbatch (sbatchResourceArgs). */
+  sbatch: z.array(z.string()),
+  setup: z.array(z.string()),
+  /** The stage's log folder. */
+  logs: z.string(),
+  attempts: z.number().int().min(1),
+});
+export type ArraySpec = z.output<typeof arraySpec>;
+
+interface Waiter {
   hash: StageHash;
-  index: number;
-  hooks: TaskHooks;
-  resolve(result: TaskResult): void;
+  hooks: StageHooks;
+  resolve(manifest: Manifest): void;
   reject(error: Error): void;
-  attempt: number;
-  /** The array job and task running it, once submitted or adopted. */
-  arrayJobId?: string;
-  taskId?: number;
+  started: boolean;
+  done: number;
+  /** Unit arrays already reported. */
+  arrays: Set<string>;
   missingSince?: number;
-  settling?: boolean;
 }
 
-const key = (hash: StageHash, index: number) => `${hash}-${index}`;
-
-export class SlurmExecutor implements Executor, TakesEveryUnit {
+export class SlurmExecutor implements Executor, StageRunner {
   readonly name = 'slurm';
-  readonly inFlight = Number.POSITIVE_INFINITY;
-  private readonly batches = new Map<StageHash, Unit[]>();
-  private readonly units = new Map<string, Unit>();
   private readonly logs: string;
   private readonly command: string[];
+  /** The stages handed over by submitStages. */
+  private readonly stages = new Map<StageHash, StageToRun>();
+  /** The job whose success means the stage finished (its finish job), per stage. */
+  private readonly finishJobs = new Map<StageHash, string>();
+  /** Stages whose jobs could not be submitted, with why. */
+  private readonly unsubmitted = new Map<StageHash, string>();
+  private readonly waiters = new Map<StageHash, Waiter>();
   private timer?: NodeJS.Timeout;
   private polling = false;
   private squeueFailingSince?: number;
-  private maxArray?: Promise<number>;
   private closed = false;
 
   constructor(
@@ -107,28 +135,40 @@ export class SlurmExecutor implements Executor, TakesEveryUnit {
     /** The % limit of every array (--jobs), or none. */
     private readonly limit: number | undefined,
     attribBin: string[],
-    private readonly local: Executor,
   ) {
     this.logs = o.logs ? resolve(o.logs) : join(store.runsDir, 'slurm-logs');
     this.command = o.command ?? attribBin;
   }
 
-  async run(task: Task, hooks: TaskHooks): Promise<TaskResult> {
-    if (task.step !== 'unit') return this.local.run(task, hooks);
-    if (this.closed) throw new TaskError('the executor is closed');
-    const done = this.store.readUnit(task.hash, task.index);
-    if (done) return { outcome: done };
-    if (this.units.has(key(task.hash, task.index))) throw new TaskError(`unit ${task.index} of ${task.hash.slice(0, 12)} is already being waited for`);
-    return new Promise<TaskResult>((resolve, reject) => {
-      const unit: Unit = { hash: task.hash, index: task.index, hooks, resolve, reject, attempt: 0 };
-      this.units.set(key(unit.hash, unit.index), unit);
-      // The scheduler hands over a stage's units in one go: one array for all of them.
-      let batch = this.batches.get(unit.hash);
-      if (!batch) {
-        this.batches.set(unit.hash, (batch = []));
-        setTimeout(() => void this.flush(unit.hash), 100);
+  async run(task: Task, _hooks: TaskHooks): Promise<TaskResult> {
+    throw new TaskError(`the slurm executor runs whole stages (submitStages), not single tasks (${task.step} of ${task.hash.slice(0, 12)})`);
+  }
+
+  async submitStages(stages: readonly StageToRun[], log: (hash: StageHash, message: string) => void): Promise<void> {
+    let live: QueuedTask[] = [];
+    try {
+      live = await queuedTasks(this.store.runsDir);
+    } catch (e) {
+      // Then a restarted coordinator may submit a stage twice: harmless (each unit and manifest is committed once).
+      for (const stage of stages.slice(0, 1)) log(stage.hash, `cannot list SLURM jobs (${e instanceof Error ? e.message : String(e)}); submitting every stage`);
+    }
+    for (const stage of stages) {
+      this.stages.set(stage.hash, stage);
+      try {
+        await this.submitStage(stage, live.filter((j) => j.hash === stage.hash), (m) => log(stage.hash, m));
+      } catch (e) {
+        this.unsubmitted.set(stage.hash, e instanceof Error ? e.message : String(e));
       }
-      batch.push(unit);
+    }
+  }
+
+  awaitStage(hash: StageHash, hooks: StageHooks): Promise<Manifest> {
+    const why = this.unsubmitted.get(hash);
+    if (why) return Promise.reject(new TaskError(why));
+    if (this.closed) return Promise.reject(new TaskError('the executor is closed'));
+    return new Promise<Manifest>((resolve, reject) => {
+      this.waiters.set(hash, { hash, hooks, resolve, reject, started: false, done: -1, arrays: new Set() });
+      this.startPolling();
     });
   }
 
@@ -136,110 +176,70 @@ export class SlurmExecutor implements Executor, TakesEveryUnit {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    // Submitted tasks keep running (their units land in the store); a coordinator
-    // started again picks them up. `scancel --name attrib-<hash>` stops them.
-    for (const u of this.units.values()) u.reject(new TaskError('the executor was closed'));
-    this.units.clear();
-    await this.local.close();
+    // Submitted jobs keep running (their results land in the store); a coordinator
+    // started again picks them up. `scancel --name attrib-<hash>-finish` etc. stop them.
+    for (const w of this.waiters.values()) w.reject(new TaskError('the executor was closed'));
+    this.waiters.clear();
   }
 
-  /** Adopts units that an earlier coordinator's arrays still hold, submits the rest. */
-  private async flush(hash: StageHash): Promise<void> {
-    const batch = this.batches.get(hash) ?? [];
-    this.batches.delete(hash);
-    let rest = batch;
-    try {
-      const live = (await queuedTasks(this.store.runsDir)).filter((t) => t.hash === hash);
-      const byIndex = new Map(live.map((t) => [t.index, t]));
-      rest = [];
-      let adopted = 0;
-      for (const u of batch) {
-        const t = byIndex.get(u.index);
-        if (t) {
-          [u.arrayJobId, u.taskId, u.attempt] = [t.arrayJobId, t.taskId, 1];
-          adopted++;
-        } else rest.push(u);
-      }
-      if (adopted) batch[0]!.hooks.log(`${adopted} unit(s) already queued or running in SLURM from an earlier run: waiting for them`);
-    } catch (e) {
-      // Then a restarted coordinator may submit a unit twice: harmless (it commits once).
-      batch[0]?.hooks.log(`cannot list SLURM jobs (${e instanceof Error ? e.message : String(e)}); submitting all ${batch.length} unit(s)`);
-      rest = batch;
-    }
-    await this.submit(hash, rest);
-    this.startPolling();
-  }
-
-  /** Submits one array per MaxArraySize block of unit indices. */
-  private async submit(hash: StageHash, units: Unit[]): Promise<void> {
-    if (units.length === 0 || this.closed) return;
-    const record = this.store.readStage(hash);
-    if (!record) {
-      for (const u of units) this.fail(u, `store entry ${hash.slice(0, 12)} has no stage.json`);
+  /** A stage's jobs: adopted from an earlier coordinator when its finish job is still queued, else submitted. */
+  private async submitStage(stage: StageToRun, live: QueuedTask[], log: (message: string) => void): Promise<void> {
+    const { hash } = stage;
+    const finish = live.find((j) => j.role === 'finish');
+    if (finish && !stage.forced) {
+      this.finishJobs.set(hash, finish.arrayJobId);
+      log(`already in SLURM from an earlier run (finish job ${finish.arrayJobId}): waiting for it`);
       return;
     }
-    const resources: SlurmResources = { ...this.o, ...(this.o.kinds[record.kind] ?? {}) };
-    this.maxArray ??= maxArraySize();
-    const max = await this.maxArray;
-    const blocks = new Map<number, Unit[]>();
-    for (const u of units) {
-      const offset = Math.floor(u.index / max) * max;
-      blocks.set(offset, [...(blocks.get(offset) ?? []), u]);
+    if (live.length) {
+      // Jobs of an interrupted submission (or of a forced stage): start over.
+      const ids = [...new Set(live.map((j) => j.arrayJobId))];
+      await command('scancel', ids, 60_000);
+      log(`cancelled SLURM job(s) ${ids.join(', ')} left by an earlier run`);
+    } else this.store.cleanup(hash);
+
+    const deps: string[] = [];
+    for (const up of stage.upstream) {
+      const id = this.finishJobs.get(up);
+      if (!id) throw new TaskError(`not submitted: input ${up.slice(0, 12)} has no SLURM job (${this.unsubmitted.get(up) ?? 'not submitted'})`);
+      deps.push(id);
     }
+    const resources: SlurmResources = { ...this.o, ...(this.o.kinds[stage.kind] ?? {}) };
     const dir = join(this.logs, hash);
     mkdirSync(dir, { recursive: true });
-    for (const [offset, block] of blocks) {
-      const tasks = block.map((u) => u.index - offset);
-      const script = join(dir, `array-${Date.now()}-${offset}.sh`);
-      writeFileSync(script, this.script(hash, record.kind, offset, resources.setup ?? []), { mode: 0o755 });
-      const args = [
-        '--parsable',
-        `--job-name=${arrayName(hash, offset)}`,
-        `--comment=${runsComment(this.store.runsDir)}`,
-        `--array=${indexRanges(tasks)}${this.limit ? `%${this.limit}` : ''}`,
-        `--output=${join(dir, '%A_%a.out')}`,
-        `--chdir=${this.store.runsDir}`, // every path in the script is absolute; runs/ exists on every node
-        ...sbatchResourceArgs(resources),
-        script,
-      ];
-      const r = await command('sbatch', args, 120_000);
-      const jobId = r.stdout.trim().split(';')[0]!;
-      if (r.code !== 0 || !/^\d+$/.test(jobId)) {
-        const why = (r.stderr || r.stdout).trim() || `exit code ${r.code}`;
-        for (const u of block) this.fail(u, `sbatch failed: ${why}`);
-        continue;
-      }
-      for (const u of block) {
-        u.arrayJobId = jobId;
-        u.taskId = u.index - offset;
-        u.attempt++;
-        u.missingSince = undefined;
-      }
-      const retry = block.every((u) => u.attempt > 1);
-      block[0]!.hooks.log(
-        `${retry ? 'resubmitted' : 'submitted'} SLURM job array ${jobId}: ${block.length} task(s)` +
-          `${this.limit ? `, at most ${this.limit} at once` : ''}${resources.partition ? `, partition ${resources.partition}` : ''}; logs in ${dir}`,
-      );
-    }
-  }
+    const common = [`--comment=${runsComment(this.store.runsDir)}`, `--chdir=${this.store.runsDir}`, '--kill-on-invalid-dep=yes', ...sbatchResourceArgs(resources)];
+    const after = (ids: string[]) => (ids.length ? [`--dependency=afterok:${ids.join(':')}`] : []);
+    const attrib = (...args: string[]) => [...this.command, ...args, '--runs', this.store.runsDir, ...this.plugins.flatMap((p) => ['--plugin', p])];
 
-  /** The array's batch script: only this coordinator's command line, no path from the store. */
-  private script(hash: StageHash, kind: string, offset: number, setup: string[]): string {
-    const attrib = [...this.command, 'unit', hash];
-    const tail = ['--runs', this.store.runsDir, ...this.plugins.flatMap((p) => ['--plugin', p])];
-    return [
-      '#!/bin/sh',
-      `# attrib: units of store entry ${hash} (${kind}), one per array task (unit = task id + ${offset}).`,
-      ...setup,
-      `exec ${attrib.map(shellQuote).join(' ')} "$((SLURM_ARRAY_TASK_ID + ${offset}))" ${tail.map(shellQuote).join(' ')}`,
-      '',
-    ].join('\n');
+    if (!stage.hasUnits) {
+      const id = await sbatch([...common, `--job-name=${jobName(hash, 'finish')}`, `--output=${join(dir, 'finish-%j.out')}`, ...after(deps)], script(dir, 'finish', `store entry ${hash} (${stage.kind}): run(), then the manifest`, resources.setup ?? [], exec(attrib('unit', hash, 'finish'))));
+      this.finishJobs.set(hash, id);
+      log(`submitted SLURM job ${id}${deps.length ? ` (after ${deps.join(', ')})` : ''}; logs in ${dir}`);
+      return;
+    }
+    const spec: ArraySpec = { command: this.command, plugins: this.plugins, limit: this.limit, sbatch: sbatchResourceArgs(resources), setup: resources.setup ?? [], logs: dir, attempts: this.o.attempts };
+    const count = await sbatch(
+      [...common, '--hold', `--job-name=${jobName(hash, 'count')}`, `--output=${join(dir, 'count-%j.out')}`, ...after(deps)],
+      script(dir, 'count', `store entry ${hash} (${stage.kind}): count the units, submit them as an array, make the finish job wait for it`, resources.setup ?? [], exec(attrib('slurm-expand', hash, '--spec', JSON.stringify(spec)))),
+    );
+    let finishId: string;
+    try {
+      finishId = await sbatch([...common, `--job-name=${jobName(hash, 'finish')}`, `--output=${join(dir, 'finish-%j.out')}`, ...after([count])], script(dir, 'finish', `store entry ${hash} (${stage.kind}): combine(), then the manifest`, resources.setup ?? [], exec(attrib('unit', hash, 'finish'))));
+    } catch (e) {
+      await command('scancel', [count], 60_000);
+      throw e;
+    }
+    const released = await command('scontrol', ['release', count], 60_000);
+    if (released.code !== 0) throw new TaskError(`scontrol release ${count} failed: ${(released.stderr || released.stdout).trim()}`);
+    this.finishJobs.set(hash, finishId);
+    log(`submitted SLURM jobs: count ${count}${deps.length ? ` (after ${deps.join(', ')})` : ''}, finish ${finishId} (after the unit array that ${count} submits); logs in ${dir}`);
   }
 
   private startPolling(): void {
     if (this.timer || this.closed) return;
+    // Not unref'd: while stages are awaited, this timer is what keeps the coordinator alive.
     this.timer = setInterval(() => void this.poll(), this.o.poll * 1000);
-    this.timer.unref();
+    void this.poll();
   }
 
   private async poll(): Promise<void> {
@@ -253,70 +253,153 @@ export class SlurmExecutor implements Executor, TakesEveryUnit {
       } catch (e) {
         this.squeueFailingSince ??= Date.now();
         if (Date.now() - this.squeueFailingSince > SQUEUE_PATIENCE_MS) {
-          for (const u of [...this.units.values()]) this.fail(u, `${e instanceof Error ? e.message : String(e)} (for ${SQUEUE_PATIENCE_MS / 60_000} minutes)`);
+          for (const w of [...this.waiters.values()]) this.settle(w, new TaskError(`${e instanceof Error ? e.message : String(e)} (for ${SQUEUE_PATIENCE_MS / 60_000} minutes)`));
         }
         return;
       }
-      const queued = new Set(live.map((t) => `${t.arrayJobId}_${t.taskId}`));
-      const retries = new Map<StageHash, Unit[]>();
       const now = Date.now();
-      for (const u of [...this.units.values()]) {
-        if (u.arrayJobId === undefined || u.settling) continue; // not submitted yet
-        if (this.store.readUnit(u.hash, u.index)) {
-          void this.settle(u);
+      for (const w of [...this.waiters.values()]) {
+        const check = this.store.readManifest(w.hash);
+        this.report(w, live);
+        if (check.ok) {
+          this.settle(w, check.manifest);
           continue;
         }
-        if (queued.has(`${u.arrayJobId}_${u.taskId}`)) {
-          u.missingSince = undefined;
+        const finish = this.finishJobs.get(w.hash);
+        if (finish && live.some((j) => j.arrayJobId === finish)) {
+          w.missingSince = undefined;
           continue;
         }
-        u.missingSince ??= now;
-        if (now - u.missingSince < this.o.settle * 1000) continue;
-        // Gone from squeue, and its unit is not in the store: that attempt failed.
-        const why = this.taskError(u);
-        if (u.attempt < this.o.attempts) {
-          u.hooks.log(`unit ${u.index} failed in SLURM task ${u.arrayJobId}_${u.taskId} (attempt ${u.attempt} of ${this.o.attempts}): ${why}`);
-          u.arrayJobId = undefined;
-          retries.set(u.hash, [...(retries.get(u.hash) ?? []), u]);
-        } else this.fail(u, why);
+        w.missingSince ??= now;
+        if (now - w.missingSince >= this.o.settle * 1000) this.settle(w, new TaskError(stageError(join(this.logs, w.hash), finish)));
       }
-      for (const [hash, units] of retries) await this.submit(hash, units);
     } finally {
       this.polling = false;
     }
   }
 
-  private async settle(u: Unit): Promise<void> {
-    u.settling = true;
-    const outcome = await awaitUnit(this.store, u.hash, u.index, this.o.settle * 1000);
-    if (this.units.get(key(u.hash, u.index)) !== u) return;
-    this.units.delete(key(u.hash, u.index));
-    if (!outcome) return u.reject(new TaskError(`unit ${u.index} vanished from the store`));
-    removeUnitLeftovers(this.store, u.hash, u.index);
-    u.resolve({ outcome });
-  }
-
-  /** The error `attrib unit` logged, or the log's last lines (a time limit, a lost node...). */
-  private taskError(u: Unit): string {
-    const path = join(this.logs, u.hash, `${u.arrayJobId}_${u.taskId}.out`);
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch {
-      return `SLURM task ${u.arrayJobId}_${u.taskId} ended without finishing the unit (no log at ${path})`;
+  /** started (for a stage with units: once its count job wrote the count), its unit arrays, and units done. */
+  private report(w: Waiter, live: QueuedTask[]): void {
+    const total = this.store.readStage(w.hash)?.units;
+    const mine = live.filter((j) => j.hash === w.hash);
+    if (!w.started) {
+      const began = this.stages.get(w.hash)?.hasUnits ? total !== undefined : mine.some((j) => j.state === 'RUNNING');
+      if (!began && !this.store.readManifest(w.hash).ok) return;
+      w.started = true;
+      w.done = total === undefined ? 0 : this.store.finishedUnits(w.hash).length;
+      w.hooks.started(total === undefined ? undefined : { done: w.done, total });
     }
-    const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
-    const failed = lines.map((l) => /^unit \d+ of [0-9a-f]{12} failed: (.*)$/.exec(l)?.[1]).filter((m): m is string => !!m).pop();
-    if (failed) return failed;
-    const tail = lines.slice(-3).join(' | ');
-    return `SLURM task ${u.arrayJobId}_${u.taskId} ended without finishing the unit${tail ? `: ${tail}` : ''} (log: ${path})`;
+    for (const id of new Set(mine.filter((j) => j.role === 'units').map((j) => j.arrayJobId))) {
+      if (w.arrays.has(id)) continue;
+      w.arrays.add(id);
+      const tasks = mine.filter((j) => j.arrayJobId === id).length;
+      w.hooks.log(`SLURM job array ${id}: ${tasks} task(s) to run${this.limit ? `, at most ${this.limit} at once` : ''}`);
+    }
+    if (total === undefined) return;
+    const done = this.store.finishedUnits(w.hash).length;
+    if (done !== w.done) {
+      w.done = done;
+      w.hooks.progress(done, total);
+    }
   }
 
-  private fail(u: Unit, reason: string): void {
-    if (this.units.get(key(u.hash, u.index)) !== u) return;
-    this.units.delete(key(u.hash, u.index));
-    u.reject(new TaskError(reason));
+  private settle(w: Waiter, result: Manifest | Error): void {
+    if (this.waiters.get(w.hash) !== w) return;
+    this.waiters.delete(w.hash);
+    if (result instanceof Error) w.reject(result);
+    else w.resolve(result);
   }
+}
+
+/**
+ * Run by a stage's count job (`attrib slurm-expand`): counts the units, submits the
+ * unfinished ones as job arrays (one per MaxArraySize block), and makes the stage's
+ * finish job wait for them. Returns what it did, for the job's log.
+ */
+export async function expandStage(registry: Registry, store: Store, hash: StageHash, spec: ArraySpec, hooks: TaskHooks): Promise<string> {
+  const count = await countUnits(registry, store, hash, hooks);
+  const done = new Set(store.finishedUnits(hash));
+  const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i));
+  const kind = store.readStage(hash)!.kind;
+  const arrays: string[] = [];
+  const max = await maxArraySize();
+  const blocks = new Map<number, number[]>();
+  for (const i of todo) {
+    const offset = Math.floor(i / max) * max;
+    blocks.set(offset, [...(blocks.get(offset) ?? []), i - offset]);
+  }
+  for (const [offset, tasks] of blocks) {
+    const attrib = [...spec.command, 'unit', hash];
+    const tail = ['--runs', store.runsDir, ...spec.plugins.flatMap((p) => ['--plugin', p])];
+    const n = spec.attempts;
+    const body = [
+      `unit=$((SLURM_ARRAY_TASK_ID + ${offset}))`,
+      'attempt=1',
+      `until ${attrib.map(shellQuote).join(' ')} "$unit" ${tail.map(shellQuote).join(' ')}; do`,
+      `  [ "$attempt" -ge ${n} ] && exit 1`,
+      '  attempt=$((attempt + 1))',
+      `  echo "attrib: unit $unit: attempt $attempt of ${n}" >&2`,
+      'done',
+    ];
+    const id = await sbatch(
+      [
+        `--job-name=${arrayName(hash, offset)}`,
+        `--comment=${runsComment(store.runsDir)}`,
+        `--array=${indexRanges(tasks)}${spec.limit ? `%${spec.limit}` : ''}`,
+        `--output=${join(spec.logs, '%A_%a.out')}`,
+        `--chdir=${store.runsDir}`,
+        ...spec.sbatch,
+      ],
+      script(spec.logs, `array-${offset}`, `units of store entry ${hash} (${kind}), one per array task (unit = task id + ${offset}), each tried up to ${n} times`, spec.setup, body),
+    );
+    arrays.push(id);
+  }
+  if (arrays.length) {
+    const finish = (await queuedTasks(store.runsDir)).filter((j) => j.hash === hash && j.role === 'finish');
+    if (finish.length === 0) hooks.log(`no finish job of ${hash.slice(0, 12)} is queued: run the coordinator again once the array is done`);
+    for (const f of finish) {
+      const r = await command('scontrol', ['update', `JobId=${f.arrayJobId}`, `Dependency=afterok:${arrays.join(':')}`], 60_000);
+      if (r.code !== 0) throw new Error(`scontrol update JobId=${f.arrayJobId} failed: ${(r.stderr || r.stdout).trim()}`);
+    }
+  }
+  return `${count} unit(s), ${todo.length} to run${arrays.length ? `: SLURM job array ${arrays.join(', ')}${spec.limit ? `, at most ${spec.limit} at once` : ''}` : ''}`;
+}
+
+/** Writes a job's batch script (sbatch keeps its own copy; this one is for people to read). */
+function script(dir: string, name: string, what: string, setup: string[], lines: string[]): string {
+  const path = join(dir, `${name}-${Date.now()}.sh`);
+  writeFileSync(path, ['#!/bin/sh', `# attrib: ${what}.`, ...setup, ...lines, ''].join('\n'), { mode: 0o755 });
+  return path;
+}
+
+const exec = (argv: string[]) => [`exec ${argv.map(shellQuote).join(' ')}`];
+
+async function sbatch(args: string[], scriptPath: string): Promise<string> {
+  const r = await command('sbatch', ['--parsable', ...args, scriptPath], 120_000);
+  const id = r.stdout.trim().split(';')[0]!;
+  if (r.code !== 0 || !/^\d+$/.test(id)) throw new TaskError(`sbatch failed: ${(r.stderr || r.stdout).trim() || `exit code ${r.code}`}`);
+  return id;
+}
+
+/** Why a stage's jobs ended without its manifest: the error a job logged, else what SLURM left. */
+function stageError(dir: string, finishJob: string | undefined): string {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.out'));
+  } catch {
+    // no logs at all
+  }
+  let unitError: string | undefined;
+  let stepError: string | undefined;
+  for (const name of names.sort()) {
+    for (const line of readFileSync(join(dir, name), 'utf8').split('\n')) {
+      const unit = /^unit (\d+) of [0-9a-f]{12} failed: (.*)$/.exec(line.trim());
+      if (unit) unitError = `unit ${unit[1]} failed: ${unit[2]}`;
+      const step = /^(?:count|finish|expand) of [0-9a-f]{12} failed: (.*)$/.exec(line.trim());
+      if (step) stepError = step[1];
+    }
+  }
+  return unitError ?? stepError ?? `its SLURM jobs ended without finishing it${finishJob ? ` (finish job ${finishJob})` : ''}: cancelled, a time limit, or a lost node? Logs in ${dir}`;
 }
 
 /** sbatch arguments for a stage's resources. */
@@ -335,16 +418,15 @@ export function sbatchResourceArgs(r: SlurmResources): string[] {
 
 export const slurmExecutor: ExecutorFactory<SlurmOptions> = {
   name: 'slurm',
-  description: 'each stage\'s units become a SLURM job array (sbatch --array, %--jobs) running `attrib unit` on nodes that share the runs folder',
+  description: 'the DAG becomes SLURM jobs joined by afterok dependencies; each stage\'s units a job array (sbatch --array, %--jobs) running `attrib unit` on nodes that share the runs folder',
   options: executorSection('slurm', slurmOptions),
-  create(env: ExecutorEnv<SlurmOptions> & DistributedEnv) {
-    for (const cmd of ['sbatch', 'squeue']) {
+  create(env: ExecutorEnv<SlurmOptions>) {
+    for (const cmd of ['sbatch', 'squeue', 'scontrol', 'scancel']) {
       if (!onPath(cmd)) throw new ExecutorSetupError(`the slurm executor needs ${cmd} on PATH (run attrib on a SLURM login node)`);
     }
     let bin: string[] | undefined;
     if (env.workerEntry) bin = [process.execPath, fileURLToPath(new URL('attrib.js', env.workerEntry))];
     if (!env.options.command && !bin) throw new ExecutorSetupError('the slurm executor needs executor.slurm.command (the attrib command on the nodes)');
-    // count, run() and combine() here: --jobs threads at most, and no more than this machine's cores.
-    return new SlurmExecutor(env.store, env.options, env.plugins, env.cli?.jobs, bin ?? [], localExecutor.create({ ...env, jobs: Math.min(env.jobs, availableParallelism()) }));
+    return new SlurmExecutor(env.store, env.options, env.plugins, env.cli?.jobs, bin ?? []);
   },
 };

@@ -9,7 +9,7 @@ import test from 'ava';
 import { attrib, tmp } from '../engine/helpers.ts';
 import { jobId, parseUnitJob } from '../../pipeline/distributed/jobs.ts';
 import { checkRedisUrl, redact } from '../../pipeline/distributed/redis.ts';
-import { arrayName, indexRanges, parseArrayName, parseSqueue, shellQuote } from '../../pipeline/distributed/slurm.ts';
+import { arrayName, indexRanges, jobName, parseJobName, parseSqueue, shellQuote } from '../../pipeline/distributed/slurm.ts';
 import { bullmqExecutor } from '../../pipeline/executors/bullmq.ts';
 import { sbatchResourceArgs, slurmExecutor } from '../../pipeline/executors/slurm.ts';
 import type { StageHash } from '../../pipeline/registry.ts';
@@ -26,20 +26,33 @@ test('job ids and data: a hash and an index, nothing else', (t) => {
   t.false(parseUnitJob({ hash: H, index: 7 }, `${H}-8`).ok, 'the id must match the data');
 });
 
-test('SLURM array names, index ranges and squeue lines', (t) => {
+test('SLURM job names, index ranges and squeue lines', (t) => {
   t.is(indexRanges([9, 0, 1, 2, 3, 5, 7, 8, 3]), '0-3,5,7-9');
   t.is(indexRanges([4]), '4');
   t.is(arrayName(H, 0), `attrib-${H}`);
   t.is(arrayName(H, 1000), `attrib-${H}-o1000`);
-  t.deepEqual(parseArrayName(`attrib-${H}-o1000`), { hash: H, offset: 1000 });
-  t.is(parseArrayName('attrib-nothex'), undefined);
-  const tasks = parseSqueue([`12|0|RUNNING|attrib-${H}|attrib:/runs`, `12|3|PENDING|attrib-${H}|attrib:/runs`, `15|2|PENDING|attrib-${H}-o1000|attrib:/a|b`, '99|N/A|RUNNING|bash|', ''].join('\n'));
-  t.deepEqual(
-    tasks.map((x) => [x.arrayJobId, x.taskId, x.index, x.state, x.comment]),
+  t.is(jobName(H, 'count'), `attrib-${H}-count`);
+  t.deepEqual(parseJobName(`attrib-${H}-o1000`), { hash: H, role: 'units', offset: 1000 });
+  t.deepEqual(parseJobName(`attrib-${H}-finish`), { hash: H, role: 'finish', offset: 0 });
+  t.is(parseJobName('attrib-nothex'), undefined);
+  t.is(parseJobName(`attrib-${H}-other`), undefined);
+  const tasks = parseSqueue(
     [
-      ['12', 0, 0, 'RUNNING', 'attrib:/runs'],
-      ['12', 3, 3, 'PENDING', 'attrib:/runs'],
-      ['15', 2, 1002, 'PENDING', 'attrib:/a|b'],
+      `12|0|RUNNING|None|attrib-${H}|attrib:/runs`,
+      `12|3|PENDING|JobArrayTaskLimit|attrib-${H}|attrib:/runs`,
+      `15|2|PENDING|None|attrib-${H}-o1000|attrib:/a|b`,
+      `16|N/A|PENDING|Dependency|attrib-${H}-finish|attrib:/runs`,
+      '99|N/A|RUNNING|None|bash|',
+      '',
+    ].join('\n'),
+  );
+  t.deepEqual(
+    tasks.map((x) => [x.arrayJobId, x.taskId, x.role, x.index, x.state, x.reason, x.comment]),
+    [
+      ['12', 0, 'units', 0, 'RUNNING', 'None', 'attrib:/runs'],
+      ['12', 3, 'units', 3, 'PENDING', 'JobArrayTaskLimit', 'attrib:/runs'],
+      ['15', 2, 'units', 1002, 'PENDING', 'None', 'attrib:/a|b'],
+      ['16', -1, 'finish', -1, 'PENDING', 'Dependency', 'attrib:/runs'],
     ],
   );
   t.is(shellQuote('/a/b.ts'), '/a/b.ts');

@@ -114,8 +114,8 @@ const untimed = (o: Record<string, unknown> | undefined) => {
 };
 
 /**
- * Every file of every store entry (relative to runs/store), as bytes. Manifests lose
- * their timing fields (started, finished, seconds, metrics.seconds, ...); engine bookkeeping
+ * Every file of every store entry (relative to runs/store), as bytes. Manifests and
+ * unit.json files lose their timing fields (started, finished, seconds, metrics.seconds, ...); engine bookkeeping
  * that is not an artifact (the entry lock, staging and temporary names) is left out.
  */
 export function storeFiles(runs: string): Map<string, Buffer> {
@@ -127,7 +127,7 @@ export function storeFiles(runs: string): Map<string, Buffer> {
       const path = join(dir, name);
       const r = rel ? `${rel}/${name}` : name;
       if (statSync(path).isDirectory()) walk(path, r);
-      else if (name === 'manifest.json' && rel.split('/').length === 1) {
+      else if ((name === 'manifest.json' && rel.split('/').length === 1) || name === 'unit.json') {
         const m = JSON.parse(readFileSync(path, 'utf8'));
         untimed(m);
         untimed(m.metrics);

@@ -1,18 +1,22 @@
 /**
  * The slurm executor against a real single-node SLURM (.ci/services.sh: munged,
- * slurmctld, slurmd, no accounting): a small config runs as job arrays with the `%`
- * limit from --jobs, `attrib status` shows queued / running units while it runs, and the
- * store ends up byte for byte what a local run writes; a failing unit is resubmitted
- * and then fails its stage with its message.
+ * slurmctld, slurmd, no accounting). The whole DAG is submitted up front as jobs joined
+ * by afterok dependencies; each stage's units run as a job array with the `%` limit from
+ * --jobs; `attrib status` shows queued / running units; the store ends up byte for byte
+ * what a local run writes. A failing unit is tried `attempts` times, then SLURM cancels
+ * everything downstream and the stage fails with the unit's message. A coordinator
+ * killed mid-run is started again and waits for the jobs already in SLURM.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmp } from '../engine/helpers.ts';
 import { command } from '../../pipeline/distributed/slurm.ts';
 import { CONFIG, finished, runJson, sameStore, SLURM_BIN, slurmPath, slurmTest, spawnCli, unitFolders, unitLog, waitUntil } from './helpers.ts';
 
 const MINUTE = 60_000;
+const scontrol = (...args: string[]) => command(join(SLURM_BIN!, 'scontrol'), args, 30_000);
 
-slurmTest('a config runs as job arrays (%--jobs), status shows queued/running units, results are bit-identical to a local run', async (t) => {
+slurmTest('the DAG is submitted up front with afterok dependencies; units run as arrays (%--jobs); results are bit-identical to a local run', async (t) => {
   const dir = tmp('attrib-slurm-');
   const local = join(dir, 'local');
   const dist = join(dir, 'dist');
@@ -22,13 +26,27 @@ slurmTest('a config runs as job arrays (%--jobs), status shows queued/running un
 
   const coordinator = spawnCli(['run', CONFIG, '--executor', 'slurm', '--jobs', '2', '--runs', dist, ...set], env);
   t.teardown(() => void (coordinator.child.exitCode === null && coordinator.child.kill('SIGKILL')));
-  // While the arrays run: squeue knows them by the store hash, with the % limit.
-  await waitUntil('the noise array to be submitted', () => /\[noise\] submitted SLURM job array \d+/.test(coordinator.stderr), 2 * MINUTE);
-  const arrayId = /\[noise\] submitted SLURM job array (\d+): 6 task\(s\), at most 2 at once/.exec(coordinator.stderr)?.[1];
-  t.truthy(arrayId, coordinator.stderr);
-  const show = await command(join(SLURM_BIN!, 'scontrol'), ['show', 'job', arrayId!], 30_000);
-  t.regex(show.stdout, /ArrayTaskThrottle=2/);
-  t.regex(show.stdout, /JobName=attrib-[0-9a-f]{64}\b/);
+  // Every stage is submitted before any has run, each waiting on its inputs' finish jobs.
+  await waitUntil('the last stage to be submitted', () => /^\[total\] submitted SLURM job \d+/m.test(coordinator.stderr), 2 * MINUTE);
+  const base = /^\[base\] submitted SLURM job (\d+);/m.exec(coordinator.stderr)?.[1];
+  const noise = /^\[noise\] submitted SLURM jobs: count (\d+) \(after (\d+)\), finish (\d+) \(after the unit array that \1 submits\)/m.exec(coordinator.stderr);
+  const more = /^\[more\] submitted SLURM jobs: count (\d+) \(after (\d+)\), finish (\d+)/m.exec(coordinator.stderr);
+  const total = /^\[total\] submitted SLURM job (\d+) \(after (\d+), (\d+)\)/m.exec(coordinator.stderr);
+  t.truthy(base && noise && more && total, coordinator.stderr);
+  t.is(noise![2], base);
+  t.is(more![2], base);
+  t.deepEqual([total![2], total![3]], [noise![3], more![3]]);
+  const job = await scontrol('show', 'job', total![1]!);
+  if (job.stdout.includes('JobState=PENDING')) t.regex(job.stdout, new RegExp(`Dependency=afterok:${noise![3]}.*:${more![3]}`));
+
+  // The noise count job submits the array, with the % limit, and points the finish job at it.
+  await waitUntil('the noise array to run', () => /^\[noise\] SLURM job array \d+: \d+ task\(s\) to run, at most 2 at once$/m.test(coordinator.stderr), 2 * MINUTE);
+  const arrayId = /^\[noise\] SLURM job array (\d+):/m.exec(coordinator.stderr)![1]!;
+  const array = await scontrol('show', 'job', arrayId);
+  t.regex(array.stdout, /ArrayTaskThrottle=2/);
+  t.regex(array.stdout, /JobName=attrib-[0-9a-f]{64}\b/);
+  const finish = await scontrol('show', 'job', noise![3]!);
+  if (finish.stdout.includes('JobState=PENDING')) t.regex(finish.stdout, new RegExp(`Dependency=afterok:${arrayId}_\\*`));
   const status = await finished(spawnCli(['status', CONFIG, '--runs', dist, ...set], env), MINUTE);
   t.is(status.code, 0, status.stderr);
   t.regex(status.stdout, /^noise\s+running.*, \d+ queued, \d+ running \(slurm\)/m);
@@ -37,20 +55,23 @@ slurmTest('a config runs as job arrays (%--jobs), status shows queued/running un
   t.is(r.code, 0, r.stderr);
   t.regex(r.stderr, /^\[noise\] started 6 units$/m);
   t.regex(r.stderr, /^\[noise\] ran in [\d.]+s: sum=-?[\d.]+ units=6$/m);
-  t.regex(r.stderr, /^\[more\] submitted SLURM job array \d+: 3 task\(s\), at most 2 at once/m);
+  t.regex(r.stderr, /^\[more\] SLURM job array \d+: 3 task\(s\) to run, at most 2 at once$/m);
   for (const [stage, count] of [['noise', 6], ['more', 3]] as const) {
     const { units, leftovers } = unitFolders(dist, runJson(dist)[stage]!.hash);
     t.deepEqual(units, Array.from({ length: count }, (_, i) => String(i)));
     t.deepEqual(leftovers, []);
   }
   t.is(unitLog(log).filter((l) => l.what === 'end').length, 9, 'each unit ran once');
+  // metrics.seconds is compute, summed from the units: six units of 1.5 s at least.
+  const manifest = JSON.parse(readFileSync(join(dist, 'store', runJson(dist).noise!.hash, 'manifest.json'), 'utf8'));
+  t.true(manifest.metrics.seconds >= 9, `noise seconds ${manifest.metrics.seconds}`);
 
   const ref = await finished(spawnCli(['run', CONFIG, '--runs', local, '--jobs', '2', ...set]), 3 * MINUTE);
   t.is(ref.code, 0, ref.stderr);
   sameStore(t, local, dist);
 });
 
-slurmTest('a failing array task is resubmitted, then fails its stage with the unit\'s message', async (t) => {
+slurmTest('a failing unit is tried `attempts` times, SLURM cancels what is downstream, and the stage fails with the unit\'s message', async (t) => {
   const dir = tmp('attrib-slurm-');
   const dist = join(dir, 'dist');
   const log = join(dir, 'units.log');
@@ -59,12 +80,37 @@ slurmTest('a failing array task is resubmitted, then fails its stage with the un
     4 * MINUTE,
   );
   t.is(r.code, 1, r.stderr);
-  t.regex(r.stderr, /^\[more\] unit 1 failed in SLURM task \d+_1 \(attempt 1 of 2\): dist failure at unit 1$/m);
-  t.regex(r.stderr, /^\[more\] resubmitted SLURM job array \d+: 1 task\(s\)/m);
   t.regex(r.stderr, /^\[more\] FAILED: unit 1 failed: dist failure at unit 1$/m);
   t.regex(r.stderr, /^\[total\] blocked: more failed$/m);
   const more = runJson(dist).more!;
   t.is(more.error, 'unit 1 failed: dist failure at unit 1');
-  t.is(unitLog(log).filter((l) => l.what === 'start' && l.hash8 === more.hash.slice(0, 8) && l.index === 1).length, 2);
+  t.is(unitLog(log).filter((l) => l.what === 'start' && l.hash8 === more.hash.slice(0, 8) && l.index === 1).length, 2, 'tried twice (attempts: 2)');
+  const logs = join(dist, 'slurm-logs', more.hash);
+  const taskLog = readdirSync(logs).find((n) => /^\d+_1\.out$/.test(n))!;
+  t.regex(readFileSync(join(logs, taskLog), 'utf8'), /^attrib: unit 1: attempt 2 of 2$/m);
   t.is(runJson(dist).noise!.status, 'ran');
+  // SLURM cancelled the downstream jobs (--kill-on-invalid-dep): nothing of this run is left in the queue.
+  const queue = await command(join(SLURM_BIN!, 'squeue'), ['--noheader', '--format=%j|%k'], 30_000);
+  t.false(queue.stdout.split('\n').some((l) => l.endsWith(`attrib:${dist}`)), queue.stdout);
+});
+
+slurmTest('a coordinator killed mid-run is started again: it waits for the jobs already in SLURM instead of submitting twice', async (t) => {
+  const dir = tmp('attrib-slurm-');
+  const dist = join(dir, 'dist');
+  const log = join(dir, 'units.log');
+  const args = ['run', CONFIG, '--executor', 'slurm', '--jobs', '2', '--runs', dist, '--set', 'stages.noise.params.sleepMs=1500'];
+  const env = { PATH: slurmPath(), ATTRIB_DIST_LOG: log };
+  const first = spawnCli(args, env);
+  t.teardown(() => void (first.child.exitCode === null && first.child.kill('SIGKILL')));
+  await waitUntil('a first unit to finish', () => unitLog(log).some((l) => l.what === 'end'), 3 * MINUTE);
+  first.child.kill('SIGKILL');
+  await finished(first, MINUTE);
+
+  const second = await finished(spawnCli(args, env), 5 * MINUTE);
+  t.is(second.code, 0, second.stderr);
+  t.regex(second.stderr, /^\[noise\] already in SLURM from an earlier run \(finish job \d+\): waiting for it$/m);
+  t.regex(second.stderr, /^\[total\] already in SLURM from an earlier run/m);
+  t.notRegex(second.stderr, /submitted SLURM/);
+  t.is(unitLog(log).filter((l) => l.what === 'end').length, 9, 'each unit ran once');
+  for (const stage of ['base', 'noise', 'more', 'total']) t.regex(runJson(dist)[stage]!.status, /^(ran|cached)$/);
 });
