@@ -33,8 +33,8 @@ slurmTest('the DAG is submitted up front with afterok dependencies; units run as
   const more = /^\[more\] submitted SLURM jobs: count (\d+) \(after (\d+)\), finish (\d+)/m.exec(coordinator.stderr);
   const total = /^\[total\] submitted SLURM job (\d+) \(after (\d+), (\d+)\)/m.exec(coordinator.stderr);
   t.truthy(base && noise && more && total, coordinator.stderr);
-  t.is(noise![2], base);
-  t.is(more![2], base);
+  t.is(noise![2], base!);
+  t.is(more![2], base!);
   t.deepEqual([total![2], total![3]], [noise![3], more![3]]);
   const job = await scontrol('show', 'job', total![1]!);
   if (job.stdout.includes('JobState=PENDING')) t.regex(job.stdout, new RegExp(`Dependency=afterok:${noise![3]}.*:${more![3]}`));
