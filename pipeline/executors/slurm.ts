@@ -196,7 +196,9 @@ export class SlurmExecutor implements Executor, StageRunner {
       const ids = [...new Set(live.map((j) => j.arrayJobId))];
       await command('scancel', ids, 60_000);
       log(`cancelled SLURM job(s) ${ids.join(', ')} left by an earlier run`);
-    } else this.store.cleanup(hash);
+    }
+    // What killed runs left (a cancelled task still writing only loses its own staging folder).
+    this.store.cleanup(hash);
 
     const deps: string[] = [];
     for (const up of stage.upstream) {

@@ -98,19 +98,20 @@ slurmTest('a coordinator killed mid-run is started again: it waits for the jobs 
   const dir = tmp('attrib-slurm-');
   const dist = join(dir, 'dist');
   const log = join(dir, 'units.log');
-  const args = ['run', CONFIG, '--executor', 'slurm', '--jobs', '2', '--runs', dist, '--set', 'stages.noise.params.sleepMs=1500'];
+  // Six units of 3 s, two at a time: the DAG is still running when the second coordinator comes.
+  const args = ['run', CONFIG, '--executor', 'slurm', '--jobs', '2', '--runs', dist, '--set', 'stages.noise.params.sleepMs=3000'];
   const env = { PATH: slurmPath(), ATTRIB_DIST_LOG: log };
   const first = spawnCli(args, env);
   t.teardown(() => void (first.child.exitCode === null && first.child.kill('SIGKILL')));
-  await waitUntil('a first unit to finish', () => unitLog(log).some((l) => l.what === 'end'), 3 * MINUTE);
+  await waitUntil('every stage to be submitted', () => /^\[total\] submitted SLURM job \d+/m.test(first.stderr), 3 * MINUTE);
   first.child.kill('SIGKILL');
   await finished(first, MINUTE);
 
   const second = await finished(spawnCli(args, env), 5 * MINUTE);
   t.is(second.code, 0, second.stderr);
-  t.regex(second.stderr, /^\[noise\] already in SLURM from an earlier run \(finish job \d+\): waiting for it$/m);
-  t.regex(second.stderr, /^\[total\] already in SLURM from an earlier run/m);
-  t.notRegex(second.stderr, /submitted SLURM/);
+  // Stages that finished meanwhile are cached; the others are adopted, none submitted again.
+  t.regex(second.stderr, /^\[total\] already in SLURM from an earlier run \(finish job \d+\): waiting for it$/m);
+  t.notRegex(second.stderr, /submitted SLURM|cancelled SLURM/);
   t.is(unitLog(log).filter((l) => l.what === 'end').length, 9, 'each unit ran once');
   for (const stage of ['base', 'noise', 'more', 'total']) t.regex(runJson(dist)[stage]!.status, /^(ran|cached)$/);
 });
