@@ -273,7 +273,7 @@ export class SlurmExecutor implements Executor, StageRunner {
           continue;
         }
         w.missingSince ??= now;
-        if (now - w.missingSince >= this.o.settle * 1000) this.settle(w, new TaskError(stageError(join(this.logs, w.hash), finish)));
+        if (now - w.missingSince >= this.o.settle * 1000) this.settle(w, new TaskError(stageError(join(this.logs, w.hash)) ?? (await this.jobsError(w, finish))));
       }
     } finally {
       this.polling = false;
@@ -303,6 +303,14 @@ export class SlurmExecutor implements Executor, StageRunner {
       w.done = done;
       w.hooks.progress(done, total);
     }
+  }
+
+  /** No job logged an error (a time limit, a cancel, a lost node): say what SLURM still knows of the jobs. */
+  private async jobsError(w: Waiter, finish: string | undefined): Promise<string> {
+    const jobs = [...w.arrays, ...(finish ? [finish] : [])];
+    const states = (await Promise.all(jobs.map(async (id) => [id, await jobState(id)] as const))).filter(([, st]) => st);
+    const known = states.length ? `: ${states.map(([id, st]) => `job ${id} ${st}`).join(', ')}` : '';
+    return `its SLURM jobs ended without finishing it${known}; logs in ${join(this.logs, w.hash)}`;
   }
 
   private settle(w: Waiter, result: Manifest | Error): void {
@@ -383,8 +391,8 @@ async function sbatch(args: string[], scriptPath: string): Promise<string> {
   return id;
 }
 
-/** Why a stage's jobs ended without its manifest: the error a job logged, else what SLURM left. */
-function stageError(dir: string, finishJob: string | undefined): string {
+/** Why a stage's jobs ended without its manifest: the error line a job logged, if any. */
+function stageError(dir: string): string | undefined {
   let names: string[] = [];
   try {
     names = readdirSync(dir).filter((n) => n.endsWith('.out'));
@@ -401,7 +409,15 @@ function stageError(dir: string, finishJob: string | undefined): string {
       if (step) stepError = step[1];
     }
   }
-  return unitError ?? stepError ?? `its SLURM jobs ended without finishing it${finishJob ? ` (finish job ${finishJob})` : ''}: cancelled, a time limit, or a lost node? Logs in ${dir}`;
+  return unitError ?? stepError;
+}
+
+/** JobState and Reason of a job SLURM still remembers (MinJobAge), e.g. "TIMEOUT (TimeLimit)". */
+async function jobState(id: string): Promise<string | undefined> {
+  const r = await command('scontrol', ['show', 'job', id], 30_000);
+  const state = /JobState=(\S+)/.exec(r.stdout)?.[1];
+  const reason = /Reason=(\S+)/.exec(r.stdout)?.[1];
+  return state ? `${state}${reason && reason !== 'None' ? ` (${reason})` : ''}` : undefined;
 }
 
 /** sbatch arguments for a stage's resources. */

@@ -115,3 +115,19 @@ slurmTest('a coordinator killed mid-run is started again: it waits for the jobs 
   t.is(unitLog(log).filter((l) => l.what === 'end').length, 9, 'each unit ran once');
   for (const stage of ['base', 'noise', 'more', 'total']) t.regex(runJson(dist)[stage]!.status, /^(ran|cached)$/);
 });
+
+slurmTest('a unit array cancelled from outside fails its stage with what SLURM says of the jobs, and blocks what is downstream', async (t) => {
+  const dir = tmp('attrib-slurm-');
+  const dist = join(dir, 'dist');
+  const env = { PATH: slurmPath(), ATTRIB_DIST_LOG: join(dir, 'units.log') };
+  const coordinator = spawnCli(['run', CONFIG, '--executor', 'slurm', '--jobs', '1', '--runs', dist, '--set', 'stages.noise.params.sleepMs=4000'], env);
+  t.teardown(() => void (coordinator.child.exitCode === null && coordinator.child.kill('SIGKILL')));
+  await waitUntil('the noise array', () => /^\[noise\] SLURM job array \d+:/m.test(coordinator.stderr), 3 * MINUTE);
+  const arrayId = /^\[noise\] SLURM job array (\d+):/m.exec(coordinator.stderr)![1]!;
+  await command(join(SLURM_BIN!, 'scancel'), [arrayId], 30_000);
+  const r = await finished(coordinator, 3 * MINUTE);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, new RegExp(`^\\[noise\\] FAILED: its SLURM jobs ended without finishing it: job ${arrayId} CANCELLED.*; logs in .*$`, 'm'));
+  t.regex(r.stderr, /^\[total\] blocked: noise failed$/m);
+  t.is(runJson(dist).more!.status, 'ran');
+});
