@@ -44,7 +44,7 @@ export type { Experiment, StageSpec, SweepPoint } from './pipeline/validate.ts';
 export { planExperiment, entryState, type ExperimentPlan, type StageInstance } from './pipeline/plan.ts';
 export { execute, type ExecuteOptions, type ExecuteResult } from './pipeline/execute.ts';
 export type { RunEvent } from './pipeline/events.ts';
-export type { Executor, ExecutorFactory, ExecutorEnv } from './pipeline/executor.ts';
+export type { Executor, ExecutorFactory, ExecutorEnv, StageRunner, StageToRun, StageHooks } from './pipeline/executor.ts';
 export { Store, type Manifest, type RunRecord, type RunEntry, type StageRecord } from './pipeline/store.ts';
 export { stageHash, deriveSeed, canonicalJson } from './pipeline/hash.ts';
 export { main } from './pipeline/cli.ts';
