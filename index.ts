@@ -25,6 +25,7 @@ export {
   RegistryError,
   defineStage,
   hasUnits,
+  inputList,
   type Artifact,
   type CombineContext,
   type InputSpec,

@@ -27,7 +27,24 @@ export interface InputSpec {
   /** Artifact kinds accepted for this input (the `output` of the upstream kind). */
   kinds: readonly string[];
   optional?: boolean;
+  /**
+   * Takes a list of stages (`inputs: {lds: [a, b]}`; one name is a list of one). They
+   * arrive as ctx.inputs['lds[0]'], ctx.inputs['lds[1]'], ...: read them with inputList().
+   */
+  many?: boolean;
   description?: string;
+}
+
+/** The name under which item i of a list input arrives in ctx.inputs (and in hashes). */
+export function listInputName(input: string, index: number): string {
+  return `${input}[${index}]`;
+}
+
+/** The artifacts of a list input (InputSpec.many), in the config's order. */
+export function inputList(inputs: Record<string, Artifact>, input: string): Artifact[] {
+  const items: Artifact[] = [];
+  for (let i = 0; listInputName(input, i) in inputs; i++) items.push(inputs[listInputName(input, i)]!);
+  return items;
 }
 
 /** A finished upstream stage, as a downstream stage sees it. Read-only. */

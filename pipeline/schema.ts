@@ -41,7 +41,7 @@ const TOP_LEVEL: Record<string, string> = {
 
 const STAGE_KEYS: Record<string, string> = {
   kind: 'the stage kind (`attrib kinds` lists them)',
-  inputs: 'input name -> the name of the upstream stage whose artifact it reads',
+  inputs: 'input name -> the name of the upstream stage whose artifact it reads (a list of names for a list input)',
   params: 'the kind\'s params; defaults are applied before hashing',
   seed: 'this stage\'s seed, instead of the experiment\'s',
 };
@@ -147,7 +147,12 @@ export function stageJsonSchema(kind: StageKind): JsonSchema {
     properties: Object.fromEntries(
       inputs.map(([name, spec]) => [
         name,
-        { type: 'string', description: `name of a stage producing ${spec.kinds.join(' | ')}${spec.optional ? ' (optional)' : ''}${spec.description ? `: ${spec.description}` : ''}` },
+        spec.many
+          ? {
+              anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }],
+              description: `names of stages producing ${spec.kinds.join(' | ')} (a list, or one name)${spec.optional ? ' (optional)' : ''}${spec.description ? `: ${spec.description}` : ''}`,
+            }
+          : { type: 'string', description: `name of a stage producing ${spec.kinds.join(' | ')}${spec.optional ? ' (optional)' : ''}${spec.description ? `: ${spec.description}` : ''}` },
       ]),
     ),
     additionalProperties: false,

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Document } from 'yaml';
 import { closest, dotted, fail, ok, show, type ConfigError, type Result } from './errors.ts';
 import { getPath, locate, type PathSegment, type Source } from './load.ts';
-import { ParamsError, type Registry, type StageKind } from './registry.ts';
+import { listInputName, ParamsError, type Registry, type StageKind } from './registry.ts';
 
 export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const;
 /** Stage and experiment names: nothing that could climb out of runs/. */
@@ -17,7 +17,7 @@ export const NAME = /^[a-z0-9_-]+$/;
 
 const StageSchema = z.strictObject({
   kind: z.string(),
-  inputs: z.record(z.string(), z.string()).default({}),
+  inputs: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).default({}),
   params: z.unknown().optional(),
   seed: z.number().int().min(0).optional(),
 });
@@ -297,10 +297,11 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
     if (!parsed.success) errors.push(...issuesToErrors(where, [...at, 'params'], parsed.error.issues, rawParams));
     else errors.push(...droppedKeys(where, [...at, 'params'], rawParams, parsed.data));
 
-    // Inputs: names the kind declares, each naming an existing stage of a fitting kind.
+    // Inputs: names the kind declares, each naming an existing stage of a fitting kind
+    // (a list of them for a list input, which reaches the kind as input[0], input[1], ...).
     const inputs = isPlainObject(stage.inputs) ? stage.inputs : {};
-    for (const [input, upstream] of Object.entries(inputs)) {
-      if (typeof upstream !== 'string') continue; // reported by the top-level schema
+    const flat: Record<string, string> = {};
+    for (const [input, given] of Object.entries(inputs)) {
       const spec = kind.inputs[input];
       if (!spec) {
         const declared = Object.keys(kind.inputs);
@@ -310,17 +311,24 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
         );
         continue;
       }
-      const target = stages[upstream];
-      if (!target) {
-        const hint = closest(upstream, names);
-        errors.push(errorAt(where, [...at, 'inputs', input], `no stage named "${upstream}"${hint ? `; did you mean "${hint}"?` : ''}`));
+      if (Array.isArray(given) && !spec.many) {
+        errors.push(errorAt(where, [...at, 'inputs', input], `input "${input}" of stage kind "${kind.name}" takes one stage name, got a list`));
         continue;
       }
-      const upstreamKind = isPlainObject(target) && typeof target.kind === 'string' ? registry.stage(target.kind) : undefined;
-      if (upstreamKind && !spec.kinds.includes(upstreamKind.output)) {
-        errors.push(
-          errorAt(where, [...at, 'inputs', input], `expected an artifact of kind ${spec.kinds.join(' | ')}, got "${upstream}" (a ${upstreamKind.name} stage, which produces ${upstreamKind.output})`),
-        );
+      const items = (Array.isArray(given) ? given : [given]).map((upstream, i) => ({ upstream, path: Array.isArray(given) ? [...at, 'inputs', input, i] : [...at, 'inputs', input] }));
+      for (const [i, { upstream, path }] of items.entries()) {
+        if (typeof upstream !== 'string') continue; // reported by the top-level schema
+        const target = stages[upstream];
+        if (!target) {
+          const hint = closest(upstream, names);
+          errors.push(errorAt(where, path, `no stage named "${upstream}"${hint ? `; did you mean "${hint}"?` : ''}`));
+          continue;
+        }
+        const upstreamKind = isPlainObject(target) && typeof target.kind === 'string' ? registry.stage(target.kind) : undefined;
+        if (upstreamKind && !spec.kinds.includes(upstreamKind.output)) {
+          errors.push(errorAt(where, path, `expected an artifact of kind ${spec.kinds.join(' | ')}, got "${upstream}" (a ${upstreamKind.name} stage, which produces ${upstreamKind.output})`));
+        }
+        flat[spec.many ? listInputName(input, i) : input] = upstream;
       }
     }
     for (const [input, spec] of Object.entries(kind.inputs)) {
@@ -339,25 +347,26 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
         errors.push(errorAt(where, [...at, 'params', ...e.path], e.message));
         continue;
       }
-      specs.set(name, { name, kind, inputs: { ...inputs }, params: parsed.data, seed: stage.seed ?? seed, content });
+      specs.set(name, { name, kind, inputs: flat, params: parsed.data, seed: stage.seed ?? seed, content });
     }
   }
 
   const order = topologicalOrder(names, stages);
   for (const cycle of order.cycles) {
     const [first, second] = cycle;
-    const input = Object.entries(stages[first!]!.inputs ?? {}).find(([, up]) => up === second)![0];
-    errors.push(errorAt(where, ['stages', first!, 'inputs', input], `cycle: ${cycle.join(' -> ')}`));
+    const [input, given] = Object.entries(stages[first!]!.inputs ?? {}).find(([, up]) => up === second || (Array.isArray(up) && up.includes(second!)))!;
+    const path = Array.isArray(given) ? ['stages', first!, 'inputs', input, given.indexOf(second!)] : ['stages', first!, 'inputs', input];
+    errors.push(errorAt(where, path, `cycle: ${cycle.join(' -> ')}`));
   }
   if (errors.length > 0) return fail(sortByLine(errors));
   return ok(order.order.map((n) => specs.get(n)!));
 }
 
 /** Kahn's algorithm, stable in config order; every cycle found is returned once. */
-function topologicalOrder(names: string[], stages: Record<string, { inputs?: Record<string, string> }>): { order: string[]; cycles: string[][] } {
+function topologicalOrder(names: string[], stages: Record<string, { inputs?: Record<string, string | string[]> }>): { order: string[]; cycles: string[][] } {
   const deps = (n: string) => {
     const inputs = stages[n]?.inputs;
-    return isPlainObject(inputs) ? Object.values(inputs).filter((u): u is string => typeof u === 'string' && u in stages) : [];
+    return isPlainObject(inputs) ? Object.values(inputs).flat().filter((u): u is string => typeof u === 'string' && u in stages) : [];
   };
   const order: string[] = [];
   const placed = new Set<string>();

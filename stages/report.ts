@@ -1,7 +1,7 @@
 /**
  * `report`: the report page as a stage of the DAG, for configs that want it with the
- * run. Inputs are any lds and scores artifacts (all optional); the page covers them and
- * everything upstream of them:
+ * run. Inputs are lists of lds and scores artifacts (both optional); the page covers
+ * them and everything upstream of them:
  *
  *   index.html        self-contained (inline SVG and CSS, images as data: URIs, no script)
  *   plots/<id>.svg    each plot, and plots/<id>.png (resvg) unless png: false
@@ -17,7 +17,7 @@
  */
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { defineStage, type InputSpec } from '../pipeline/registry.ts';
+import { defineStage } from '../pipeline/registry.ts';
 
 export const reportParams = z.strictObject({
   targets: z.number().int().min(0).default(3).describe('targets shown per lds / scores input (best, median, worst LDS_j, ...)'),
@@ -26,22 +26,15 @@ export const reportParams = z.strictObject({
 });
 export type ReportParams = z.infer<typeof reportParams>;
 
-/** Input slots: lds, lds2, ..., lds8 and scores, scores2, ..., scores8 (the engine takes named inputs only). */
-export const REPORT_SLOTS = 8;
-const slots = (kind: 'lds' | 'scores', what: string): Record<string, InputSpec> =>
-  Object.fromEntries(
-    Array.from({ length: REPORT_SLOTS }, (_, i) => [i === 0 ? kind : `${kind}${i + 1}`, { kinds: [kind], optional: true, description: i === 0 ? what : `another one (up to ${kind}${REPORT_SLOTS})` }]),
-  );
-
 export const report = defineStage<ReportParams>({
   name: 'report',
-  version: '1',
+  version: '2',
   description: 'a self-contained HTML report of its lds / scores inputs and everything upstream (DAG, stage table, LDS plots, proponents and opponents)',
   equation: 'x = Σ seconds (or models) upstream of the scores, y = LDS;  ĝ_j(S_k) = Σ_{i∈S_k} τ(x_j)_i against f̄(x_j; θ(S_k))',
   params: reportParams,
   inputs: {
-    ...slots('lds', 'an lds stage: LDS plots, scatter, proponents and opponents'),
-    ...slots('scores', 'attribution scores without an lds: proponents and opponents'),
+    lds: { kinds: ['lds'], many: true, optional: true, description: 'lds stages: LDS plots, scatter, proponents and opponents' },
+    scores: { kinds: ['scores'], many: true, optional: true, description: 'attribution scores without an lds: proponents and opponents' },
   },
   output: 'report',
   async run(ctx) {

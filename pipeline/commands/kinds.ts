@@ -51,7 +51,7 @@ export function renderKind(kind: StageKind): string {
   const inputs = Object.entries(kind.inputs);
   out.push('', `inputs:${inputs.length ? '' : ' none'}`);
   if (inputs.length) {
-    const rows = inputs.map(([name, spec]) => [name, spec.kinds.join(' | ') + (spec.optional ? ' (optional)' : ''), spec.description ?? '']);
+    const rows = inputs.map(([name, spec]) => [name, spec.kinds.join(' | ') + (spec.many ? ' (list)' : '') + (spec.optional ? ' (optional)' : ''), spec.description ?? '']);
     out.push(indent(table([['input', 'artifact', 'description'], ...rows])));
   }
   out.push('', `output: ${kind.output}`);
@@ -143,20 +143,20 @@ export function renderReference(registry: Registry): string {
       ['key', 'description'],
       [
         ['`kind`', `the stage kind, one of: ${kinds.map((k) => `[\`${k.name}\`](#${k.name})`).join(', ')}`],
-        ['`inputs`', 'input name -> the name of the upstream stage whose artifact it reads (each kind lists its inputs)'],
+        ['`inputs`', 'input name -> the name of the upstream stage whose artifact it reads, or a list of names for an input marked (list) (each kind lists its inputs)'],
         ['`params`', 'the kind\'s params (below); defaults are applied before hashing, so spelling out a default does not change the hash'],
         ['`seed`', 'integer ≥ 0: this stage\'s seed instead of the experiment\'s'],
       ],
     ),
   );
   out.push('', '## Stage kinds', '');
-  out.push(mdTable(['kind', 'inputs', 'output', 'description'], kinds.map((k) => [`[\`${k.name}\`](#${k.name})`, Object.entries(k.inputs).map(([n, s]) => `${n}: ${s.kinds.join(' \\| ')}`).join(', ') || '-', `\`${k.output}\``, prose(k.description)])));
+  out.push(mdTable(['kind', 'inputs', 'output', 'description'], kinds.map((k) => [`[\`${k.name}\`](#${k.name})`, Object.entries(k.inputs).map(([n, s]) => `${n}: ${s.kinds.join(' \\| ')}${s.many ? ' (list)' : ''}`).join(', ') || '-', `\`${k.output}\``, prose(k.description)])));
   for (const kind of kinds) {
     out.push('', `### ${kind.name}`, '', `${prose(kind.description)}.`.replace(/\.\.$/, '.'), '');
     if (kind.equation) out.push('```', kind.equation, '```', '');
     const inputs = Object.entries(kind.inputs);
     if (inputs.length) {
-      out.push(mdTable(['input', 'artifact', 'description'], inputs.map(([n, s]) => [`\`${n}\``, `${s.kinds.map((k) => `\`${k}\``).join(' \\| ')}${s.optional ? ' (optional)' : ''}`, prose(s.description ?? '')])), '');
+      out.push(mdTable(['input', 'artifact', 'description'], inputs.map(([n, s]) => [`\`${n}\``, `${s.kinds.map((k) => `\`${k}\``).join(' \\| ')}${s.many ? ' (list)' : ''}${s.optional ? ' (optional)' : ''}`, prose(s.description ?? '')])), '');
     } else {
       out.push('Inputs: none.', '');
     }
