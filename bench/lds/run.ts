@@ -74,7 +74,7 @@ function closure(hash: string, seen = new Map<string, Manifest>()): Map<string, 
 }
 
 const MODEL_NAMES: Record<string, string> = { logreg: 'LR', mlp: 'MLP', cnn: 'CNN' };
-const METHOD_NAMES: Record<string, string> = { graddot: 'Grad-Dot', gradcos: 'Grad-Cos', tracin: 'TracIn', influence: 'Influence (damped GN, exact)' };
+const METHOD_NAMES: Record<string, string> = { graddot: 'Grad-Dot', gradcos: 'Grad-Cos', tracin: 'TracIn', influence: 'Influence (exact)' };
 
 function describe(scoresHash: string): { model: string; method: string; projector: string } {
   const s = manifest(scoresHash);
@@ -93,6 +93,13 @@ function describe(scoresHash: string): { model: string; method: string; projecto
     method = `TRAK-${models}, λ ${typeof l === 'number' ? l : `${l.relative}·mean diag`}`;
   }
   if (s.kind === 'datamodels') method = `Datamodels, ${models} models`;
+  if (s.kind === 'influence') {
+    // The Hessian used (metrics.hessian: `auto` resolved); version 1 entries had only the margin Gauss-Newton one.
+    const hessian = String(s.metrics.hessian ?? s.params.hessian ?? 'margin');
+    const d = s.params.damping as number | { relative: number } | undefined;
+    const damping = d === undefined ? '' : `, d ${typeof d === 'number' ? d : `${d.relative}·mean diag`}`;
+    method = `Influence (exact, ${hessian === 'margin' ? 'margin GN' : hessian} Hessian${damping}), ${models} model${models === 1 ? '' : 's'}`;
+  }
   return { model, method, projector };
 }
 
