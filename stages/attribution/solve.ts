@@ -39,6 +39,12 @@ export function solveRegularized(phiPath: string, outPath: string, lambda: Lambd
   if (!weights && k > n) return solveDual(phiPath, outPath, lambda, n, k);
   const { gram } = gramOfNpy(phiPath, { weights });
   const { x: inv, lambda: lam, meanDiag } = ridgeInverse(gram, k, lambda, { what: `${weights ? 'ΦᵀWΦ' : 'ΦᵀΦ'} + λI (k = ${k})` });
+  writeTimesInverse(phiPath, outPath, inv, n, k);
+  return { lambda: lam, meanDiag, form: 'primal', n, k };
+}
+
+/** Writes X = Φ · inv to outPath, Φ [n, k] read in row blocks, inv a k × k matrix. */
+export function writeTimesInverse(phiPath: string, outPath: string, inv: Float64Array, n: number, k: number): void {
   const invT = tf.tensor2d(Float32Array.from(inv), [k, k]);
   const writer = new NpyWriter(outPath, 'float32', [k]);
   try {
@@ -57,7 +63,6 @@ export function solveRegularized(phiPath: string, outPath: string, lambda: Lambd
   } finally {
     invT.dispose();
   }
-  return { lambda: lam, meanDiag, form: 'primal', n, k };
 }
 
 /** (ΦΦᵀ + λI)⁻¹Φ = Φ(ΦᵀΦ + λI)⁻¹, for k > n. trace(ΦΦᵀ) = trace(ΦᵀΦ), so λ is the same. */

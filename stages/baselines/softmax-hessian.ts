@@ -22,10 +22,10 @@
  * (n · (C·in)²) the margin Hessian costs.
  */
 import { tf } from '../backend.ts';
-import { NpyWriter, readNpyChunks, readNpyHeader, readNpyRows, rowsForBytes } from '../io/npy.ts';
+import { readNpyChunks, readNpyHeader, readNpyRows, rowsForBytes } from '../io/npy.ts';
 import { ridgeInverse, type LambdaSpec } from '../linalg/index.ts';
 import type { FeaturesView } from '../attribution/features.ts';
-import type { SolveResult } from '../attribution/solve.ts';
+import { writeTimesInverse, type SolveResult } from '../attribution/solve.ts';
 
 /** How far a row may be from the rank-one form x̃ (e_y − q)ᵀ, relative to its scale (float32 products: ~1e-7). */
 const TOL = 1e-4;
@@ -168,23 +168,6 @@ export function solveWithHessian(phiPath: string, outPath: string, h: Float64Arr
   const [n, k] = readNpyHeader(phiPath).shape;
   if (h.length !== k * k) throw new Error(`solveWithHessian: H has ${h.length} values, the features k = ${k}`);
   const { x: inv, lambda, meanDiag } = ridgeInverse(h, k, damping, { what: `H + dI (softmax Hessian, k = ${k})` });
-  const invT = tf.tensor2d(Float32Array.from(inv), [k, k]);
-  const writer = new NpyWriter(outPath, 'float32', [k]);
-  try {
-    const rb = Math.max(1, Math.floor((1 << 22) / k));
-    for (let r0 = 0; r0 < n; r0 += rb) {
-      const r1 = Math.min(n, r0 + rb);
-      const rows = readNpyRows(phiPath, r0, r1);
-      const out = tf.tidy(() => tf.matMul(tf.tensor2d(rows.data as Float32Array, [r1 - r0, k]), invT));
-      writer.append(out.dataSync() as Float32Array);
-      out.dispose();
-    }
-    writer.close();
-  } catch (e) {
-    writer.abort();
-    throw e;
-  } finally {
-    invT.dispose();
-  }
+  writeTimesInverse(phiPath, outPath, inv, n, k);
   return { lambda, meanDiag, form: 'primal', n, k };
 }
