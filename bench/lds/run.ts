@@ -31,7 +31,7 @@ import { spearman } from '../../stages/linalg/index.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
-const ALL = ['mnist-lr', 'mnist-mlp', 'mnist-lr-datamodels', 'mnist-mlp-dense', 'mnist-mlp-lambda'];
+const ALL = ['mnist-lr', 'mnist-mlp', 'mnist-lr-datamodels', 'mnist-mlp-dense', 'mnist-mlp-lambda', 'mnist-mlp-gt5'];
 const BEGIN = '<!-- bench:lds:table:begin -->';
 const END = '<!-- bench:lds:table:end -->';
 /** Stage kinds that make models, not attributions. */
