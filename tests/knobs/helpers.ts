@@ -6,12 +6,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Artifact, StageHash } from '../../pipeline/registry.ts';
-import { MASKS, MODELS, SCORES } from '../../stages/artifacts.ts';
+import { MASKS, MODELS } from '../../stages/artifacts.ts';
 import { dataset } from '../../stages/dataset.ts';
 import { readNpy, writeNpy } from '../../stages/io/npy.ts';
 import { subsets } from '../../stages/subsets.ts';
 import { runStage, tempDir } from '../helpers/run-stage.ts';
 
+// Own hash labels (not the evaluation fakes'): knobmodel seeds its held-out split with
+// the stage hash, which the input hashes feed, and the tests' thresholds are for these.
 let counter = 0;
 const fakeHash = (label: string) => `${label}-knobs-${++counter}`.padEnd(64, '0') as StageHash;
 
@@ -59,14 +61,7 @@ export function plantedModels(data: Artifact, masks: Artifact, nTest: number, se
   return a;
 }
 
-/** A scores artifact reached as scores → features → models → data. */
-export function plantedScores(data: Artifact, tau: Float32Array, targetIndex: Int32Array, nTrain: number): Artifact {
-  const trained = artifact('models', 'train', { data });
-  const features = artifact('features', 'linearize', { models: trained });
-  const a = artifact('scores', 'trak', { features });
-  writeNpy(join(a.dir, SCORES.scores), tau, [targetIndex.length, nTrain]);
-  writeNpy(join(a.dir, SCORES.targetIndex), targetIndex, [targetIndex.length]);
-  return a;
-}
+/** A scores artifact reached as scores → features → models → data (the evaluation tests' fake). */
+export { scoresArtifact as plantedScores } from '../evaluation/fakes.ts';
 
 export const mean = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, b) => a + b, 0) / xs.length;
