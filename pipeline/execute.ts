@@ -88,13 +88,9 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
     const hash = inst.hash;
     const stage = labels.get(hash)!;
     const isForced = forced.has(hash);
-    const cached = (manifest: Manifest): InstanceResult => {
-      emit({ type: 'cached', stage, hash });
-      return { hash, status: 'cached', seconds: 0, metrics: manifest.metrics };
-    };
     if (!isForced && !prepared.has(hash)) {
       const check = store.readManifest(hash);
-      if (check.ok) return cached(check.manifest);
+      if (check.ok) return cachedResult(stage, hash, check.manifest);
     }
     for (const up of upstream) {
       const r = await up.result;
@@ -145,16 +141,18 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
     }
   }
 
+  function cachedResult(stage: string, hash: StageHash, manifest: Manifest): InstanceResult {
+    emit({ type: 'cached', stage, hash });
+    return { hash, status: 'cached', seconds: 0, metrics: manifest.metrics };
+  }
+
   /**
    * Takes an entry's lock (waiting while another process holds it) and decides what is
    * left to do: a cached result, a failure to lock, or the lock for running the stage.
    */
   async function claimEntry(inst: StageInstance, stage: string, isForced: boolean): Promise<{ lock: EntryLock } | { result: InstanceResult }> {
     const hash = inst.hash;
-    const cached = (manifest: Manifest): { result: InstanceResult } => {
-      emit({ type: 'cached', stage, hash });
-      return { result: { hash, status: 'cached', seconds: 0, metrics: manifest.metrics } };
-    };
+    const cached = (manifest: Manifest) => ({ result: cachedResult(stage, hash, manifest) });
     let lock;
     try {
       lock = await store.lock(hash, {
@@ -198,9 +196,9 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
           continue;
         }
         // A stage.json with the same content is kept: an earlier coordinator's jobs may
-        // still be running the stage, and it holds their unit count.
-        if (!isForced && !sameStage(store.readStage(hash), inst.record)) store.writeStage(inst.record);
-        if (isForced) store.writeStage(inst.record);
+        // still be running the stage, and it holds their unit count. (A forced entry was
+        // emptied by claimEntry, so it gets a new one.)
+        if (!sameStage(store.readStage(hash), inst.record)) store.writeStage(inst.record);
         prepared.set(hash, claim.lock);
         stages.push({
           hash,

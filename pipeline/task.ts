@@ -184,7 +184,7 @@ export function writeStageManifest(store: Store, record: StageRecord, kind: Stag
     inputs: record.inputs,
     seed: record.seed,
     backend: record.backend,
-    units: hasUnits(kind) ? units : 0,
+    units,
     started: f.started.toISOString(),
     finished: new Date().toISOString(),
     seconds: round(f.seconds),

@@ -336,7 +336,9 @@ export async function expandStage(registry: Registry, store: Store, hash: StageH
   const blocks = new Map<number, number[]>();
   for (const i of todo) {
     const offset = Math.floor(i / max) * max;
-    blocks.set(offset, [...(blocks.get(offset) ?? []), i - offset]);
+    let block = blocks.get(offset);
+    if (!block) blocks.set(offset, (block = []));
+    block.push(i - offset);
   }
   for (const [offset, tasks] of blocks) {
     const attrib = [...spec.command, 'unit', hash];

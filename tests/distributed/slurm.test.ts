@@ -37,7 +37,9 @@ slurmTest('the DAG is submitted up front with afterok dependencies; units run as
   t.is(more![2], base!);
   t.deepEqual([total![2], total![3]], [noise![3], more![3]]);
   const job = await scontrol('show', 'job', total![1]!);
-  if (job.stdout.includes('JobState=PENDING')) t.regex(job.stdout, new RegExp(`Dependency=afterok:${noise![3]}.*:${more![3]}`));
+  // Nothing of noise has run yet, so total is still waiting on both finish jobs.
+  t.regex(job.stdout, /JobState=PENDING/);
+  t.regex(job.stdout, new RegExp(`Dependency=afterok:${noise![3]}.*:${more![3]}`));
 
   // The noise count job submits the array, with the % limit, and points the finish job at it.
   await waitUntil('the noise array to run', () => /^\[noise\] SLURM job array \d+: \d+ task\(s\) to run, at most 2 at once$/m.test(coordinator.stderr), 2 * MINUTE);
@@ -46,7 +48,9 @@ slurmTest('the DAG is submitted up front with afterok dependencies; units run as
   t.regex(array.stdout, /ArrayTaskThrottle=2/);
   t.regex(array.stdout, /JobName=attrib-[0-9a-f]{64}\b/);
   const finish = await scontrol('show', 'job', noise![3]!);
-  if (finish.stdout.includes('JobState=PENDING')) t.regex(finish.stdout, new RegExp(`Dependency=afterok:${arrayId}_\\*`));
+  // Six units of 1.5 s, two at a time: the finish job still waits for the array.
+  t.regex(finish.stdout, /JobState=PENDING/);
+  t.regex(finish.stdout, new RegExp(`Dependency=afterok:${arrayId}_\\*`));
   const status = await finished(spawnCli(['status', CONFIG, '--runs', dist, ...set], env), MINUTE);
   t.is(status.code, 0, status.stderr);
   t.regex(status.stdout, /^noise\s+running.*, \d+ queued, \d+ running \(slurm\)/m);
