@@ -12,8 +12,10 @@
  * projector combines them with the layer inputs a_{l,i} (conv: the weight gradient is
  * Σ_positions δ ⊗ patch) without forming g_i when it can (kronecker).
  *
- * One projector for all models (TRAK uses one P): its seed is `projector.seed`, else
- * derived from this stage's hash. `grad_wrt` restricts θ to the named layers.
+ * Each model s has its own projector P_s, seeded `projector.seed` (else derived from
+ * this stage's hash) + 10⁴·s as TRAK does, so the ensemble averages independent sketches;
+ * `projector.shared: true` uses one P for all (an ablation). `grad_wrt` restricts θ to the
+ * named layers.
  *
  * Work: one unit per (model, chunk of `chunk` rows), over the train split then the
  * targets, each writing its rows of φ; combine() streams the chunks into per-model
@@ -93,7 +95,7 @@ function unitOf(p: Plan, chunk: number, index: number): { model: number; part: '
 
 export const linearize = defineStage<LinearizeParams>({
   name: 'linearize',
-  version: '1',
+  version: '2',
   description: 'Projected margin gradients φ = Pᵀ∇θ f of every model for the train split and the targets',
   equation: 'φ_{s,i} = Pᵀ ∇θ f(z_i; θ_s),  f = logit_y − logsumexp_{y′≠y} logit_{y′},  p_{s,i} = σ(f)',
   params: linearizeParams,
@@ -116,7 +118,7 @@ export const linearize = defineStage<LinearizeParams>({
     let projector: ReturnType<typeof projectorFor>['projector'] | undefined;
     let phi: NpyWriter | undefined;
     try {
-      const chosen = projectorFor(net, projectorSpec(params.projector, ctx.hash), params.grad_wrt);
+      const chosen = projectorFor(net, projectorSpec(params.projector, ctx.hash, u.model), params.grad_wrt);
       projector = chosen.projector;
       phi = new NpyWriter(join(ctx.outDir, PHI_FILE), 'float32', [projector.dim]);
       const probs = featurize(net, chosen.which, projector, rows, meta.featureShape, params.batchSize, phi, ctx.progress);
@@ -176,7 +178,8 @@ export const linearize = defineStage<LinearizeParams>({
     const meta: FeaturesMeta = {
       models: p.models,
       k,
-      projector: projectorSpec(params.projector, ctx.hash),
+      projector: projectorSpec(params.projector, ctx.hash, 0),
+      perModel: !params.projector.shared,
       nTrain: p.nTrain,
       nTargets: p.targets.length,
       layers,

@@ -15,7 +15,10 @@ export interface FeaturesMeta {
   models: number;
   /** Feature dimension k (the number of parameters for the identity projector). */
   k: number;
+  /** Model 0's projector; model s's seed is projector.seed + 10⁴·s when perModel. */
   projector: ProjectorSpec;
+  /** Each model has its own P (false only for the `projector.shared` ablation). */
+  perModel: boolean;
   nTrain: number;
   nTargets: number;
   /** The layers whose gradients are featurized (grad_wrt), with their [W; b] shapes. */

@@ -23,7 +23,11 @@ export const projectorParams = z
       .enum(['gaussian', 'rademacher', 'kronecker', 'identity'])
       .describe('P: dense gaussian or rademacher; kronecker (per-layer R_out ⊗ R_in, never materializes P or g_i); identity (exact gradients)'),
     dim: z.number().int().positive().optional().describe('k, the projected dimension (not used by identity: k = number of parameters)'),
-    seed: z.number().int().optional().describe('seed of P (default: derived from the stage hash; one P for every model)'),
+    seed: z.number().int().optional().describe('base seed of P (default: derived from the stage hash); model s uses seed + 10⁴·s'),
+    shared: z
+      .boolean()
+      .default(false)
+      .describe('ablation only: one P for every model (default false: each model gets its own P, as TRAK and dattri do)'),
   })
   .describe('the random projection φ = Pᵀ g');
 export type ProjectorParams = z.infer<typeof projectorParams>;
@@ -40,8 +44,15 @@ export type TargetsParams = z.infer<typeof targetsParams>;
 
 export const DIM_REQUIRED = 'projector.dim is required (the projected dimension k) unless projector.kind is identity';
 
-export function projectorSpec(p: ProjectorParams, stageHash: string): ProjectorSpec {
-  return { kind: p.kind, dim: p.dim ?? 0, seed: p.seed ?? deriveSeed(stageHash, 'projector') };
+/**
+ * The projection of model `model`. Each model of an ensemble gets its own P, seeded
+ * seed + 10⁴·s as MadryLab/trak does (projectors.py: `seed + 10**4 * model_id`), so the
+ * sketch errors of the models are independent and average out over the ensemble; with
+ * `shared` every model uses the base seed (an ablation).
+ */
+export function projectorSpec(p: ProjectorParams, stageHash: string, model: number): ProjectorSpec {
+  const base = p.seed ?? deriveSeed(stageHash, 'projector');
+  return { kind: p.kind, dim: p.dim ?? 0, seed: p.shared ? base : base + 10_000 * model };
 }
 
 /** The data set a `models` artifact was trained on. */

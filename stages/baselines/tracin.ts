@@ -80,7 +80,7 @@ function schedule(params: TracinParams, models: Artifact): Schedule {
 
 export const tracin = defineStage<TracinParams>({
   name: 'tracin',
-  version: '1',
+  version: '2',
   description: 'TracIn-CP: learning-rate-weighted gradient dot products summed over checkpoints',
   equation: 'τ(x)_i = (1/S) Σ_s Σ_t η_t (1 − p_{s,t,i}) φ_{s,t}(x)ᵀ φ_{s,t,i}',
   params: tracinParams,
@@ -103,7 +103,7 @@ export const tracin = defineStage<TracinParams>({
     const { lr } = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as { lr: number };
     const targets = resolveTargets(params.targets, meta.nTest, 'tracin');
     const net = loadNetwork(dir);
-    const { projector, which } = projectorFor(net, projectorSpec(params.projector, ctx.hash), params.grad_wrt);
+    const { projector, which } = projectorFor(net, projectorSpec(params.projector, ctx.hash, model), params.grad_wrt);
     const writers: NpyWriter[] = [];
     try {
       const train = new NpyWriter(join(ctx.outDir, TRAIN_FILE), 'float32', [projector.dim]);
@@ -165,7 +165,7 @@ export const tracin = defineStage<TracinParams>({
       throw e;
     }
     const lrs = sched.epochs.map((e) => units.find((u) => u.epoch === e)!.lr);
-    writer.close({ method: 'tracin', models: S, checkpoints: sched.epochs, lr: lrs, k, projector: projectorSpec(params.projector, ctx.hash) });
+    writer.close({ method: 'tracin', models: S, checkpoints: sched.epochs, lr: lrs, k, projector: projectorSpec(params.projector, ctx.hash, 0), perModel: !params.projector.shared });
     for (const line of writer.summary(ctx.dir)) ctx.log(line);
     return { metrics: { targets: targets.length, train: meta.nTrain, models: S, checkpoints: sched.epochs.length, k, projector: params.projector.kind } };
   },
