@@ -14,10 +14,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { initBackend, tf, type BackendName } from '../stages/backend.ts';
-import { cholesky, choleskyBasic, GramAccumulator, matmul64, ridgeInverse, spdSolve } from '../stages/linalg/index.ts';
-import { createProjector, type LayerFactors, type LayerShape } from '../stages/projectors/index.ts';
-import { Rng } from '../stages/random/rng.ts';
+import { initBackend, tf, type BackendName } from '../lib/backend.ts';
+import { cholesky, choleskyBasic, GramAccumulator, matmul64, ridgeInverse, spdSolve } from '../lib/linalg/index.ts';
+import { createProjector, type LayerFactors, type LayerShape } from '../lib/projectors/index.ts';
+import { Rng } from '../lib/random/rng.ts';
 
 const quick = process.argv.includes('--quick');
 const PYTHON = '/usr/bin/python3';

@@ -1,9 +1,11 @@
 /**
- * The executable: the one place that joins the engine (pipeline/) and the built-in
- * stage kinds (stages/). Config plugins are loaded later by the engine itself.
+ * The executable: the one place that joins the engine (pipeline/), the built-in stage
+ * kinds (stages/) and the CLI extensions that know the ML (cli/). Config plugins are
+ * loaded later by the engine itself.
  */
 import { main } from '../pipeline/cli.ts';
 import { Registry } from '../pipeline/registry.ts';
+import { registerCommands } from '../cli/index.ts';
 import { registerBuiltins } from '../stages/index.ts';
 
 // `attrib plan ... | head` closes the pipe early: that is not an error.
@@ -14,4 +16,5 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 
 const registry = new Registry();
 registerBuiltins(registry);
+registerCommands(registry);
 process.exitCode = await main(process.argv.slice(2), { registry, workerEntry: new URL('./worker.js', import.meta.url) });

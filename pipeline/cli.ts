@@ -40,8 +40,8 @@ export interface CliEnv {
 
 /**
  * A command contributed from outside the engine (report, compare, schema, init...):
- * registered with `registry.register('command', name, extension)` by the built-ins in
- * stages/ or by a plugin, and added to the program after the engine's own commands.
+ * registered with `registry.register('command', name, extension)` by the executable
+ * (cli/, through bin/attrib.ts) or by a plugin, and added to the program after the engine's own commands.
  */
 export interface CommandExtension {
   define(program: Command, tools: CommandTools): void;

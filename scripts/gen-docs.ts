@@ -20,7 +20,7 @@ import { renderReference } from '../pipeline/commands/kinds.ts';
 import { schemaText, writeText } from '../pipeline/commands/schema.ts';
 import { Registry } from '../pipeline/registry.ts';
 import { registerBuiltins } from '../stages/index.ts';
-import { renderStarter, type DataName, type Method } from '../stages/templates/index.ts';
+import { renderStarter, type DataName, type Method } from '../cli/init.ts';
 
 /** Starters shown in the docs (docs/examples/starter-DATA-METHOD.yaml). */
 export const STARTERS: [DataName, Method][] = [['iris', 'trak']];

@@ -18,14 +18,14 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Artifact, StageContext } from '../pipeline/registry.ts';
 import { defineStage } from '../pipeline/registry.ts';
-import { MASKS, MODELS } from './artifacts.ts';
-import { resolveTargets, targetsParams } from './attribution/featurize.ts';
-import { ScoresWriter } from './attribution/scores.ts';
-import { initBackend } from './backend.ts';
-import { marginsPerMask } from './evaluation/lds.ts';
-import { lassoBlock } from './evaluation/lasso.ts';
-import { readNpy, readNpyHeader, writeNpy } from './io/npy.ts';
-import { Rng } from './random/rng.ts';
+import { MASKS, MODELS } from '../lib/artifacts.ts';
+import { resolveTargets, targetsParams } from '../lib/attribution/featurize.ts';
+import { ScoresWriter } from '../lib/attribution/scores.ts';
+import { initBackend } from '../lib/backend.ts';
+import { marginsPerMask } from '../lib/evaluation/linear-datamodeling.ts';
+import { lassoBlock } from '../lib/evaluation/lasso.ts';
+import { readNpy, readNpyHeader, writeNpy } from '../lib/io/npy.ts';
+import { Rng } from '../lib/random/rng.ts';
 
 export const datamodelsParams = z.strictObject({
   targets: targetsParams.describe('which test examples get a datamodel: {split: test, count?} (the first count, default all) or {indices}'),

@@ -19,13 +19,13 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage } from '../pipeline/registry.ts';
-import { DATASET, type DatasetMeta } from './artifacts.ts';
-import { initBackend } from './backend.ts';
-import { fileFingerprint } from './data/source.ts';
-import { applyNormalization, fitNormalization, gatherGroups, gatherLabels, loadSource, materialize, resolveSource, sourceSchema, splitIndices } from './data/index.ts';
-import { writeNpy } from './io/npy.ts';
-import { writeJsonAtomic } from './data/json.ts';
-import { Rng } from './random/rng.ts';
+import { DATASET, type DatasetMeta } from '../lib/artifacts.ts';
+import { initBackend } from '../lib/backend.ts';
+import { fileFingerprint } from '../lib/data/source.ts';
+import { applyNormalization, fitNormalization, gatherGroups, gatherLabels, loadSource, materialize, resolveSource, sourceSchema, splitIndices } from '../lib/data/index.ts';
+import { writeNpy } from '../lib/io/npy.ts';
+import { writeJsonAtomic } from '../lib/io/json.ts';
+import { Rng } from '../lib/random/rng.ts';
 
 export function datasetParams() {
   return z.strictObject({

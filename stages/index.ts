@@ -3,23 +3,22 @@
  * file in stages/ plus one line here.
  */
 import type { Registry, StageKind } from '../pipeline/registry.ts';
-import { gradcos, graddot } from './baselines/gradient-similarity.ts';
-import { influence } from './baselines/influence.ts';
-import { tracin } from './baselines/tracin.ts';
-import { bindSources } from './data/index.ts';
+import { gradcos } from './gradcos.ts';
+import { graddot } from './graddot.ts';
+import { influence } from './influence.ts';
+import { tracin } from './tracin.ts';
+import { bindSources } from '../lib/data/index.ts';
 import { dataset } from './dataset.ts';
 import { datamodels } from './datamodels.ts';
 import { lds } from './lds.ts';
 import { knobmodel } from './knobmodel.ts';
-import { knobPredict } from './knobpredict.ts';
+import { knobPredict } from './knob-predict.ts';
 import { report } from './report.ts';
-import { bindReportCommands } from './report/commands.ts';
 import { linearize } from './linearize.ts';
-import { bindModelKinds } from './models/index.ts';
+import { bindModelKinds } from '../lib/models/index.ts';
 import { subsets } from './subsets.ts';
-import { initCommand } from './templates/index.ts';
 import { train } from './train.ts';
-import { backendPreflight } from './backend.ts';
+import { backendPreflight } from '../lib/backend.ts';
 import { trak } from './trak.ts';
 
 export const builtinKinds: StageKind[] = [
@@ -43,7 +42,5 @@ export function registerBuiltins(registry: Registry): void {
   for (const kind of builtinKinds) registry.registerStage(kind);
   bindSources(registry); // data sources: registry.register('source', name, source)
   bindModelKinds(registry); // model kinds: registry.register('model', name, kind)
-  bindReportCommands(registry); // attrib report, attrib compare: registry.register('command', name, ...)
-  registry.register('command', 'init', initCommand); // attrib init: starter configs (stages/templates/)
   registry.register('preflight', 'backend', backendPreflight); // the requested tensor backend loads, before any worker starts
 }

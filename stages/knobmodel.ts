@@ -12,7 +12,7 @@
  *
  * Held-out draws: the `heldout` models when given (the same ones knob-predict scores,
  * so the two compare side by side), else a `heldOut` fraction of the `models` draws.
- * Writes the `knobs` artifact (stages/artifacts.ts KNOBS; slopes = the linear model's
+ * Writes the `knobs` artifact (lib/artifacts.ts KNOBS; slopes = the linear model's
  * ∂ŷ/∂θ) plus lambda.npy (relative λ_j), feature_map.npy (0 linear, 1 quadratic),
  * cv_mse.npy and intercept.npy (the linear model's, in θ units).
  * Metrics: spearman, spearmanStd, pearson, r2 (held-out, mean over targets), targets,
@@ -21,14 +21,14 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage } from '../pipeline/registry.ts';
-import { resolveTargets, targetsParams } from './attribution/featurize.ts';
-import { findDataset } from './data/index.ts';
-import { checkSameDataset } from './evaluation/lineage.ts';
-import { writeNpy } from './io/npy.ts';
-import { knobOutcomes, testCount, writeKnobReport } from './knobs/evaluate.ts';
-import { KnobError } from './knobs/groups.ts';
-import { fitKnobModel, type FeatureMap } from './knobs/regress.ts';
-import { Rng } from './random/rng.ts';
+import { resolveTargets, targetsParams } from '../lib/attribution/featurize.ts';
+import { findDataset } from '../lib/data/index.ts';
+import { checkSameDataset } from '../lib/evaluation/lineage.ts';
+import { writeNpy } from '../lib/io/npy.ts';
+import { knobOutcomes, testCount, writeKnobReport } from '../lib/knobs/evaluate.ts';
+import { KnobError } from '../lib/knobs/groups.ts';
+import { fitKnobModel, type FeatureMap } from '../lib/knobs/regress.ts';
+import { Rng } from '../lib/random/rng.ts';
 
 export const knobmodelParams = z.strictObject({
   model: z.enum(['auto', 'linear', 'quadratic']).default('auto').describe('feature map of θ; auto picks linear or quadratic per target by CV error'),

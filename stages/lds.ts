@@ -15,11 +15,11 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Artifact } from '../pipeline/registry.ts';
 import { defineStage } from '../pipeline/registry.ts';
-import { LDS, MASKS, MODELS, SCORES } from './artifacts.ts';
-import { checkSameDataset } from './evaluation/lineage.ts';
-import { ldsPerTarget, marginsPerMask, subsetPredictions, summarize } from './evaluation/lds.ts';
-import { readNpy, writeNpy } from './io/npy.ts';
-import { Rng } from './random/rng.ts';
+import { LDS, MASKS, MODELS, SCORES } from '../lib/artifacts.ts';
+import { checkSameDataset } from '../lib/evaluation/lineage.ts';
+import { ldsPerTarget, marginsPerMask, subsetPredictions, summarize } from '../lib/evaluation/linear-datamodeling.ts';
+import { readNpy, writeNpy } from '../lib/io/npy.ts';
+import { Rng } from '../lib/random/rng.ts';
 
 export const ldsParams = z.strictObject({
   bootstrap: z.number().int().min(0).default(1000).describe('bootstrap resamples of the targets for the interval (ldsLow, ldsHigh); 0 turns it off'),

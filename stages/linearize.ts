@@ -19,16 +19,16 @@
  *
  * Work: one unit per (model, chunk of `chunk` rows), over the train split then the
  * targets, each writing its rows of φ; combine() streams the chunks into per-model
- * arrays (stages/artifacts.ts FEATURES), so memory stays bounded however large n is.
+ * arrays (lib/artifacts.ts FEATURES), so memory stays bounded however large n is.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Artifact } from '../pipeline/registry.ts';
 import { defineStage } from '../pipeline/registry.ts';
-import { FEATURES, MODELS } from './artifacts.ts';
-import { backendInfo } from './backend.ts';
-import type { FeaturesMeta } from './attribution/features.ts';
+import { FEATURES, MODELS } from '../lib/artifacts.ts';
+import { backendInfo } from '../lib/backend.ts';
+import type { FeaturesMeta } from '../lib/attribution/features.ts';
 import {
   chooseLayers,
   DIM_REQUIRED,
@@ -41,10 +41,10 @@ import {
   readRows,
   resolveTargets,
   targetsParams,
-} from './attribution/featurize.ts';
-import { writeJsonAtomic } from './attribution/scores.ts';
-import { NpyWriter, readNpy, readNpyChunks, readNpyHeader, rowsForBytes, writeNpy } from './io/npy.ts';
-import { loadModel } from './models/index.ts';
+} from '../lib/attribution/featurize.ts';
+import { writeJsonAtomic } from '../lib/attribution/scores.ts';
+import { NpyWriter, readNpy, readNpyChunks, readNpyHeader, rowsForBytes, writeNpy } from '../lib/io/npy.ts';
+import { loadModel } from '../lib/models/index.ts';
 
 export const linearizeParams = z
   .strictObject({

@@ -7,7 +7,7 @@
  *   plots/<id>.svg    each plot, and plots/<id>.png (resvg) unless png: false
  *
  * in the stage's store entry. It is the same page `attrib report` writes for one
- * experiment (stages/report/page.ts); `attrib report` is the way to report across sweep
+ * experiment (report/page.ts); `attrib report` is the way to report across sweep
  * points, and shows stages not run yet.
  *
  * For lds inputs: LDS against compute (Σ seconds and models trained upstream of the
@@ -38,8 +38,8 @@ export const report = defineStage<ReportParams>({
   },
   output: 'report',
   async run(ctx) {
-    const { graphFromArtifacts } = await import('./report/graph.ts');
-    const { experimentPage, writePage } = await import('./report/page.ts');
+    const { graphFromArtifacts } = await import('../report/graph.ts');
+    const { experimentPage, writePage } = await import('../report/page.ts');
     const graph = graphFromArtifacts(ctx.inputs, dirname(ctx.dir), ctx.hash);
     const page = await experimentPage(graph, graph.experiments[0]!, { targets: ctx.params.targets, top: ctx.params.top, png: ctx.params.png });
     await writePage(ctx.outDir, page, ctx.params);

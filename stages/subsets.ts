@@ -13,27 +13,27 @@
  * knobs (optional): a parametric distribution q_θ instead: each draw samples a knob
  * setting θ_k from a prior over named groups of examples, then S_k ~ q_{θ_k}; θ, the
  * inclusion probabilities π_g(θ_k) and the groups are written beside the masks
- * (stages/knobs: schema.ts for the spec, sampler.ts for q_θ and π). alpha and mode do
+ * (lib/knobs: schema.ts for the spec, sampler.ts for q_θ and π). alpha and mode do
  * not apply then.
  */
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, type Metrics } from '../pipeline/registry.ts';
-import { DATASET, MASKS, type DatasetMeta } from './artifacts.ts';
-import { initBackend } from './backend.ts';
-import { writeJsonAtomic } from './data/json.ts';
-import { NpyWriter } from './io/npy.ts';
-import { Rng } from './random/rng.ts';
+import { DATASET, MASKS, type DatasetMeta } from '../lib/artifacts.ts';
+import { initBackend } from '../lib/backend.ts';
+import { writeJsonAtomic } from '../lib/io/json.ts';
+import { NpyWriter } from '../lib/io/npy.ts';
+import { Rng } from '../lib/random/rng.ts';
 import { readFileSync } from 'node:fs';
-import { knobsSpec } from './knobs/schema.ts';
-import { writeKnobSubsets } from './knobs/draws.ts';
+import { knobsSpec } from '../lib/knobs/schema.ts';
+import { writeKnobSubsets } from '../lib/knobs/draws.ts';
 
 export const subsetsParams = z.strictObject({
   count: z.number().int().positive().describe('number of subsets (rows)'),
   alpha: z.number().gt(0).lte(1).default(0.5).describe('fraction of the train set in each subset'),
   mode: z.enum(['exact', 'bernoulli']).default('exact').describe('exact: subsets of exactly ⌊α·n⌋ examples; bernoulli: each example in with probability α'),
   seed: z.number().int().optional().describe('mask seed (default: derived from the experiment seed)'),
-  knobs: knobsSpec.optional().describe('parametric subsets: θ ~ prior over named groups, then a mask from θ (stages/knobs)'),
+  knobs: knobsSpec.optional().describe('parametric subsets: θ ~ prior over named groups, then a mask from θ (lib/knobs)'),
 });
 
 export type SubsetsParams = z.infer<typeof subsetsParams>;

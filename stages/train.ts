@@ -10,7 +10,7 @@
  *
  * Each unit saves units/<m>/model/ (and checkpoints/<epoch>/ with the epoch's mean
  * learning rate, for TracIn) plus its margins/probs over the whole train and test
- * splits; combine() stacks them into [models × examples] arrays (stages/artifacts.ts
+ * splits; combine() stacks them into [models × examples] arrays (lib/artifacts.ts
  * MODELS). Train accuracy is measured on the model's own subset, held-out accuracy on
  * the train examples outside it. A killed run resumes at the next unfinished unit.
  */
@@ -18,14 +18,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, type Artifact } from '../pipeline/registry.ts';
-import { MASKS, MODELS } from './artifacts.ts';
-import { initBackend } from './backend.ts';
-import { loadDataset } from './data/index.ts';
-import { writeJsonAtomic } from './data/json.ts';
-import { NpyWriter, readNpy, readNpyHeader, readNpyRows, writeNpy } from './io/npy.ts';
-import { createNetwork, evaluate, modelSchema } from './models/index.ts';
-import { Rng } from './random/rng.ts';
-import { fit, fitSpec, type EpochReport } from './training/index.ts';
+import { MASKS, MODELS } from '../lib/artifacts.ts';
+import { initBackend } from '../lib/backend.ts';
+import { loadDataset } from '../lib/data/index.ts';
+import { writeJsonAtomic } from '../lib/io/json.ts';
+import { NpyWriter, readNpy, readNpyHeader, readNpyRows, writeNpy } from '../lib/io/npy.ts';
+import { createNetwork, evaluate, modelSchema } from '../lib/models/index.ts';
+import { Rng } from '../lib/random/rng.ts';
+import { fit, fitSpec, type EpochReport } from '../lib/training/index.ts';
 
 const checkpointSpec = z.union([z.array(z.number().int().positive()), z.strictObject({ every: z.number().int().positive() })]);
 

@@ -18,19 +18,19 @@
  * (DESIGN.md, "The math").
  *
  * Work: one unit per model computes X_s = Φ_s (Φ_sᵀΦ_s + λ_s I)⁻¹ ([n, k], by Cholesky,
- * or through the n × n system when k > n; stages/attribution/solve.ts). combine() then
+ * or through the n × n system when k > n; lib/attribution/regularized-solve.ts). combine() then
  * scores blocks of targets: τ = (1/S) Σ_s T_s X_sᵀ, times Q, thresholded, so an n × m
- * score matrix is never held whole (stages/attribution/blocked.ts).
+ * score matrix is never held whole (lib/attribution/blocked.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage } from '../pipeline/registry.ts';
-import { backendInfo, initBackend } from './backend.ts';
-import { scoreInBlocks, softThreshold } from './attribution/blocked.ts';
-import { meanOneMinusP, openFeatures } from './attribution/features.ts';
-import { ScoresWriter, writeJsonAtomic } from './attribution/scores.ts';
-import { solveRegularized, type SolveResult } from './attribution/solve.ts';
+import { backendInfo, initBackend } from '../lib/backend.ts';
+import { scoreInBlocks, softThreshold } from '../lib/attribution/blocked.ts';
+import { meanOneMinusP, openFeatures } from '../lib/attribution/features.ts';
+import { ScoresWriter, writeJsonAtomic } from '../lib/attribution/scores.ts';
+import { solveRegularized, type SolveResult } from '../lib/attribution/regularized-solve.ts';
 
 export const lambdaSchema = z.union([
   z.number().nonnegative(),

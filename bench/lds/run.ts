@@ -25,9 +25,9 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { MODELS } from '../../stages/artifacts.ts';
-import { readNpy } from '../../stages/io/npy.ts';
-import { spearman } from '../../stages/linalg/index.ts';
+import { MODELS } from '../../lib/artifacts.ts';
+import { readNpy } from '../../lib/io/npy.ts';
+import { spearman } from '../../lib/linalg/index.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');

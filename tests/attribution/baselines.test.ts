@@ -1,9 +1,10 @@
 /** graddot and gradcos against their definitions, on hand-made features. */
 import test from 'ava';
 import { join } from 'node:path';
-import { SCORES } from '../../stages/artifacts.ts';
-import { gradcos, graddot } from '../../stages/baselines/gradient-similarity.ts';
-import { readNpy } from '../../stages/io/npy.ts';
+import { SCORES } from '../../lib/artifacts.ts';
+import { gradcos } from '../../stages/gradcos.ts';
+import { graddot } from '../../stages/graddot.ts';
+import { readNpy } from '../../lib/io/npy.ts';
 import { runStage } from '../helpers/run-stage.ts';
 import { featuresArtifact, randomFeatures, relErr, type HandFeatures } from './helpers.ts';
 

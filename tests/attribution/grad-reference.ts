@@ -3,11 +3,11 @@
  * from a loop of per-example tf.grads, and by central finite differences.
  */
 import type { ExecutionContext } from 'ava';
-import { tf } from '../../stages/backend.ts';
-import { gradientFactors } from '../../stages/attribution/gradients.ts';
-import { margin } from '../../stages/models/margin.ts';
-import type { Network } from '../../stages/models/types.ts';
-import { Rng } from '../../stages/random/rng.ts';
+import { tf } from '../../lib/backend.ts';
+import { gradientFactors } from '../../lib/attribution/margin-gradients.ts';
+import { margin } from '../../lib/models/margin.ts';
+import type { Network } from '../../lib/models/types.ts';
+import { Rng } from '../../lib/random/rng.ts';
 
 /** Per-example gradients [B, p] from the factors of every layer. */
 export function gradientsFromFactors(net: Network, x: tf.Tensor, y: tf.Tensor1D): Float32Array[] {

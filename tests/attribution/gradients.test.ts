@@ -4,10 +4,10 @@
  * g_{l,i} = Σ_p a_{l,i,p} ⊗ δ_{l,i,p} is the [W; b] gradient of layer l (models/types.ts).
  */
 import test from 'ava';
-import { initBackend, tf } from '../../stages/backend.ts';
-import { margin } from '../../stages/models/margin.ts';
-import { createNetwork } from '../../stages/models/index.ts';
-import { Rng } from '../../stages/random/rng.ts';
+import { initBackend, tf } from '../../lib/backend.ts';
+import { margin } from '../../lib/models/margin.ts';
+import { createNetwork } from '../../lib/models/index.ts';
+import { Rng } from '../../lib/random/rng.ts';
 import { checkNetwork } from './grad-reference.ts';
 import { toyMlp } from './toy-network.ts';
 
@@ -32,7 +32,7 @@ test('margin = logit_y − logsumexp of the others, and σ(margin) = softmax_y',
 });
 
 for (const [title, spec, featureShape] of [
-  ['mlp (stages/models)', { kind: 'mlp', hidden: [6, 5], activation: 'tanh' }, [7]],
+  ['mlp (lib/models)', { kind: 'mlp', hidden: [6, 5], activation: 'tanh' }, [7]],
   ['cnn: conv weight gradient = Σ_positions δ ⊗ patch', { kind: 'cnn', channels: [3], kernel: 3, pool: 2, hidden: [5], activation: 'tanh' }, [6, 6, 2]],
 ] as const) {
   test(`${title}: batched factors = per-example loop = finite differences`, async (t) => {

@@ -7,11 +7,11 @@ import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import type { Artifact, StageHash, StageKind } from '../../pipeline/registry.ts';
 import { hasUnits } from '../../pipeline/registry.ts';
-import { DATASET, FEATURES, MODELS, type DatasetMeta } from '../../stages/artifacts.ts';
-import { writeNpy } from '../../stages/io/npy.ts';
-import { createNetwork } from '../../stages/models/index.ts';
-import type { Network } from '../../stages/models/types.ts';
-import { Rng } from '../../stages/random/rng.ts';
+import { DATASET, FEATURES, MODELS, type DatasetMeta } from '../../lib/artifacts.ts';
+import { writeNpy } from '../../lib/io/npy.ts';
+import { createNetwork } from '../../lib/models/index.ts';
+import type { Network } from '../../lib/models/types.ts';
+import { Rng } from '../../lib/random/rng.ts';
 import { runStage, tempDir } from '../helpers/run-stage.ts';
 
 export interface HandFeatures {

@@ -9,10 +9,10 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FEATURES, SCORES } from '../../stages/artifacts.ts';
-import { initBackend, tf } from '../../stages/backend.ts';
-import type { FeaturesMeta } from '../../stages/attribution/features.ts';
-import { readNpy } from '../../stages/io/npy.ts';
+import { FEATURES, SCORES } from '../../lib/artifacts.ts';
+import { initBackend, tf } from '../../lib/backend.ts';
+import type { FeaturesMeta } from '../../lib/attribution/features.ts';
+import { readNpy } from '../../lib/io/npy.ts';
 import { linearize } from '../../stages/linearize.ts';
 import { trak } from '../../stages/trak.ts';
 import { runStage } from '../helpers/run-stage.ts';

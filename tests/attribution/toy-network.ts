@@ -1,10 +1,10 @@
 /**
  * A minimal dense Network (models/types.ts contract) for testing gradient factors
- * independently of stages/models: x → [dense → relu]* → dense → logits.
+ * independently of lib/models: x → [dense → relu]* → dense → logits.
  */
-import { tf } from '../../stages/backend.ts';
-import type { LinearLayerInfo, Network, TappedForward } from '../../stages/models/types.ts';
-import { Rng } from '../../stages/random/rng.ts';
+import { tf } from '../../lib/backend.ts';
+import type { LinearLayerInfo, Network, TappedForward } from '../../lib/models/types.ts';
+import { Rng } from '../../lib/random/rng.ts';
 
 export function toyMlp(sizes: number[], seed = 'toy'): Network {
   const rng = Rng.from('toy-mlp', seed);

@@ -6,10 +6,10 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SCORES } from '../../stages/artifacts.ts';
-import { initBackend } from '../../stages/backend.ts';
-import { tracin } from '../../stages/baselines/tracin.ts';
-import { readNpy } from '../../stages/io/npy.ts';
+import { SCORES } from '../../lib/artifacts.ts';
+import { initBackend } from '../../lib/backend.ts';
+import { tracin } from '../../stages/tracin.ts';
+import { readNpy } from '../../lib/io/npy.ts';
 import { trak } from '../../stages/trak.ts';
 import { runStage } from '../helpers/run-stage.ts';
 import { datasetArtifact, featuresArtifact, logregGradients, modelsArtifact, randomData, randomFeatures, relErr, runInTwoPasses } from './helpers.ts';

@@ -5,10 +5,10 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SCORES } from '../../stages/artifacts.ts';
-import { readNpy } from '../../stages/io/npy.ts';
+import { SCORES } from '../../lib/artifacts.ts';
+import { readNpy } from '../../lib/io/npy.ts';
 import { trak } from '../../stages/trak.ts';
-import type { TargetTop } from '../../stages/attribution/scores.ts';
+import type { TargetTop } from '../../lib/attribution/scores.ts';
 import { runStage } from '../helpers/run-stage.ts';
 import { featuresArtifact, gram64, randomFeatures, relErr, solve, transpose, type HandFeatures } from './helpers.ts';
 

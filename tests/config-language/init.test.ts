@@ -8,7 +8,7 @@ import test from 'ava';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../pipeline/config.ts';
-import { DATA, METHODS, renderStarter } from '../../stages/templates/index.ts';
+import { DATA, METHODS, renderStarter } from '../../cli/init.ts';
 import { attrib, builtinRegistry, builtinValidator, readYaml, ROOT, tmp } from './helpers.ts';
 
 for (const data of DATA) {

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { Registry } from '../../pipeline/registry.ts';
-import { DATASET, type DatasetMeta } from '../../stages/artifacts.ts';
+import { DATASET, type DatasetMeta } from '../../lib/artifacts.ts';
 import { dataset } from '../../stages/dataset.ts';
-import { bindSources, loadDataset, loadSource, sourceTable } from '../../stages/data/index.ts';
-import { readNpy } from '../../stages/io/npy.ts';
+import { bindSources, loadDataset, loadSource, sourceTable } from '../../lib/data/index.ts';
+import { readNpy } from '../../lib/io/npy.ts';
 import { runStage } from '../helpers/run-stage.ts';
 
 const fixtures = fileURLToPath(new URL('../fixtures/data/', import.meta.url));

@@ -3,9 +3,9 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Artifact } from '../../pipeline/registry.ts';
-import { MASKS } from '../../stages/artifacts.ts';
+import { MASKS } from '../../lib/artifacts.ts';
 import { dataset } from '../../stages/dataset.ts';
-import { readNpy } from '../../stages/io/npy.ts';
+import { readNpy } from '../../lib/io/npy.ts';
 import { subsets } from '../../stages/subsets.ts';
 import { runStage } from '../helpers/run-stage.ts';
 

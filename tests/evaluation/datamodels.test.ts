@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Artifact } from '../../pipeline/registry.ts';
 import { hasUnits } from '../../pipeline/registry.ts';
-import { SCORES } from '../../stages/artifacts.ts';
+import { SCORES } from '../../lib/artifacts.ts';
 import { datamodels, readDatamodelExtras } from '../../stages/datamodels.ts';
-import { readNpy } from '../../stages/io/npy.ts';
+import { readNpy } from '../../lib/io/npy.ts';
 import { lds } from '../../stages/lds.ts';
-import { Rng } from '../../stages/random/rng.ts';
+import { Rng } from '../../lib/random/rng.ts';
 import { runStage, tempDir } from '../helpers/run-stage.ts';
 import { dataset, masksArtifact, modelsArtifact, randomMasks } from './fakes.ts';
 

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SCORES } from '../../stages/artifacts.ts';
+import { SCORES } from '../../lib/artifacts.ts';
 import { attrib, entry, finishedUnits, runJson, sleep, start, tmp } from '../engine/helpers.ts';
 
 const CONFIG = `

@@ -5,9 +5,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Artifact, StageHash } from '../../pipeline/registry.ts';
-import { MASKS, MODELS, SCORES } from '../../stages/artifacts.ts';
-import { writeNpy } from '../../stages/io/npy.ts';
-import { Rng } from '../../stages/random/rng.ts';
+import { MASKS, MODELS, SCORES } from '../../lib/artifacts.ts';
+import { writeNpy } from '../../lib/io/npy.ts';
+import { Rng } from '../../lib/random/rng.ts';
 import { tempDir } from '../helpers/run-stage.ts';
 
 let counter = 0;

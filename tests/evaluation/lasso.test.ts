@@ -1,8 +1,8 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { initBackend, tf } from '../../stages/backend.ts';
-import { CenteredDesign, fista, lassoBlock } from '../../stages/evaluation/lasso.ts';
-import { Rng } from '../../stages/random/rng.ts';
+import { initBackend, tf } from '../../lib/backend.ts';
+import { CenteredDesign, fista, lassoBlock } from '../../lib/evaluation/lasso.ts';
+import { Rng } from '../../lib/random/rng.ts';
 import { randomMasks } from './fakes.ts';
 
 interface Fixture { K: number; n: number; B: number; X: number[]; Y: number[]; lambda: number[]; lambdaMax: number[]; coef: number[][]; intercept: number[] }

@@ -1,10 +1,10 @@
 import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LDS } from '../../stages/artifacts.ts';
-import { readNpy } from '../../stages/io/npy.ts';
+import { LDS } from '../../lib/artifacts.ts';
+import { readNpy } from '../../lib/io/npy.ts';
 import { lds } from '../../stages/lds.ts';
-import { Rng } from '../../stages/random/rng.ts';
+import { Rng } from '../../lib/random/rng.ts';
 import { runStage } from '../helpers/run-stage.ts';
 import { dataset, masksArtifact, modelsArtifact, randomMasks, scoresArtifact } from './fakes.ts';
 

@@ -1,7 +1,7 @@
-// The Spearman that lds uses (stages/linalg), against scipy on tied data.
+// The Spearman that lds uses (lib/linalg), against scipy on tied data.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { rankAverage, spearman } from '../../stages/linalg/index.ts';
+import { rankAverage, spearman } from '../../lib/linalg/index.ts';
 
 interface Case { x: number[]; y: number[]; rx: number[]; spearman: number }
 const cases = JSON.parse(readFileSync(new URL('../fixtures/evaluation/spearman.json', import.meta.url), 'utf8')) as Case[];

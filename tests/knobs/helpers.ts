@@ -6,9 +6,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Artifact, StageHash } from '../../pipeline/registry.ts';
-import { MASKS, MODELS } from '../../stages/artifacts.ts';
+import { MASKS, MODELS } from '../../lib/artifacts.ts';
 import { dataset } from '../../stages/dataset.ts';
-import { readNpy, writeNpy } from '../../stages/io/npy.ts';
+import { readNpy, writeNpy } from '../../lib/io/npy.ts';
 import { subsets } from '../../stages/subsets.ts';
 import { runStage, tempDir } from '../helpers/run-stage.ts';
 

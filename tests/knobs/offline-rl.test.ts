@@ -6,11 +6,11 @@
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATASET, KNOBS } from '../../stages/artifacts.ts';
+import { DATASET, KNOBS } from '../../lib/artifacts.ts';
 import { dataset } from '../../stages/dataset.ts';
-import { ACTIONS, greedyAction, parseMap, solveQ, withGoal } from '../../stages/data/sources/offline-rl/gridworld.ts';
-import { describeOfflineRl, makeOfflineRl, offlineRlOptions, offlineRlWorld } from '../../stages/data/sources/offline-rl/source.ts';
-import { readNpy } from '../../stages/io/npy.ts';
+import { ACTIONS, greedyAction, parseMap, solveQ, withGoal } from '../../lib/data/sources/offline-rl/gridworld.ts';
+import { describeOfflineRl, makeOfflineRl, offlineRlOptions, offlineRlWorld } from '../../lib/data/sources/offline-rl/source.ts';
+import { readNpy } from '../../lib/io/npy.ts';
 import { attrib, entry, runJson, tmp } from '../engine/helpers.ts';
 import { runStage } from '../helpers/run-stage.ts';
 

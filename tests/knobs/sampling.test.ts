@@ -3,12 +3,12 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Artifact } from '../../pipeline/registry.ts';
-import { DATASET, MASKS } from '../../stages/artifacts.ts';
+import { DATASET, MASKS } from '../../lib/artifacts.ts';
 import { dataset } from '../../stages/dataset.ts';
-import { readNpy } from '../../stages/io/npy.ts';
-import { gamma } from '../../stages/knobs/priors.ts';
-import { mixtureCounts } from '../../stages/knobs/sampler.ts';
-import { Rng } from '../../stages/random/rng.ts';
+import { readNpy } from '../../lib/io/npy.ts';
+import { gamma } from '../../lib/knobs/priors.ts';
+import { mixtureCounts } from '../../lib/knobs/sampler.ts';
+import { Rng } from '../../lib/random/rng.ts';
 import { runStage } from '../helpers/run-stage.ts';
 import { knobSubsets, mean, readMasks, syntheticData } from './helpers.ts';
 

@@ -7,10 +7,10 @@ import test from 'ava';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from '../../pipeline/registry.ts';
-import { initBackend, tf } from '../../stages/backend.ts';
+import { initBackend, tf } from '../../lib/backend.ts';
 import { z } from 'zod';
-import { bindModelKinds, createNetwork, loadNetwork, margin, modelKinds, modelSchema, type DataShape, type Network } from '../../stages/models/index.ts';
-import { Rng } from '../../stages/random/rng.ts';
+import { bindModelKinds, createNetwork, loadNetwork, margin, modelKinds, modelSchema, type DataShape, type Network } from '../../lib/models/index.ts';
+import { Rng } from '../../lib/random/rng.ts';
 import { train } from '../../stages/train.ts';
 import { tempDir } from '../helpers/run-stage.ts';
 

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createRequire } from 'node:module';
-import { BackendError, backendInfo, initBackend, tf } from '../../stages/backend.ts';
+import { BackendError, backendInfo, initBackend, tf } from '../../lib/backend.ts';
 
 const require = createRequire(import.meta.url);
 function installed(pkg: string): boolean {

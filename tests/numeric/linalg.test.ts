@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend } from '../../stages/backend.ts';
-import { writeNpy } from '../../stages/io/npy.ts';
+import { initBackend } from '../../lib/backend.ts';
+import { writeNpy } from '../../lib/io/npy.ts';
 import {
   cholesky,
   choleskyBasic,
@@ -26,8 +26,8 @@ import {
   spdInverse,
   spdSolve,
   spearman,
-} from '../../stages/linalg/index.ts';
-import { Rng } from '../../stages/random/rng.ts';
+} from '../../lib/linalg/index.ts';
+import { Rng } from '../../lib/random/rng.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/numeric/', import.meta.url));
 
@@ -234,7 +234,7 @@ test('pearson, spearman and average ranks agree with scipy', (t) => {
 });
 
 test('the committed wasm bytes are kernels.wat assembled', async (t) => {
-  const { assemble, render } = await import('../../stages/linalg/wasm/build.ts');
+  const { assemble, render } = await import('../../lib/linalg/wasm/build.ts');
   let bytes: Uint8Array;
   try {
     bytes = await assemble();
@@ -242,6 +242,6 @@ test('the committed wasm bytes are kernels.wat assembled', async (t) => {
     t.pass(`wabt not installed (${(e as Error).message.split('\n')[0]})`);
     return;
   }
-  const committed = readFileSync(fileURLToPath(new URL('../../stages/linalg/wasm/kernels.wasm.ts', import.meta.url)), 'utf8');
-  t.is(committed, render(bytes), 'run node --import tsx stages/linalg/wasm/build.ts');
+  const committed = readFileSync(fileURLToPath(new URL('../../lib/linalg/wasm/kernels.wasm.ts', import.meta.url)), 'utf8');
+  t.is(committed, render(bytes), 'run node --import tsx lib/linalg/wasm/build.ts');
 });

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NpyError, NpyWriter, readNpy, readNpyChunks, readNpyHeader, readNpyRows, writeNpy, type DType, type NdArray } from '../../stages/io/npy.ts';
+import { NpyError, NpyWriter, readNpy, readNpyChunks, readNpyHeader, readNpyRows, writeNpy, type DType, type NdArray } from '../../lib/io/npy.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/numeric/', import.meta.url));
 const fixture = (name: string) => join(FIXTURES, name);

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { initBackend, tf } from '../../stages/backend.ts';
-import { createProjector, DenseProjector, factorize, KroneckerProjector, projectedDim, type LayerFactors, type LayerShape } from '../../stages/projectors/index.ts';
-import { Rng } from '../../stages/random/rng.ts';
+import { initBackend, tf } from '../../lib/backend.ts';
+import { createProjector, DenseProjector, factorize, KroneckerProjector, projectedDim, type LayerFactors, type LayerShape } from '../../lib/projectors/index.ts';
+import { Rng } from '../../lib/random/rng.ts';
 
 test.before(async () => {
   await initBackend('wasm');

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Rng, deriveSeed } from '../../stages/random/rng.ts';
+import { Rng, deriveSeed } from '../../lib/random/rng.ts';
 
 /** Standard normal CDF via erfc (W. J. Cody's rational approximations are overkill here: A&S 7.1.26, |err| < 1.5e-7). */
 function normalCdf(x: number): number {

@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import type { Metrics, StageHash } from '../../pipeline/registry.ts';
 import type { Manifest } from '../../pipeline/store.ts';
-import { compareRuns, findRun, RunNotFound } from '../../stages/report/compare.ts';
-import { dagSvg, layoutDag } from '../../stages/report/dag.ts';
-import { chooseTargets, computePoints } from '../../stages/report/evidence.ts';
-import type { ReportGraph, StageNode } from '../../stages/report/graph.ts';
-import { escapeHtml, htmlTable } from '../../stages/report/html.ts';
-import { uniqueIds } from '../../stages/report/plots.ts';
-import { encodePng, imagePixels } from '../../stages/report/png.ts';
+import { compareRuns, findRun, RunNotFound } from '../../report/compare.ts';
+import { dagSvg, layoutDag } from '../../report/dag.ts';
+import { chooseTargets, computePoints } from '../../report/evidence.ts';
+import type { ReportGraph, StageNode } from '../../report/graph.ts';
+import { escapeHtml, htmlTable } from '../../report/html.ts';
+import { uniqueIds } from '../../report/plots.ts';
+import { encodePng, imagePixels } from '../../report/png.ts';
 
 function chunks(png: Buffer): { type: string; data: Buffer; crc: number }[] {
   const out = [];

@@ -10,10 +10,10 @@ import { inflateSync } from 'node:zlib';
 import { loadConfig } from '../../pipeline/config.ts';
 import { planExperiment } from '../../pipeline/plan.ts';
 import { Registry } from '../../pipeline/registry.ts';
-import { spearman } from '../../stages/linalg/index.ts';
+import { spearman } from '../../lib/linalg/index.ts';
 import { registerBuiltins } from '../../stages/index.ts';
-import { computePoints, finishedLds, scoresDetail } from '../../stages/report/evidence.ts';
-import { graphFromPlans, nodesOf } from '../../stages/report/graph.ts';
+import { computePoints, finishedLds, scoresDetail } from '../../report/evidence.ts';
+import { graphFromPlans, nodesOf } from '../../report/graph.ts';
 import { attrib, fixtureRuns, IMAGE, read, reportPage, runJson, storeSnapshot, TABULAR, tags } from './helpers.ts';
 
 const POINT = 'report-tabular@count=3';

@@ -5,8 +5,8 @@
 import test from 'ava';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { MODELS } from '../../stages/artifacts.ts';
-import { readNpyHeader } from '../../stages/io/npy.ts';
+import { MODELS } from '../../lib/artifacts.ts';
+import { readNpyHeader } from '../../lib/io/npy.ts';
 import { attrib, entry, finishedUnits, runJson, sleep, start, tmp, writeConfig } from '../engine/helpers.ts';
 
 const config = (epochs: number) => `

@@ -1,7 +1,7 @@
 /** Learning-rate schedules and optimizers of the fit recipe. */
 import test from 'ava';
-import { initBackend, tf } from '../../stages/backend.ts';
-import { fitSpec, learningRate, makeOptimizer } from '../../stages/training/index.ts';
+import { initBackend, tf } from '../../lib/backend.ts';
+import { fitSpec, learningRate, makeOptimizer } from '../../lib/training/index.ts';
 
 test('schedules: constant, linear decay, one-cycle triangle at step midpoints', (t) => {
   const T = 10;

@@ -2,7 +2,7 @@
  * A model kind plugin: an MLP with a narrow middle layer, `model: {kind: bottleneck,
  * width: 32, bottleneck: 4}`. It builds on the built-in `mlp` kind (dense layers, the
  * margin, per-example gradients and saving come with it); a network written from
- * scratch implements the `Network` interface of stages/models/types.ts instead.
+ * scratch implements the `Network` interface of lib/models/types.ts instead.
  */
 import { z, type Registry } from 'attrib';
 

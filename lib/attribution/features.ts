@@ -1,0 +1,86 @@
+/**
+ * Reading a `features` artifact (written by linearize, layout in lib/artifacts.ts
+ * FEATURES): per model s, φ_{s,i} for the train split and φ_s(x_j) for the targets,
+ * plus p_{s,i}, the correct-class probability at θ_s.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Artifact } from '../../pipeline/registry.ts';
+import { FEATURES, MASKS, MODELS } from '../artifacts.ts';
+import { readNpy, readNpyHeader, readNpyRows } from '../io/npy.ts';
+import type { ProjectorSpec } from '../projectors/types.ts';
+
+/** features.json */
+export interface FeaturesMeta {
+  models: number;
+  /** Feature dimension k (the number of parameters for the identity projector). */
+  k: number;
+  /** Model 0's projector; model s's seed is projector.seed + 10⁴·s when perModel. */
+  projector: ProjectorSpec;
+  /** Each model has its own P (false only for the `projector.shared` ablation). */
+  perModel: boolean;
+  nTrain: number;
+  nTargets: number;
+  /** The layers whose gradients are featurized (grad_wrt), with their [W; b] shapes. */
+  layers: { name: string; inDim: number; outDim: number }[];
+  /** Number of parameters those layers hold (the length of the unprojected g_i). */
+  params: number;
+}
+
+export interface FeaturesView {
+  artifact: Artifact;
+  meta: FeaturesMeta;
+  /** Absolute paths of model s's arrays. */
+  trainPath(s: number): string;
+  targetsPath(s: number): string;
+  /** [models][nTrain] correct-class probabilities. */
+  probs(): Float32Array[];
+  targetIndex(): Int32Array;
+}
+
+export function openFeatures(artifact: Artifact): FeaturesView {
+  const meta = JSON.parse(readFileSync(join(artifact.dir, FEATURES.meta), 'utf8')) as FeaturesMeta;
+  const view: FeaturesView = {
+    artifact,
+    meta,
+    trainPath: (s) => join(artifact.dir, FEATURES.train(s)),
+    targetsPath: (s) => join(artifact.dir, FEATURES.targets(s)),
+    probs() {
+      const p = readNpy(join(artifact.dir, FEATURES.probsTrain));
+      const [S, n] = p.shape;
+      const data = p.data as Float32Array;
+      return Array.from({ length: S }, (_, s) => data.subarray(s * n, (s + 1) * n));
+    },
+    targetIndex: () => readNpy(join(artifact.dir, FEATURES.targetIndex)).data as Int32Array,
+  };
+  const h = readNpyHeader(view.trainPath(0));
+  if (h.shape[0] !== meta.nTrain || h.shape[1] !== meta.k) {
+    throw new Error(`${view.trainPath(0)}: shape ${JSON.stringify(h.shape)} does not match features.json (nTrain ${meta.nTrain}, k ${meta.k})`);
+  }
+  return view;
+}
+
+/** Mean over models of (1 − p_{s,i}): TRAK's "Q" term. */
+export function meanOneMinusP(probs: Float32Array[]): Float32Array {
+  const n = probs[0].length;
+  const q = new Float32Array(n);
+  for (const p of probs) for (let i = 0; i < n; i++) q[i] += (1 - p[i]) / probs.length;
+  return q;
+}
+
+/**
+ * The train examples model s was trained on (1 = in its subset), read through
+ * features → models → masks; undefined when the models were not trained on masks
+ * (then every train example counts).
+ */
+export function trainingMask(features: FeaturesView, s: number): Uint8Array | undefined {
+  const models = features.artifact.inputs.models;
+  const masks = models?.inputs.masks;
+  if (!models || !masks) return undefined;
+  const maskOf = readNpy(join(models.dir, MODELS.maskOf)).data as Int32Array;
+  const row = readNpyRows(join(masks.dir, MASKS.masks), maskOf[s], maskOf[s] + 1);
+  if (row.data.length !== features.meta.nTrain) {
+    throw new Error(`${masks.dir}: masks cover ${row.data.length} train examples, the features ${features.meta.nTrain}`);
+  }
+  return row.data as Uint8Array;
+}

@@ -1,0 +1,94 @@
+/**
+ * Reading a `dataset` artifact (lib/artifacts.ts DATASET), cached within the process:
+ * store entries never change once written, so every stage in a thread reads each data
+ * set from disk once.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Artifact } from '../../pipeline/registry.ts';
+import { DATASET, type DatasetMeta } from '../artifacts.ts';
+import { tf } from '../backend.ts';
+import { readNpy } from '../io/npy.ts';
+
+export interface Dataset {
+  /** The store entry it was read from. */
+  dir: string;
+  meta: DatasetMeta;
+  /** float32 [nTrain · featureSize], normalized. */
+  xTrain: Float32Array;
+  /** int32 [nTrain]. */
+  yTrain: Int32Array;
+  xTest: Float32Array;
+  yTest: Int32Array;
+  trainIndex: Int32Array;
+  testIndex: Int32Array;
+}
+
+const cache = new Map<string, Dataset>();
+
+/** The data set an artifact was made from: itself if it is one, else through `inputs.data` (or any input) upstream. */
+export function findDataset(artifact: Artifact): Artifact {
+  const seen = new Set<string>();
+  const walk = (a: Artifact): Artifact | undefined => {
+    if (a.kind === 'dataset') return a;
+    if (seen.has(a.hash)) return undefined;
+    seen.add(a.hash);
+    if (a.inputs.data) {
+      const hit = walk(a.inputs.data);
+      if (hit) return hit;
+    }
+    for (const input of Object.values(a.inputs)) {
+      const hit = walk(input);
+      if (hit) return hit;
+    }
+    return undefined;
+  };
+  const found = walk(artifact);
+  if (!found) throw new Error(`no dataset artifact upstream of ${artifact.stageKind} ${artifact.hash.slice(0, 12)}`);
+  return found;
+}
+
+/** Loads a dataset artifact (or the one upstream of `from`), by its store entry. */
+export function loadDataset(from: Artifact | string): Dataset {
+  const dir = typeof from === 'string' ? from : findDataset(from).dir;
+  let ds = cache.get(dir);
+  if (!ds) {
+    const meta = JSON.parse(readFileSync(join(dir, DATASET.meta), 'utf8')) as DatasetMeta;
+    const read = (name: string) => readNpy(join(dir, name)).data;
+    ds = {
+      dir,
+      meta,
+      xTrain: read(DATASET.xTrain) as Float32Array,
+      yTrain: read(DATASET.yTrain) as Int32Array,
+      xTest: read(DATASET.xTest) as Float32Array,
+      yTest: read(DATASET.yTest) as Int32Array,
+      trainIndex: read(DATASET.trainIndex) as Int32Array,
+      testIndex: read(DATASET.testIndex) as Int32Array,
+    };
+    cache.set(dir, ds);
+  }
+  return ds;
+}
+
+export function featureSize(meta: DatasetMeta): number {
+  return meta.featureShape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Features of a split as a tensor [n, ...featureShape] (all rows, or `rows` of them).
+ * The caller owns (disposes) it.
+ */
+export function featureTensor(ds: Dataset, split: 'train' | 'test', rows?: ArrayLike<number>): tf.Tensor {
+  const x = split === 'train' ? ds.xTrain : ds.xTest;
+  const size = featureSize(ds.meta);
+  if (!rows) return tf.tensor(x, [x.length / size, ...ds.meta.featureShape], 'float32');
+  const out = new Float32Array(rows.length * size);
+  for (let r = 0; r < rows.length; r++) out.set(x.subarray(rows[r] * size, (rows[r] + 1) * size), r * size);
+  return tf.tensor(out, [rows.length, ...ds.meta.featureShape], 'float32');
+}
+
+/** Labels of a split as an int32 tensor [n] (all rows, or `rows`). The caller disposes it. */
+export function labelTensor(ds: Dataset, split: 'train' | 'test', rows?: ArrayLike<number>): tf.Tensor1D {
+  const y = split === 'train' ? ds.yTrain : ds.yTest;
+  return tf.tensor1d(rows ? Int32Array.from(rows as ArrayLike<number>, (r) => y[r]) : y, 'int32');
+}
