@@ -16,7 +16,7 @@ import { loadPlugins } from './plugins.ts';
 import { describeState, entryState, planExperiment, whyChanged, type ExperimentPlan } from './plan.ts';
 import { createReporter } from './progress.ts';
 import { formatMetrics, summary, table } from './record.ts';
-import { hasUnits, type Registry, type StageHash } from './registry.ts';
+import { extensionPoint, hasUnits, PREFLIGHTS, type Registry, type StageHash } from './registry.ts';
 import { Store } from './store.ts';
 import { finishStage, performTask } from './task.ts';
 import { arraySpec, expandStage } from './executors/slurm.ts';
@@ -40,12 +40,14 @@ export interface CliEnv {
 
 /**
  * A command contributed from outside the engine (report, compare, schema, init...):
- * registered with `registry.register('command', name, extension)` by the executable
+ * registered with `registry.register(COMMANDS, name, extension)` by the executable
  * (cli/, through bin/attrib.ts) or by a plugin, and added to the program after the engine's own commands.
  */
 export interface CommandExtension {
   define(program: Command, tools: CommandTools): void;
 }
+
+export const COMMANDS = extensionPoint<CommandExtension>('command');
 
 export interface CommandTools {
   registry: Registry;
@@ -63,13 +65,7 @@ export interface CommandTools {
   setOption(): Option;
 }
 
-/**
- * A check that stages/ contributes (`registry.register('preflight', name, check)`), run
- * once before `attrib run` starts any worker: e.g. that the requested tensor backend is
- * installed. Returns a one-line problem (reported at the config's `backend:` line, exit
- * 2) or undefined.
- */
-export type Preflight = (experiment: { backend: string }) => Promise<string | undefined> | string | undefined;
+export { PREFLIGHTS, type Preflight } from './registry.ts';
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -137,7 +133,7 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
         }
         options = parsed.data;
       }
-      for (const check of env.registry.collection<Preflight>('preflight').values()) {
+      for (const check of env.registry.extensions(PREFLIGHTS).values()) {
         const problem = await check({ backend: first.backend });
         if (problem) throw new UsageError([errorAt({ source: loaded.source, doc: loaded.source.doc, origins: new Map() }, ['backend'], problem)]);
       }
@@ -341,7 +337,7 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
   };
   // The engine's own commands that describe the registry (pipeline/commands/), then contributed ones.
   for (const command of [kindsCommand, schemaCommand, workerCommand(env.workerEntry)]) command.define(program, tools);
-  for (const extension of env.registry.collection<CommandExtension>('command').values()) extension.define(program, tools);
+  for (const extension of env.registry.extensions(COMMANDS).values()) extension.define(program, tools);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -5,12 +5,12 @@
  *
  * Adding one (e.g. bullmq, slurm) = a new file in pipeline/executors/ exporting an
  * ExecutorFactory, plus one line in pipeline/executors/index.ts. A plugin may also add
- * one with `registry.register('executor', name, factory)`. Because a task is described
+ * one with `registry.register(EXECUTORS, name, factory)`. Because a task is described
  * by (runs dir, hash, step, index) and everything else is in the store, a remote worker
  * only needs the same runs/ folder and `performTask` (see pipeline/task.ts).
  */
 import type { z } from 'zod';
-import type { Registry, StageHash } from './registry.ts';
+import { extensionPoint, type Registry, type StageHash } from './registry.ts';
 import type { Manifest, Store } from './store.ts';
 import type { Task, TaskHooks, TaskResult } from './task.ts';
 
@@ -82,6 +82,9 @@ export interface ExecutorFactory<O = any> {
   options?: z.ZodType<O>;
   create(env: ExecutorEnv<O>): Executor;
 }
+
+/** Executors plugins add: `registry.register(EXECUTORS, name, factory)`. */
+export const EXECUTORS = extensionPoint<ExecutorFactory>('executor');
 
 /** Raised for a task's own failure (a unit threw, a thread crashed). */
 export class TaskError extends Error {
