@@ -1,6 +1,7 @@
 /**
  * One registry with the built-in stage kinds, data sources and model kinds, for tests
- * that call a kind or the library directly (the engine builds its own per run).
+ * that call a kind or the library directly (the engine builds its own per run). Shared
+ * within a test file: a test that registers something makes its own Registry.
  */
 import { Registry } from '../../pipeline/registry.ts';
 import { registerBuiltins } from '../../stages/index.ts';
