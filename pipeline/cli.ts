@@ -13,7 +13,7 @@ import { planCommand } from './commands/plan.ts';
 import { runCommand } from './commands/run.ts';
 import { schemaCommand } from './commands/schema.ts';
 import { statusCommand } from './commands/status.ts';
-import { collect, EXIT, UsageError, type CommandExtension, type CommandTools, type OutputStream } from './commands/types.ts';
+import { collect, COMMANDS, EXIT, UsageError, type CommandExtension, type CommandTools, type OutputStream } from './commands/types.ts';
 import { unitCommand } from './commands/unit.ts';
 import { validateCommand } from './commands/validate.ts';
 import { loadConfig, type LoadedConfig } from './config.ts';
@@ -68,7 +68,7 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
   };
   // The engine's own commands, then the executors' (e.g. `attrib worker`), then contributed ones.
   const executorCommands = knownExecutors(env.registry).flatMap((f) => f.commands ?? []);
-  const extensions = env.registry.collection<CommandExtension>('command').values();
+  const extensions = env.registry.extensions(COMMANDS).values();
   for (const command of [...ENGINE_COMMANDS, ...executorCommands, ...extensions]) command.define(program, tools);
 
   try {

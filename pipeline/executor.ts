@@ -6,14 +6,14 @@
  * Adding one = a folder pipeline/executors/<name>/ whose index.ts exports its
  * ExecutorFactory (with its config section, the commands it adds to the CLI and what
  * `attrib status` asks it), plus one line in pipeline/executors/index.ts, the only list
- * of them. A plugin may also add one with `registry.register('executor', name, factory)`.
+ * of them. A plugin may also add one with `registry.register(EXECUTORS, name, factory)`.
  * Because a task is described
  * by (runs dir, hash, step, index) and everything else is in the store, a remote worker
  * only needs the same runs/ folder and `performTask` (see pipeline/task.ts).
  */
 import type { z } from 'zod';
 import type { CommandExtension } from './commands/types.ts';
-import type { Registry, StageHash } from './registry.ts';
+import { extensionPoint, type Registry, type StageHash } from './registry.ts';
 import type { Manifest, Store } from './store.ts';
 import type { Task, TaskHooks, TaskResult } from './task.ts';
 
@@ -77,6 +77,9 @@ export interface ExecutorEnv<O = unknown> {
   /** What the command line said, for distributed executors. */
   cli?: CommandLine;
 }
+
+/** Executors plugins add: `registry.register(EXECUTORS, name, factory)`. */
+export const EXECUTORS = extensionPoint<ExecutorFactory>('executor');
 
 export interface ExecutorFactory<O = any> {
   name: string;

@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import { knownExecutors } from './executors/index.ts';
-import type { Registry, StageKind } from './registry.ts';
+import { paramsSchema, type Registry, type StageKind } from './registry.ts';
 import { ConfigSchema } from './validate.ts';
 
 /** A JSON Schema (draft-07) object. */
@@ -120,9 +120,9 @@ function tidy(json: JsonSchema): JsonSchema {
   return json;
 }
 
-/** A kind's params as JSON Schema. Throws when the kind's params getter does (a broken plugin). */
-export function paramsJsonSchema(kind: StageKind): JsonSchema {
-  const schema = kind.params;
+/** A kind's params as JSON Schema. Throws when the kind's params builder does (a broken plugin). */
+export function paramsJsonSchema(kind: StageKind, registry: Registry): JsonSchema {
+  const schema = paramsSchema(kind, registry);
   if (typeof (schema as { safeParse?: unknown })?.safeParse !== 'function') throw new Error('params is not a zod schema');
   return zodToJsonSchema(schema);
 }
@@ -134,8 +134,8 @@ function stageSeedSchema(): JsonSchema {
 }
 
 /** `stages.<name>` for one kind: its `kind` const, named inputs, params and seed. */
-export function stageJsonSchema(kind: StageKind): JsonSchema {
-  const params = paramsJsonSchema(kind);
+export function stageJsonSchema(kind: StageKind, registry: Registry): JsonSchema {
+  const params = paramsJsonSchema(kind, registry);
   const inputs = Object.entries(kind.inputs);
   const required = ['kind'];
   if (asArray(params.required).length > 0) required.push('params');
@@ -202,7 +202,7 @@ export function configJsonSchema(registry: Registry): ConfigSchemaResult {
   const kinds = [...registry.stages.values()];
   for (const kind of kinds) {
     try {
-      definitions[`stage-${kind.name}`] = stageJsonSchema(kind);
+      definitions[`stage-${kind.name}`] = stageJsonSchema(kind, registry);
     } catch (e) {
       problems.push({ kind: kind.name, message: e instanceof Error ? e.message : String(e) });
     }

@@ -11,10 +11,11 @@ import { executorNames, findExecutor } from '../executors/index.ts';
 import { planExperiment } from '../plan.ts';
 import { createReporter } from '../progress.ts';
 import { summary } from '../record.ts';
+import { PREFLIGHTS } from '../registry.ts';
 import { Store } from '../store.ts';
 import { errorAt, issuesToErrors } from '../validate.ts';
 import { ATTRIB_VERSION } from '../version.ts';
-import { collect, EXIT, UsageError, type CommandExtension, type CommandTools, type Preflight } from './types.ts';
+import { collect, EXIT, UsageError, type CommandExtension, type CommandTools } from './types.ts';
 
 const positiveInt = (name: string) => (value: string) => {
   const n = Number(value);
@@ -53,7 +54,7 @@ export const runCommand: CommandExtension = {
           }
           options = parsed.data;
         }
-        for (const check of registry.collection<Preflight>('preflight').values()) {
+        for (const check of registry.extensions(PREFLIGHTS).values()) {
           const problem = await check({ backend: first.backend });
           if (problem) throw new UsageError([errorAt({ source: loaded.source, doc: loaded.source.doc, origins: new Map() }, ['backend'], problem)]);
         }

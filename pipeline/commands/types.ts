@@ -7,7 +7,7 @@
 import type { Command, Option } from 'commander';
 import type { LoadedConfig } from '../config.ts';
 import { formatError, type ConfigError } from '../errors.ts';
-import type { Registry } from '../registry.ts';
+import { extensionPoint, type Registry } from '../registry.ts';
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -22,13 +22,16 @@ export class UsageError extends Error {
 /**
  * A command: the engine's own (pipeline/commands/), one an executor contributes
  * (ExecutorFactory.commands), or one contributed from outside the engine (report,
- * compare, init...), registered with `registry.register('command', name, extension)` by
+ * compare, init...), registered with `registry.register(COMMANDS, name, extension)` by
  * the executable (cli/, through bin/attrib.ts) or by a plugin. The program defines them
  * in that order.
  */
 export interface CommandExtension {
   define(program: Command, tools: CommandTools): void;
 }
+
+/** The extension point of contributed commands. */
+export const COMMANDS = extensionPoint<CommandExtension>('command');
 
 /** A stream a command writes to (stdout, stderr). */
 export interface OutputStream {
@@ -57,13 +60,6 @@ export interface CommandTools {
   workerEntry: URL;
 }
 
-/**
- * A check that stages/ contributes (`registry.register('preflight', name, check)`), run
- * once before `attrib run` starts any worker: e.g. that the requested tensor backend is
- * installed. Returns a one-line problem (reported at the config's `backend:` line, exit
- * 2) or undefined.
- */
-export type Preflight = (experiment: { backend: string }) => Promise<string | undefined> | string | undefined;
 
 /** commander's collector for repeatable options. */
 export const collect = (value: string, previous: string[] = []) => [...previous, value];

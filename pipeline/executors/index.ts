@@ -3,12 +3,12 @@
  * here whose index.ts exports its ExecutorFactory: how it is created, its block of the
  * config's `executor:` section, the commands it adds to the CLI, and what `attrib
  * status` asks it. A new executor is a new folder plus one line below; plugins add
- * theirs with `registry.register('executor', name, factory)`. Everything that lists
+ * theirs with `registry.register(EXECUTORS, name, factory)`. Everything that lists
  * executors (the `--executor` help, the `executor:` section's keys, the CLI's commands,
  * `attrib status`, the JSON Schema) asks knownExecutors.
  */
 import { z } from 'zod';
-import type { ExecutorFactory } from '../executor.ts';
+import { EXECUTORS, type ExecutorFactory } from '../executor.ts';
 import type { Registry } from '../registry.ts';
 import { bullmqExecutor } from './bullmq/index.ts';
 import { inlineExecutor } from './inline/index.ts';
@@ -19,7 +19,7 @@ export const executorFactories: readonly ExecutorFactory[] = [localExecutor, inl
 
 /** Built-in executors, then ones plugins registered under 'executor', each with its `options` (the whole `executor:` section). */
 export function knownExecutors(registry: Registry): ExecutorFactory[] {
-  const all = [...executorFactories, ...registry.collection<ExecutorFactory>('executor').values()];
+  const all = [...executorFactories, ...registry.extensions(EXECUTORS).values()];
   const sections = all.filter((f) => f.section).map((f) => f.name);
   return all.map((f) => (f.section ? { ...f, options: wholeSection(f.name, f.section, sections) } : f));
 }
