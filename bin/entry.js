@@ -12,7 +12,9 @@ const ROOT = new URL('../', import.meta.url);
 
 /** The module to import for `bin/<name>`: dist/bin/<name>.js or bin/<name>.ts. */
 export async function entry(name) {
-  if (process.env.ATTRIB_SOURCE !== '1' && builtAndFresh()) return new URL(`dist/bin/${name}.js`, ROOT).href;
+  const compiled = new URL(`dist/bin/${name}.js`, ROOT).href;
+  if (!existsSync(new URL('bin/attrib.ts', ROOT))) return compiled; // an installed package ships no sources
+  if (process.env.ATTRIB_SOURCE !== '1' && builtAndFresh()) return compiled;
   await runSources();
   return new URL(`bin/${name}.ts`, ROOT).href;
 }
@@ -20,7 +22,6 @@ export async function entry(name) {
 function builtAndFresh() {
   const stamp = new URL('dist/build.json', ROOT);
   if (!existsSync(stamp)) return false;
-  if (!existsSync(new URL('bin/attrib.ts', ROOT))) return true; // an installed package ships no sources
   const built = statSync(stamp).mtimeMs;
   const { sources } = JSON.parse(readFileSync(stamp, 'utf8'));
   return sources.every((file) => statSync(new URL(file, ROOT), { throwIfNoEntry: false })?.mtimeMs <= built);
