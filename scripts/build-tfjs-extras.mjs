@@ -6,11 +6,11 @@
  * extensionless ES modules meant for bundlers, which Node cannot load; the union package
  * @tensorflow/tfjs bundles them into its own entry the same way, next to 220 MB of layers,
  * converter, data and webgl that attrib does not use. The bundled copy registers into
- * tfjs-core's global engine and registries, so it must match the installed tfjs-core
- * (package.json pins it exactly; tests/package/tfjs-extras.test.ts checks the file is
- * what this script writes). Run it after changing the tfjs-core version.
+ * tfjs-core's global engine and registries, so it must match the installed tfjs-core:
+ * package.json pins it exactly, and tests/package/tfjs-extras.test.ts runs `--check`.
+ * Run this script after changing the tfjs-core version.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -36,7 +36,14 @@ export async function tfjsExtras() {
   return result.outputFiles[0].text;
 }
 
+// `--check`: exit 1 when lib/tfjs-extras.js is not what this script would write.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  writeFileSync(OUT, await tfjsExtras());
+  const text = await tfjsExtras();
+  if (process.argv.includes('--check')) {
+    const same = existsSync(OUT) && readFileSync(OUT, 'utf8') === text;
+    if (!same) console.error('lib/tfjs-extras.js is stale: run `node scripts/build-tfjs-extras.mjs`');
+    process.exit(same ? 0 : 1);
+  }
+  writeFileSync(OUT, text);
   console.log(`wrote ${OUT}`);
 }

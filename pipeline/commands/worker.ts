@@ -14,11 +14,11 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CommandExtension, CommandTools } from '../cli.ts';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, parseUnitJob, type UnitProgress } from '../distributed/jobs.ts';
-import { checkRedisUrl, connect, ping, redact, redisUrl, REDIS_ENV } from '../distributed/redis.ts';
+import { checkRedisUrl, connect, loadBullmq, ping, redact, redisUrl, REDIS_ENV } from '../distributed/redis.ts';
 import { ThreadPool } from '../executors/local.ts';
 import { loadPlugins } from '../plugins.ts';
 import type { StageOutcome } from '../registry.ts';
@@ -85,7 +85,8 @@ async function serve(tools: CommandTools, workerEntry: URL, url: string, plugins
   const store = new Store(resolve(o.runs));
   const concurrency = o.concurrency ?? availableParallelism();
   const me = o.name ?? `${hostname()}:${process.pid}`;
-  const conn = connect(url, `attrib-worker-${me}`);
+  const conn = await connect(url, `attrib-worker-${me}`);
+  const { UnrecoverableError, Worker } = await loadBullmq();
   try {
     await ping(conn, url);
   } catch (e) {

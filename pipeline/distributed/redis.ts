@@ -3,7 +3,7 @@
  * `--redis` or ATTRIB_REDIS_URL (prefer the variable when it holds a password: other
  * users of a machine can read command lines). `rediss://` connects over TLS.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 export const REDIS_ENV = 'ATTRIB_REDIS_URL';
 
@@ -47,14 +47,19 @@ export interface Connection {
  * A connection as bullmq wants it (`maxRetriesPerRequest: null`: commands wait for a
  * reconnect instead of failing). Errors are kept for messages, not printed.
  */
-export function connect(url: string, name: string): Connection {
+export async function connect(url: string, name: string): Promise<Connection> {
   let last: string | undefined;
+  // ioredis and bullmq load on first use (here and in loadBullmq): only scale-out needs
+  // them, and every other command starts faster without them.
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, { maxRetriesPerRequest: null, connectionName: name, connectTimeout: 10_000 });
   redis.on('error', (e: Error) => {
     last = e.message;
   });
   return { redis, lastError: () => last };
 }
+
+export const loadBullmq = () => import('bullmq');
 
 /** Resolves when the server answers PING, rejects with a readable message after `ms`. */
 export async function ping(conn: Connection, url: string, ms = 15_000): Promise<void> {

@@ -7,12 +7,11 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Queue } from 'bullmq';
 import { bullmqOptions } from '../executors/bullmq.ts';
 import type { StageHash } from '../registry.ts';
 import type { Store } from '../store.ts';
 import { jobId } from './jobs.ts';
-import { connect, ping, redact } from './redis.ts';
+import { connect, loadBullmq, ping, redact } from './redis.ts';
 import { onPath, queuedTasks } from './slurm.ts';
 
 export interface RemoteUnits {
@@ -57,8 +56,8 @@ export async function remoteUnitStates(store: Store, hashes: readonly StageHash[
     const block = (opts.executor as { bullmq?: unknown } | undefined)?.bullmq;
     const parsed = bullmqOptions.safeParse(block ?? {});
     const o = parsed.success ? parsed.data : bullmqOptions.parse({});
-    const conn = connect(opts.redis, 'attrib-status');
-    const queue = new Queue(o.queue, { connection: conn.redis, prefix: o.prefix });
+    const conn = await connect(opts.redis, 'attrib-status');
+    const queue = new (await loadBullmq()).Queue(o.queue, { connection: conn.redis, prefix: o.prefix });
     queue.on('error', () => {});
     try {
       await ping(conn, opts.redis, 10_000);

@@ -17,13 +17,13 @@
  *   queue and the store (events can be missed while Redis reconnects). The store is the
  *   truth: a job is done when units/<i>/unit.json is there.
  */
-import { Queue, QueueEvents } from 'bullmq';
+import type { Queue, QueueEvents } from 'bullmq';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ExecutorSetupError, TaskError, type Executor, type ExecutorEnv, type ExecutorFactory, type TakesEveryUnit } from '../executor.ts';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, JOB_NAME, jobId, queueName, type UnitJob, type UnitProgress } from '../distributed/jobs.ts';
 import { awaitUnit, removeUnitLeftovers } from '../distributed/leftovers.ts';
-import { checkRedisUrl, connect, ping, redact, redisUrl, type Connection } from '../distributed/redis.ts';
+import { checkRedisUrl, connect, loadBullmq, ping, redact, redisUrl, type Connection } from '../distributed/redis.ts';
 import { executorSection } from '../distributed/section.ts';
 import type { StageHash } from '../registry.ts';
 import type { Store } from '../store.ts';
@@ -85,12 +85,13 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
 
   private start(): Promise<void> {
     this.ready ??= (async () => {
-      const conn = (this.conn = connect(this.url, 'attrib-coordinator'));
+      const conn = (this.conn = await connect(this.url, 'attrib-coordinator'));
       await ping(conn, this.url);
       if (this.closed) return;
-      this.eventsConn = connect(this.url, 'attrib-coordinator-events');
-      const queue = (this.queue = new Queue(this.o.queue, { connection: conn.redis, prefix: this.o.prefix }));
-      const events = (this.events = new QueueEvents(this.o.queue, { connection: this.eventsConn.redis, prefix: this.o.prefix }));
+      this.eventsConn = await connect(this.url, 'attrib-coordinator-events');
+      const bullmq = await loadBullmq();
+      const queue = (this.queue = new bullmq.Queue(this.o.queue, { connection: conn.redis, prefix: this.o.prefix }));
+      const events = (this.events = new bullmq.QueueEvents(this.o.queue, { connection: this.eventsConn.redis, prefix: this.o.prefix }));
       // bullmq re-emits connection errors; the connections reconnect by themselves.
       queue.on('error', () => {});
       events.on('error', () => {});
