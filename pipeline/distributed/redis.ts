@@ -59,7 +59,7 @@ export async function connect(url: string, name: string): Promise<Connection> {
   return { redis, lastError: () => last };
 }
 
-export const loadBullmq = () => import('bullmq');
+export const loadBullmq = (): Promise<typeof import('bullmq')> => import('bullmq');
 
 /** Resolves when the server answers PING, rejects with a readable message after `ms`. */
 export async function ping(conn: Connection, url: string, ms = 15_000): Promise<void> {
