@@ -6,6 +6,10 @@
  * A plugin module (named in a config's `plugins:`) uses the same names:
  *
  *   export default function register(registry: Registry) { registry.registerStage(myKind); }
+ *
+ * The package's other entry points (package.json `exports`): 'attrib/stage' (the
+ * stage-kind API alone, pipeline/registry.ts), 'attrib/npy' (lib/io/npy.ts) and
+ * 'attrib/artifacts' (lib/artifacts.ts).
  */
 import { resolve } from 'node:path';
 import { availableParallelism } from 'node:os';

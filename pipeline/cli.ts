@@ -26,6 +26,8 @@ export interface CliEnv {
   registry: Registry;
   /** Entry module of worker threads (bin/worker.js). */
   workerEntry: URL;
+  /** What `--version` prints (default: the package version). */
+  version?: string;
   stdout?: OutputStream;
   stderr?: OutputStream;
 }
@@ -41,7 +43,7 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
 
   const program = new Command('attrib')
     .description('Data-attribution experiments (TRAK, datamodels, LDS) declared in YAML, run as cached, resumable DAGs.')
-    .version(ATTRIB_VERSION)
+    .version(env.version ?? ATTRIB_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => err.write(s) });
