@@ -1,7 +1,7 @@
 /**
  * Data sources: where the `dataset` stage gets its examples. A source is a plain object
- * registered in a module-level table (built-ins: mnist, fashion-mnist, iris, synthetic,
- * csv, npy); the `dataset` kind builds its params schema from this table when a config
+ * registered in a module-level table (built-ins: `builtinSources` in sources/index.ts);
+ * the `dataset` kind builds its params schema from this table when a config
  * is validated, so a plugin's source is as good as a built-in one.
  *
  * A plugin adds one with `registry.register('source', name, source)` (once
