@@ -7,7 +7,6 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Artifact, Metrics, StageHash, StageKind, StageOutcome } from '../../pipeline/registry.ts';
 import { hasUnits, Registry } from '../../pipeline/registry.ts';
 import { Store, type StageRecord } from '../../pipeline/store.ts';
