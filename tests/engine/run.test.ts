@@ -182,19 +182,28 @@ stages:
 
 test('two concurrent runs of the same config: every unit runs once, nothing is corrupted', async (t) => {
   const { runs, log, env } = setup();
+  const gate = new Gate();
   const config = writeConfig(
     tmp(),
     `name: twice
-plugins: [PLUGIN]
+plugins: [PLUGIN, ${GATE_PLUGIN}]
 stages:
   data:    {kind: numbers, params: {n: 6}}
-  squares: {kind: square, inputs: {data: data}, params: {sleepMs: 150}}
+  squares: {kind: gated-square, inputs: {data: data}}
   total:   {kind: total, inputs: {squares: squares}}
 `,
   );
-  const [a, b] = await Promise.all([attrib(['run', config, '--runs', runs, '--jobs', '2'], { env }), attrib(['run', config, '--runs', runs, '--jobs', '2'], { env })]);
+  const gated = { ...env, ...gate.env };
+  // The runs overlap for sure: A holds two units at the gate while B waits for the entry.
+  const first = start(['run', config, '--runs', runs, '--jobs', '2'], { env: gated });
+  const { pid } = (await gate.arrived(2))[0]!;
+  const second = start(['run', config, '--runs', runs, '--jobs', '2'], { env: gated });
+  await waitUntil('the second run to wait for the first', () => /\[squares\] another attrib process is working on this entry; waiting for it/.test(second.stderr + second.stdout));
+  gate.openAll();
+  const [a, b] = await Promise.all([first.done, second.done]);
   t.is(a.code, 0, a.stderr);
   t.is(b.code, 0, b.stderr);
+  t.true(gate.arrivals().every((x) => x.pid === pid), 'only the first run executed units');
   const lines = executions(log);
   t.is(lines.length, 6, lines.join(', '));
   t.is(new Set(lines).size, 6);
