@@ -13,7 +13,7 @@ import pLimit from 'p-limit';
 import type { RunEvent } from './events.ts';
 import { runsStages, type Executor, type StageRunner, type StageToRun } from './executor.ts';
 import { whyChanged, type ExperimentPlan, type StageInstance } from './plan.ts';
-import { pendingRun, round, runEntry, type InstanceResult } from './record.ts';
+import { pendingRun, runEntry, type InstanceResult } from './record.ts';
 import { hasUnits, type StageHash, type StageOutcome } from './registry.ts';
 import type { EntryLock, Manifest, RunRecord, StageRecord, Store } from './store.ts';
 import { writeStageManifest, type Task, type TaskHooks } from './task.ts';

@@ -5,6 +5,7 @@
  * that declare the same upstream stage share its store entry.
  */
 import { createHash } from 'node:crypto';
+import { deriveSeed as seedFromLabels } from '../lib/random/seed.ts';
 import type { StageHash } from './registry.ts';
 
 /** JSON with sorted object keys and no whitespace: equal values give equal text. */
@@ -52,9 +53,8 @@ export function isStageHash(text: string): text is StageHash {
 /**
  * The 32-bit seed a stage (or one of its units) sees: depends on the seed in force, the
  * stage hash and the unit index only, so results do not depend on order, parallelism
- * or the machine that ran a unit.
+ * or the machine that ran a unit. The derivation is the library's (lib/random/seed.ts).
  */
 export function deriveSeed(seed: number, hash: StageHash, index?: number): number {
-  const labels = index === undefined ? [String(seed), hash] : [String(seed), hash, String(index)];
-  return createHash('sha256').update(JSON.stringify(labels)).digest().readUInt32LE(0);
+  return index === undefined ? seedFromLabels(seed, hash) : seedFromLabels(seed, hash, index);
 }

@@ -7,15 +7,16 @@
  *   runs/store/<hash>/manifest.json   written last, atomically: the entry is complete
  *   runs/<experiment>/run.json        stage name -> {hash, dir, status, seconds, metrics}
  *
- * Every write goes to a temporary name and is renamed into place, so a killed run leaves
- * only temporary files (removed by the next run) and never a half artifact that looks
- * whole. Nothing read back is trusted blindly: a manifest that does not parse, or whose
+ * Every write goes to a temporary name and is renamed into place (lib/io/atomic.ts, with
+ * fsync of the file and its folder), so a killed run leaves only temporary files (removed
+ * by the next run) and never a half artifact that looks whole. Nothing read back is trusted blindly: a manifest that does not parse, or whose
  * files are gone or truncated, is reported and its stage re-runs.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
+import { processAlive, TEMP_MARK, tempOwner, writeFileAtomic } from '../lib/io/atomic.ts';
 import { isStageHash } from './hash.ts';
 import type { Metrics, StageHash, StageOutcome } from './registry.ts';
 
@@ -88,18 +89,6 @@ export interface EntryLock {
 export const LOCK_STALE_MS = 10_000;
 const LOCK_UPDATE_MS = 2000;
 const STAGING = '.staging-';
-const TMP = '.tmp-';
-
-export function tempName(path: string): string {
-  return `${path}${TMP}${process.pid}-${randomBytes(4).toString('hex')}`;
-}
-
-/** Writes text to a temporary name and renames it into place. */
-export function writeAtomic(path: string, text: string): void {
-  const tmp = tempName(path);
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
 
 export function readJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, 'utf8')) as T;
@@ -131,7 +120,7 @@ export class Store {
 
   writeStage(record: StageRecord): void {
     mkdirSync(this.entry(record.hash), { recursive: true });
-    writeAtomic(join(this.entry(record.hash), 'stage.json'), JSON.stringify(record, null, 2));
+    writeFileAtomic(join(this.entry(record.hash), 'stage.json'), JSON.stringify(record, null, 2));
   }
 
   readStage(hash: StageHash): StageRecord | undefined {
@@ -169,7 +158,7 @@ export class Store {
   }
 
   writeManifest(manifest: Manifest): void {
-    writeAtomic(join(this.entry(manifest.hash), 'manifest.json'), JSON.stringify(manifest, null, 2));
+    writeFileAtomic(join(this.entry(manifest.hash), 'manifest.json'), JSON.stringify(manifest, null, 2));
   }
 
   removeManifest(hash: StageHash): void {
@@ -182,7 +171,7 @@ export class Store {
     const walk = (dir: string, rel: string) => {
       for (const d of readdirSync(dir, { withFileTypes: true })) {
         if (!rel && ['manifest.json', 'stage.json', '.lock'].includes(d.name)) continue;
-        if (d.name.startsWith(STAGING) || d.name.includes(TMP)) continue;
+        if (d.name.startsWith(STAGING) || d.name.includes(TEMP_MARK)) continue;
         const path = rel ? `${rel}/${d.name}` : d.name;
         if (d.isDirectory()) walk(join(dir, d.name), path);
         else files[path] = statSync(join(dir, d.name)).size;
@@ -303,7 +292,7 @@ export class Store {
     const dir = this.entry(hash);
     if (!existsSync(dir)) return removed;
     for (const name of readdirSync(dir)) {
-      if (name.startsWith(STAGING) || name.includes(TMP)) {
+      if (name.startsWith(STAGING) || name.includes(TEMP_MARK)) {
         rmSync(join(dir, name), { recursive: true, force: true });
         removed.push(name);
       }
@@ -345,10 +334,10 @@ export class Store {
     mkdirSync(dir, { recursive: true });
     // Temporary files of runs that died (their pid is gone) are leftovers.
     for (const name of readdirSync(dir)) {
-      const pid = Number(/\.tmp-(\d+)-/.exec(name)?.[1]);
-      if (pid && pid !== process.pid && !alive(pid)) rmSync(join(dir, name), { force: true });
+      const pid = tempOwner(name);
+      if (pid && pid !== process.pid && !processAlive(pid)) rmSync(join(dir, name), { force: true });
     }
-    writeAtomic(this.runFile(experiment), JSON.stringify(run, null, 2));
+    writeFileAtomic(this.runFile(experiment), JSON.stringify(run, null, 2));
   }
 
   /** Folder names under runs/ that hold a run.json. */
@@ -386,14 +375,5 @@ export class Store {
       removed.push(hash);
     }
     return { removed, kept: this.listEntries().length - (opts.dryRun ? removed.length : 0), skippedLocked };
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

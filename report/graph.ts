@@ -8,7 +8,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { describeState, entryState, type ExperimentPlan } from '../pipeline/plan.ts';
-import type { Artifact, Metrics, StageHash } from '../pipeline/registry.ts';
+import type { Artifact, StageHash } from '../pipeline/registry.ts';
 import { Store, type Manifest, type RunEntry, type RunRecord } from '../pipeline/store.ts';
 
 /** done: a complete store entry. The others are the ways a stage can be unfinished. */
@@ -232,11 +232,6 @@ export function input(graph: ReportGraph, node: StageNode, name: string): StageN
 /** The nodes of one experiment, in its order. */
 export function nodesOf(graph: ReportGraph, experiment: ExperimentView): StageNode[] {
   return experiment.stages.map((s) => graph.nodes.get(s.hash)).filter((n): n is StageNode => !!n);
-}
-
-/** Metrics of a node: the manifest's when finished, else what run.json recorded. */
-export function metricsOf(node: StageNode): Metrics {
-  return node.manifest?.metrics ?? {};
 }
 
 /** Which experiments (sweep points) use a node. */

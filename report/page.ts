@@ -12,8 +12,9 @@
  * A page is one self-contained HTML file (inline SVG, images as data: URIs, inline CSS,
  * no script); the plots are also written beside it as SVG and PNG files.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../lib/io/atomic.ts';
 import { formatMetrics } from '../pipeline/record.ts';
 import { dagSvg, STATE_STYLE } from './dag.ts';
 import { computePoints, finishedLds, scoresDetail, type ComputePoint, type Example, type ScoresDetail, type TargetDetail } from './evidence.ts';
@@ -262,9 +263,7 @@ export async function writePage(dir: string, report: ReportPage, opts: Pick<Repo
   mkdirSync(join(dir, 'plots'), { recursive: true });
   const files: string[] = [];
   const write = (path: string, data: string | Buffer) => {
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
+    writeFileAtomic(path, data);
     files.push(path);
   };
   for (const p of report.plots) {

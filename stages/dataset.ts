@@ -23,6 +23,7 @@ import { DATASET, type DatasetMeta } from '../lib/artifacts.ts';
 import { initBackend } from '../lib/backend.ts';
 import { fileFingerprint } from '../lib/data/source.ts';
 import { applyNormalization, fitNormalization, gatherGroups, gatherLabels, loadSource, materialize, resolveSource, SourceFileError, sourceSchema, splitIndices, type SourceTable } from '../lib/data/index.ts';
+import { builtinSources } from '../lib/data/sources/index.ts';
 import { writeNpy } from '../lib/io/npy.ts';
 import { writeJsonAtomic } from '../lib/io/json.ts';
 import { Rng } from '../lib/random/rng.ts';
@@ -31,7 +32,7 @@ import { DATA_SOURCES } from './extensions.ts';
 /** The params schema over the data sources registered in `sources`. */
 export function datasetParams(sources: SourceTable) {
   return z.strictObject({
-    source: sourceSchema(sources).describe('where the examples come from: {kind: mnist | fashion-mnist | iris | synthetic | csv | npy | a plugin\'s source, ...options}, or just the kind'),
+    source: sourceSchema(sources).describe(`where the examples come from: {kind: ${builtinSources.map((b) => b.name).join(' | ')} | a plugin's source, ...options}, or just the kind`),
     train: z.number().int().positive().optional().describe('train examples (required for a pooled source; default: all of a given train part)'),
     test: z.number().int().positive().optional().describe('test examples (required for a pooled source; default: all of a given test part)'),
     seed: z.number().int().optional().describe('split seed (default: derived from the experiment seed)'),

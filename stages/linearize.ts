@@ -41,7 +41,7 @@ import {
   resolveTargets,
   targetsParams,
 } from '../lib/attribution/featurize.ts';
-import { writeJsonAtomic } from '../lib/attribution/scores.ts';
+import { writeJsonAtomic } from '../lib/io/json.ts';
 import { NpyWriter, readNpy, readNpyChunks, readNpyHeader, rowsForBytes, writeNpy } from '../lib/io/npy.ts';
 import { loadModel } from '../lib/models/index.ts';
 import { MODEL_KINDS } from './extensions.ts';

@@ -35,7 +35,8 @@ import {
   resolveTargets,
   targetsParams,
 } from '../lib/attribution/featurize.ts';
-import { ScoresWriter, writeJsonAtomic } from '../lib/attribution/scores.ts';
+import { ScoresWriter } from '../lib/attribution/scores.ts';
+import { writeJsonAtomic } from '../lib/io/json.ts';
 import { NpyWriter, readNpy, readNpyHeader, writeNpy } from '../lib/io/npy.ts';
 import { loadNetwork } from '../lib/models/index.ts';
 import { MODEL_KINDS } from './extensions.ts';

@@ -29,7 +29,8 @@ import { defineStage } from '../pipeline/registry.ts';
 import { backendInfo, initBackend } from '../lib/backend.ts';
 import { scoreInBlocks, softThreshold } from '../lib/attribution/blocked.ts';
 import { meanOneMinusP, openFeatures } from '../lib/attribution/features.ts';
-import { ScoresWriter, writeJsonAtomic } from '../lib/attribution/scores.ts';
+import { ScoresWriter } from '../lib/attribution/scores.ts';
+import { writeJsonAtomic } from '../lib/io/json.ts';
 import { solveRegularized, type SolveResult } from '../lib/attribution/regularized-solve.ts';
 
 export const lambdaSchema = z.union([

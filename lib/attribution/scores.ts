@@ -12,9 +12,9 @@
  * top-k proponents (largest τ) and opponents (smallest τ) of each row are selected as
  * the row goes by. Everything lands under a temporary name and is renamed on `close`.
  */
-import { renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { SCORES } from '../artifacts.ts';
+import { writeJsonAtomic } from '../io/json.ts';
 import { NpyWriter, writeNpy } from '../io/npy.ts';
 
 export interface TopEntry {
@@ -37,13 +37,6 @@ export type ScoresInfo = { method: string } & Record<string, unknown>;
 
 /** scores.json */
 export type ScoresMeta = ScoresInfo & { nTargets: number; nTrain: number; topK: number };
-
-/** Writes a JSON file atomically (temporary name, then rename). */
-export function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
-  writeFileSync(tmp, JSON.stringify(value, null, 1) + '\n');
-  renameSync(tmp, path);
-}
 
 /**
  * The k largest (proponents) and k smallest (opponents) entries of one row, ordered
@@ -145,16 +138,4 @@ export class ScoresWriter {
     }
     return lines;
   }
-}
-
-/** Writes a whole in-memory score matrix (for kinds whose scores are small, e.g. datamodels). */
-export function writeScores(outDir: string, scores: Float32Array, targetIndex: Int32Array, nTrain: number, meta: ScoresInfo, k = 10): ScoresMeta {
-  const writer = new ScoresWriter(outDir, nTrain, targetIndex, k);
-  try {
-    writer.append(scores);
-  } catch (e) {
-    writer.abort();
-    throw e;
-  }
-  return writer.close(meta);
 }

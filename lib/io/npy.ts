@@ -9,7 +9,8 @@
  * header (truncated, or corrupt) is an NpyError that says so, never garbage.
  */
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { syncFolder, tempName, writeAll } from './atomic.ts';
 
 export type DType = 'float32' | 'float64' | 'int32' | 'uint8' | 'bool';
 export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
@@ -193,29 +194,6 @@ export function rowsForBytes(header: NpyHeader, bytes: number): number {
   return Math.max(1, Math.floor(bytes / Math.max(1, rowBytes)));
 }
 
-function tempName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
-}
-
-function writeAll(fd: number, buf: Uint8Array): void {
-  let done = 0;
-  while (done < buf.length) done += writeSync(fd, buf, done, Math.min(buf.length - done, 1 << 30));
-}
-
-/** Best effort: make a rename durable (some file systems refuse fsync on a folder). */
-function syncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    /* not supported here */
-  }
-}
-
 /** Write a whole array atomically (temporary name, fsync, rename). */
 export function writeNpy(path: string, arr: NdArray | TypedArray, shape?: number[]): void {
   const nd: NdArray = ArrayBuffer.isView(arr) ? { dtype: dtypeOf(arr), shape: shape ?? [arr.length], data: arr } : arr;
@@ -294,7 +272,7 @@ export class NpyWriter {
     closeSync(this.fd);
     this.open = false;
     renameSync(this.tmp, this.path);
-    syncDir(dirname(this.path));
+    syncFolder(dirname(this.path));
   }
 
   abort(): void {

@@ -19,7 +19,7 @@ import { NpyWriter, readNpy, writeNpy } from '../io/npy.ts';
 import type { Rng } from '../random/rng.ts';
 import { KnobError, resolveGroups } from './groups.ts';
 import { checkPrior, sampleTheta } from './priors.ts';
-import { drawKnobMask, exampleInclusion, groupInclusion } from './sampler.ts';
+import { drawKnobMask, groupInclusion } from './sampler.ts';
 import type { KnobsSpec } from './schema.ts';
 
 /** The `knobs` entry of masks.json. */
@@ -132,11 +132,6 @@ export function readKnobDraws(dir: string, label: string, who: string): KnobDraw
     groupOf: readNpy(path(MASKS.groupOf)).data as Int32Array,
     meta: json.knobs,
   };
-}
-
-/** π_i(θ_k) for every train example of draw k. */
-export function drawInclusion(draws: KnobDraws, k: number): Float64Array {
-  return exampleInclusion(draws.groupOf, draws.inclusion.subarray(k * draws.d, (k + 1) * draws.d), draws.meta.rest);
 }
 
 /**

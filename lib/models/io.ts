@@ -7,8 +7,9 @@
  * A save writes into a temporary folder that is renamed into place, so a killed save
  * never leaves a folder that looks whole.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { tempName, writeAll } from '../io/atomic.ts';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -24,9 +25,7 @@ export interface ModelJson<T = unknown> {
 function writeFileSynced(path: string, data: Uint8Array | string): void {
   const fd = openSync(path, 'w');
   try {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    let done = 0;
-    while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done);
+    writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -38,7 +37,7 @@ function writeFileSynced(path: string, data: Uint8Array | string): void {
  * `layer<l>/kernel` and `layer<l>/bias` for [W, b] pairs.
  */
 export function saveNetworkFiles(dir: string, topology: unknown, weights: Float32Array[], shapes: number[][], names?: string[]): void {
-  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  const tmp = tempName(dir);
   mkdirSync(tmp, { recursive: true });
   const total = weights.reduce((s, w) => s + w.length, 0);
   const all = new Float32Array(total);

@@ -1,7 +1,7 @@
 /**
  * Seeded, splittable randomness. Every stream derives from a list of labels (the
  * experiment seed, a stage hash, a unit index, a purpose such as "init" or "shuffle")
- * hashed with sha256, so a stream depends only on what it is for, never on scheduling
+ * hashed with sha256 (seed.ts), so a stream depends only on what it is for, never on scheduling
  * order, thread or machine. Draws are computed in JavaScript doubles from
  * xoroshiro128+ (pure-rand), never by a tensor backend, so the same seed gives the same
  * bits on every backend (V8's Math.exp/log are the same fdlibm code on every platform).
@@ -16,20 +16,11 @@
  * polar method, which matters when dense projectors regenerate P ∈ R^{p×k} (2·10⁸
  * entries for p = 100k, k = 2048) block by block.
  */
-import { createHash } from 'node:crypto';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
+import { labelDigest, type Label } from './seed.ts';
 
-type Label = number | string | bigint;
-
-/** A 32-bit seed derived from labels (e.g. `deriveSeed(seed, hash, unit)`). */
-export function deriveSeed(...labels: Label[]): number {
-  return digest(labels).readUInt32LE(0);
-}
-
-function digest(labels: Label[]): Buffer {
-  return createHash('sha256').update(JSON.stringify(labels.map(String))).digest();
-}
+export { deriveSeed } from './seed.ts';
 
 // Ziggurat tables for the half-normal density f(x) = exp(−x²/2): 128 layers of equal
 // area V, the base layer's width X[0] = V / f(R) (it includes the tail beyond R), X[1] = R,
@@ -59,7 +50,7 @@ export class Rng {
   private nbits = 0;
 
   private constructor(private readonly labels: Label[]) {
-    const d = digest(labels);
+    const d = labelDigest(labels);
     // 128 bits of state from the digest; never all zero.
     const state = [d.readInt32LE(0), d.readInt32LE(4), d.readInt32LE(8), d.readInt32LE(12) | 1];
     this.gen = xoroshiro128plusFromState(state);

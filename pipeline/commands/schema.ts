@@ -9,9 +9,10 @@
  * schema/attrib.schema.json is this command's output for the built-in kinds, checked in
  * (a test fails when it is stale; `npx tsx scripts/gen-docs.ts` rewrites it).
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { writeFileAtomic } from '../../lib/io/atomic.ts';
 import type { CommandExtension, CommandTools } from './types.ts';
 import type { Registry } from '../registry.ts';
 import { configJsonSchema } from '../schema.ts';
@@ -23,13 +24,11 @@ export function schemaText(registry: Registry): { text: string; problems: { kind
   return { text: `${JSON.stringify(schema, null, 2)}\n`, problems };
 }
 
-/** Writes atomically (temporary name, then rename). */
+/** Writes atomically (lib/io/atomic.ts), creating the folder. */
 export function writeText(path: string, text: string): void {
   const full = resolve(path);
   mkdirSync(dirname(full), { recursive: true });
-  const tmp = `${full}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, full);
+  writeFileAtomic(full, text);
 }
 
 export const schemaCommand: CommandExtension = {

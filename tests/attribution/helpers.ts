@@ -3,17 +3,16 @@
  * independent float64 reference (Gaussian elimination with partial pivoting, so the
  * tests never share the Cholesky code they check).
  */
-import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Artifact, StageHash, StageKind } from '../../pipeline/registry.ts';
-import { hasUnits, paramsSchema } from '../../pipeline/registry.ts';
+import { builtinModels } from '../helpers/builtins.ts';
 import { DATASET, FEATURES, MODELS, type DatasetMeta } from '../../lib/artifacts.ts';
 import { writeNpy } from '../../lib/io/npy.ts';
 import { createNetwork } from '../../lib/models/index.ts';
 import type { Network } from '../../lib/models/types.ts';
 import { Rng } from '../../lib/random/rng.ts';
 import { runStage, tempDir } from '../helpers/run-stage.ts';
-import { builtinModels, builtins } from '../helpers/builtins.ts';
 
 export interface HandFeatures {
   /** Per model, [n, k] row-major. */
@@ -213,7 +212,7 @@ export async function modelsArtifact(
 
 /**
  * Runs the units of `kind` in two separate passes (as if the first run had been killed
- * after `first`), then combine() alone, into one store entry; returns the entry and the
+ * after `first`), then the engine's resume (finished units kept, combine), into one entry; returns the entry and the
  * mtimes of the first pass's unit files taken before the second pass.
  */
 export async function runInTwoPasses(kind: StageKind, run: { params?: unknown; inputs: Record<string, Artifact>; first: number[] }): Promise<{ dir: string; before: Map<string, number>; after: Map<string, number> }> {
@@ -224,24 +223,8 @@ export async function runInTwoPasses(kind: StageKind, run: { params?: unknown; i
   const before = mtimes();
   const rest = Array.from({ length: units }, (_, i) => i).filter((i) => !run.first.includes(i));
   await runStage(kind, { params: run.params, inputs: run.inputs, dir, onlyUnits: rest });
-  if (!hasUnits(kind)) throw new Error('runInTwoPasses: kind has no units');
-  const staging = join(dir, '.staging-combine');
-  mkdirSync(staging, { recursive: true });
-  await kind.combine({
-    params: paramsSchema(kind, builtins()).parse(run.params ?? {}),
-    inputs: run.inputs,
-    hash: a.hash,
-    seed: 0,
-    backend: process.env.ATTRIB_TEST_BACKEND ?? 'wasm',
-    dir,
-    outDir: staging,
-    log: () => {},
-    registry: builtins(),
-    count: units,
-    unitDir: (i) => join(dir, 'units', String(i)),
-    unitOutcomes: [],
-  });
-  for (const name of readdirSync(staging)) renameSync(join(staging, name), join(dir, name));
+  // Combine over the units on disk through the engine, as after a resume (no unit re-runs).
+  await runStage(kind, { params: run.params, inputs: run.inputs, dir });
   return { dir, before, after: mtimes() };
 }
 

@@ -3,10 +3,9 @@
  * one line at the config's `backend:` line, exit code 2, nothing written to the store.
  */
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cli, tmp } from '../helpers/rig.ts';
 
 const hasTfjsNode = (() => {
   try {
@@ -17,13 +16,13 @@ const hasTfjsNode = (() => {
   }
 })();
 
-(hasTfjsNode ? test.skip : test)('backend: tensorflow without @tensorflow/tfjs-node is a config error (exit 2)', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'attrib-backend-'));
+(hasTfjsNode ? test.skip : test)('backend: tensorflow without @tensorflow/tfjs-node is a config error (exit 2)', async (t) => {
+  const dir = tmp('attrib-backend-');
   const config = join(dir, 'be.yaml');
   writeFileSync(config, 'name: be\nbackend: tensorflow\nstages:\n  data: {kind: dataset, params: {source: iris, train: 100, test: 50}}\n');
   const runs = join(dir, 'runs');
-  const r = spawnSync(process.execPath, ['bin/attrib.js', 'run', config, '--runs', runs], { encoding: 'utf8' });
-  t.is(r.status, 2);
+  const r = await cli(['run', config, '--runs', runs]);
+  t.is(r.code, 2);
   t.is(r.stderr.trim(), `${config}:2 backend: backend tensorflow: @tensorflow/tfjs-node is not installed; install it with \`npm install @tensorflow/tfjs-node\` (see docs/backends.md)`);
   t.false(existsSync(join(runs, 'store')));
 });

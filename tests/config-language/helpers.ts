@@ -3,44 +3,18 @@
  * kinds, the generated JSON Schema compiled by a real validator (ajv), YAML as the
  * engine reads it (merge keys on).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
 import { Registry } from '../../pipeline/registry.ts';
 import { configJsonSchema, type JsonSchema } from '../../pipeline/schema.ts';
 import { registerBuiltins } from '../../stages/index.ts';
+import { ROOT } from '../helpers/rig.ts';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const BIN = join(ROOT, 'bin', 'attrib.js');
+export { BIN, cli as attrib, ROOT, tmp, type CliResult } from '../helpers/rig.ts';
+
 export const TOY = join(ROOT, 'tests', 'fixtures', 'engine', 'toy.yaml');
-
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node bin/attrib.js ...args` (plain progress: CI=true, no TTY). */
-export function attrib(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, CI: 'true', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-export function tmp(prefix = 'attrib-cl-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
 
 export function builtinRegistry(): Registry {
   const registry = new Registry();

@@ -7,11 +7,18 @@
  * for a single-node SLURM). Without them a test is skipped locally, with a title that
  * says what to start, and fails in CI (CI=true), where a missing service is a bug.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { BIN, ROOT } from '../engine/helpers.ts';
+import { ROOT, startCli, type CliProcess } from '../helpers/rig.ts';
+
+// The rig's waits and CLI, under the names these tests use.
+export { finished, waitUntil, type CliProcess as Proc } from '../helpers/rig.ts';
+
+/** Starts the CLI with extra environment variables (the rig's startCli). */
+export function spawnCli(args: string[], env: Record<string, string | undefined> = {}): CliProcess {
+  return startCli(args, { env });
+}
 
 export const FIXTURES = join(ROOT, 'tests', 'fixtures', 'distributed');
 export const PLUGIN = join(FIXTURES, 'dist-plugin.ts');
@@ -37,62 +44,6 @@ export const slurmTest = serviceTest(!!SLURM_BIN, 'SLURM (ATTRIB_TEST_SLURM_BIN)
 /** PATH with the SLURM wrappers first. */
 export function slurmPath(): string {
   return [SLURM_BIN, process.env.PATH].filter(Boolean).join(delimiter);
-}
-
-export interface Proc {
-  child: ChildProcess;
-  readonly stdout: string;
-  readonly stderr: string;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
-}
-
-/** Starts the CLI with live access to its output. Progress is plain (CI=true). */
-export function spawnCli(args: string[], env: Record<string, string | undefined> = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return {
-    child,
-    get stdout() {
-      return stdout;
-    },
-    get stderr() {
-      return stderr;
-    },
-    done,
-  };
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` every 100 ms; throws `what` after `ms`. */
-export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const t0 = Date.now();
-  while (!(await check())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms / 1000}s waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-/** A process's end, or a failure after `ms` (the process is killed then). */
-export async function finished(p: Proc, ms: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      p.child.kill('SIGKILL');
-      reject(new Error(`timed out after ${ms / 1000}s; stderr so far:\n${p.stderr}\nstdout:\n${p.stdout}`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([p.done, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Lines the dist-plugin wrote into ATTRIB_DIST_LOG: {what: start|end, hash8, index, pid}. */

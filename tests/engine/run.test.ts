@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import test from 'ava';
 import { deriveSeed } from '../../pipeline/hash.ts';
 import type { StageHash } from '../../pipeline/registry.ts';
-import { attrib, entry, executions, finishedUnits, FIXTURES, PLUGIN, readJson, runJson, start, tmp, waitFor, writeConfig } from './helpers.ts';
+import { Gate, GATE_PLUGIN, waitUntil } from '../helpers/rig.ts';
+import { attrib, entry, executions, finishedUnits, FIXTURES, PLUGIN, readJson, runJson, start, tmp, writeConfig } from './helpers.ts';
 
 const TOY = join(FIXTURES, 'toy.yaml');
 
@@ -135,55 +136,74 @@ test('a corrupt manifest or a damaged artifact is reported and only that stage r
 
 test('kill -9 in the middle of a stage with units: the rerun executes only the missing units', async (t) => {
   const { runs, log, env } = setup();
+  const gate = new Gate();
   const config = writeConfig(
     tmp(),
     `name: killed
-plugins: [PLUGIN]
+plugins: [PLUGIN, ${GATE_PLUGIN}]
 stages:
   data:    {kind: numbers, params: {n: 8}}
-  squares: {kind: square, inputs: {data: data}, params: {sleepMs: 400}}
+  squares: {kind: gated-square, inputs: {data: data}}
   total:   {kind: total, inputs: {squares: squares}}
 `,
   );
-  const { child, done } = start(['run', config, '--runs', runs, '--jobs', '2'], { env });
-  await waitFor(() => existsSync(join(runs, 'killed', 'run.json')));
-  const hash = runJson(runs, 'killed').squares!.hash;
-  await waitFor(() => finishedUnits(runs, hash) >= 2);
-  child.kill('SIGKILL');
-  await done;
+  // The gate decides what finishes: one unit does; two more are running at the kill.
+  const first = start(['run', config, '--runs', runs, '--jobs', '2'], { env: { ...env, ...gate.env } });
+  const [done, running] = await gate.arrived(2);
+  const { hash, pid } = done!;
+  gate.open(done!.index);
+  await waitUntil(`unit ${done!.index} to finish`, () => finishedUnits(runs, hash) === 1);
+  const inFlight = (await gate.arrived(3, pid)).slice(1);
+  first.child.kill('SIGKILL');
+  const killed = await first.done;
+  t.is(killed.signal, 'SIGKILL', 'the run was killed, it did not finish');
+  t.is(inFlight.length, 2, 'killed mid-stage: two units were running');
+  t.true(inFlight.some((a) => a.index === running!.index), 'the unit that started beside the finished one was still running');
 
   const finished = finishedUnits(runs, hash);
-  t.true(finished >= 2 && finished < 8, `killed after ${finished} units`);
+  t.is(finished, 1, 'only the opened unit finished');
+  t.true(existsSync(join(entry(runs, hash), 'units', String(done!.index), 'unit.json')));
   t.false(existsSync(join(entry(runs, hash), 'manifest.json')), 'no manifest: the stage does not look whole');
   const plan = await attrib(['plan', config, '--runs', runs]);
   t.regex(plan.stdout, new RegExp(`^squares .* partial \\(${finished} of 8 units\\)`, 'm'));
 
+  gate.openAll();
   const before = executions(log).length;
-  const r = await attrib(['run', config, '--runs', runs, '--jobs', '2'], { env });
+  const r = await attrib(['run', config, '--runs', runs, '--jobs', '2'], { env: { ...env, ...gate.env } });
   t.is(r.code, 0, r.stderr);
   t.regex(r.stderr, new RegExp(`\\[squares\\] started 8 units \\(${finished} done earlier, resuming\\)`));
-  const rerun = executions(log).slice(before);
-  t.is(rerun.length, 8 - finished, `re-ran: ${rerun.join(', ')}`);
-  t.is(new Set(rerun).size, rerun.length, 'no unit ran twice');
+  const rerun = gate.arrivals().filter((a) => a.pid !== pid).map((a) => a.index);
+  const others = [0, 1, 2, 3, 4, 5, 6, 7].filter((i) => i !== done!.index);
+  t.deepEqual([...rerun].sort((a, b) => a - b), others, `the rerun skipped the finished unit ${done!.index} and ran each other unit once`);
+  t.is(executions(log).length - before, 8 - finished, 'the toy log agrees');
   t.is(runJson(runs, 'killed').total!.metrics.total, 140);
   t.deepEqual(leftovers(runs), [], 'leftovers of the killed run were removed');
 });
 
 test('two concurrent runs of the same config: every unit runs once, nothing is corrupted', async (t) => {
   const { runs, log, env } = setup();
+  const gate = new Gate();
   const config = writeConfig(
     tmp(),
     `name: twice
-plugins: [PLUGIN]
+plugins: [PLUGIN, ${GATE_PLUGIN}]
 stages:
   data:    {kind: numbers, params: {n: 6}}
-  squares: {kind: square, inputs: {data: data}, params: {sleepMs: 150}}
+  squares: {kind: gated-square, inputs: {data: data}}
   total:   {kind: total, inputs: {squares: squares}}
 `,
   );
-  const [a, b] = await Promise.all([attrib(['run', config, '--runs', runs, '--jobs', '2'], { env }), attrib(['run', config, '--runs', runs, '--jobs', '2'], { env })]);
+  const gated = { ...env, ...gate.env };
+  // The runs overlap for sure: A holds two units at the gate while B waits for the entry.
+  const first = start(['run', config, '--runs', runs, '--jobs', '2'], { env: gated });
+  const { pid } = (await gate.arrived(2))[0]!;
+  const second = start(['run', config, '--runs', runs, '--jobs', '2'], { env: gated });
+  await waitUntil('the second run to wait for the first', () => /\[squares\] another attrib process is working on this entry; waiting for it/.test(second.stderr + second.stdout));
+  gate.openAll();
+  const [a, b] = await Promise.all([first.done, second.done]);
   t.is(a.code, 0, a.stderr);
   t.is(b.code, 0, b.stderr);
+  t.true(gate.arrivals().every((x) => x.pid === pid), 'only the first run executed units');
   const lines = executions(log);
   t.is(lines.length, 6, lines.join(', '));
   t.is(new Set(lines).size, 6);

@@ -2,14 +2,12 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Artifact } from '../../pipeline/registry.ts';
-import { hasUnits } from '../../pipeline/registry.ts';
 import { SCORES } from '../../lib/artifacts.ts';
 import { datamodels, readDatamodelExtras } from '../../stages/datamodels.ts';
 import { readNpy } from '../../lib/io/npy.ts';
 import { lds } from '../../stages/lds.ts';
 import { Rng } from '../../lib/random/rng.ts';
 import { runStage, tempDir } from '../helpers/run-stage.ts';
-import { builtins } from '../helpers/builtins.ts';
 import { dataset, masksArtifact, modelsArtifact, randomMasks } from './fakes.ts';
 
 const nTrain = 50;
@@ -84,15 +82,10 @@ test('datamodels resumes after a kill: finished units are kept, the rest run, th
   const unit1 = readFileSync(join(dir, 'units/1/weights.npy'));
   await runStage(datamodels, { inputs: { models }, params, dir, onlyUnits: [0, 2] }); // the resumed run's units
   t.deepEqual(readFileSync(join(dir, 'units/1/weights.npy')), unit1);
-  // Combine over the units on disk, as the engine does after a resume.
-  if (!hasUnits(datamodels)) throw new Error('datamodels has units');
-  const p = datamodels.params.parse(params);
-  const outDir = tempDir();
-  await datamodels.combine({
-    params: p, inputs: { models }, hash: whole.hash, seed: 0, backend: 'wasm', dir, outDir, log: () => {}, registry: builtins(),
-    count: 3, unitDir: (i) => join(dir, 'units', String(i)), unitOutcomes: [],
-  });
-  t.deepEqual(readFileSync(join(outDir, SCORES.scores)), readFileSync(join(whole.dir, SCORES.scores)));
+  // Combine over the units on disk through the engine, as after a resume.
+  await runStage(datamodels, { inputs: { models }, params, dir });
+  t.deepEqual(readFileSync(join(dir, 'units/1/weights.npy')), unit1, 'the finished unit was kept');
+  t.deepEqual(readFileSync(join(dir, SCORES.scores)), readFileSync(join(whole.dir, SCORES.scores)));
 });
 
 test('bad targets are refused with the reason', async (t) => {

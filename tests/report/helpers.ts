@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
+import { processAlive } from '../../lib/io/atomic.ts';
 import { attrib, ROOT, type CliResult } from '../engine/helpers.ts';
 
 export { attrib, ROOT };
@@ -32,7 +33,7 @@ export async function fixtureRuns(): Promise<FixtureRuns> {
   // Folders of earlier ava runs (their ava process is gone) are leftovers.
   for (const name of readdirSync(tmpdir())) {
     const pid = Number(/^attrib-report-tests-(\d+)$/.exec(name)?.[1]);
-    if (pid && pid !== process.ppid && !alive(pid)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    if (pid && pid !== process.ppid && !processAlive(pid)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
   }
   const runs = join(tmpdir(), `attrib-report-tests-${process.ppid}`);
   mkdirSync(runs, { recursive: true });
@@ -51,15 +52,6 @@ export async function fixtureRuns(): Promise<FixtureRuns> {
     return result;
   } finally {
     await release();
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
