@@ -4,29 +4,27 @@
  * done, 1 a stage failed, 2 invalid config or arguments. User mistakes print one line
  * each, never a stack trace.
  */
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type LoadedConfig } from './config.ts';
 import { formatError, type ConfigError } from './errors.ts';
-import { instanceLabels, execute } from './execute.ts';
-import { executorNames, findExecutor } from './executors/index.ts';
+import { instanceLabels } from './execute.ts';
+import { executorNames } from './executors/index.ts';
 import { isStageHash } from './hash.ts';
 import { loadPlugins } from './plugins.ts';
 import { describeState, entryState, planExperiment, whyChanged, type ExperimentPlan } from './plan.ts';
 import { createReporter } from './progress.ts';
+import { runExperiments } from './run.ts';
 import { formatMetrics, summary, table } from './record.ts';
 import { hasUnits, type Registry, type StageHash } from './registry.ts';
 import { Store } from './store.ts';
 import { finishStage, performTask } from './task.ts';
 import { arraySpec, expandStage } from './executors/slurm.ts';
-import { errorAt, issuesToErrors } from './validate.ts';
 import { ATTRIB_VERSION } from './version.ts';
 import { kindsCommand } from './commands/kinds.ts';
 import { schemaCommand } from './commands/schema.ts';
 import { workerCommand } from './commands/worker.ts';
 import { redisUrl } from './distributed/redis.ts';
-import { ExecutorSetupError, inFlight, type ExecutorEnv } from './executor.ts';
 import { describeRemote, remoteUnitStates } from './distributed/status.ts';
 
 export interface CliEnv {
@@ -62,14 +60,6 @@ export interface CommandTools {
   /** The standard repeatable `--set path=value` option. */
   setOption(): Option;
 }
-
-/**
- * A check that stages/ contributes (`registry.register('preflight', name, check)`), run
- * once before `attrib run` starts any worker: e.g. that the requested tensor backend is
- * installed. Returns a one-line problem (reported at the config's `backend:` line, exit
- * 2) or undefined.
- */
-export type Preflight = (experiment: { backend: string }) => Promise<string | undefined> | string | undefined;
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -122,46 +112,26 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
     .option('--redis <url>', 'the bullmq executor\'s Redis (default: $ATTRIB_REDIS_URL)')
     .action(async (config: string, o: { set?: string[]; jobs?: number; force?: string[]; runs: string; executor: string; redis?: string }) => {
       const loaded = await load(config, o.set);
-      const plans = loaded.experiments.map(planExperiment);
-      for (const stage of o.force ?? []) {
-        if (!plans.some((p) => p.instances.some((i) => i.name === stage))) throw new UsageError([{ file: '--force', message: `no stage named "${stage}"` }]);
-      }
-      const factory = findExecutor(o.executor, env.registry);
-      if (!factory) throw new UsageError([{ file: '--executor', message: `unknown executor "${o.executor}" (known: ${executorNames(env.registry).join(', ')})` }]);
-      const first = loaded.experiments[0]!;
-      let options: unknown = first.executor;
-      if (factory.options) {
-        const parsed = factory.options.safeParse(first.executor, { reportInput: true });
-        if (!parsed.success) {
-          throw new UsageError(issuesToErrors({ source: loaded.source, doc: loaded.source.doc, origins: new Map() }, ['executor'], parsed.error.issues, first.executor));
-        }
-        options = parsed.data;
-      }
-      for (const check of env.registry.collection<Preflight>('preflight').values()) {
-        const problem = await check({ backend: first.backend });
-        if (problem) throw new UsageError([errorAt({ source: loaded.source, doc: loaded.source.doc, origins: new Map() }, ['backend'], problem)]);
-      }
-      const jobs = o.jobs ?? availableParallelism();
-      const store = new Store(resolve(o.runs));
-      const executorEnv: ExecutorEnv = { registry: env.registry, store, jobs, plugins: loaded.plugins, workerEntry: env.workerEntry, options, cli: { jobs: o.jobs, redis: redisUrl(o.redis) } };
-      let executor;
-      try {
-        executor = factory.create(executorEnv);
-      } catch (e) {
-        if (e instanceof ExecutorSetupError) throw new UsageError([{ file: '--executor', message: e.message }]);
-        throw e;
-      }
       const reporter = createReporter(err, { tty: !!err.isTTY && !process.env.CI, plainEveryMs: Number(process.env.ATTRIB_PROGRESS_MS ?? 5000) });
-      let result;
+      let ran;
       try {
-        result = await execute(plans, { store, executor, jobs: inFlight(executor, jobs), force: o.force, onEvent: (e) => reporter.event(e), attribVersion: ATTRIB_VERSION });
+        ran = await runExperiments(loaded, {
+          registry: env.registry,
+          runsDir: o.runs,
+          executor: o.executor,
+          jobs: o.jobs,
+          force: o.force,
+          redis: redisUrl(o.redis),
+          workerEntry: env.workerEntry,
+          onEvent: (e) => reporter.event(e),
+        });
       } finally {
         reporter.close();
-        await executor.close();
       }
+      if (!ran.ok) throw new UsageError(ran.errors);
       print();
-      print(summary(plans, result.results));
-      code = result.ok ? EXIT.ok : EXIT.failed;
+      print(summary(ran.value.plans, ran.value.results));
+      code = ran.value.ok ? EXIT.ok : EXIT.failed;
     });
 
   program
