@@ -16,7 +16,8 @@ import { executorNames, findExecutor } from './executors/index.ts';
 import { planExperiment, type ExperimentPlan } from './plan.ts';
 import type { Registry } from './registry.ts';
 import { Store } from './store.ts';
-import { errorAt, issuesToErrors, type Where } from './validate.ts';
+import { errorAt, whereIn } from './locations.ts';
+import { issuesToErrors } from './validate.ts';
 import { ATTRIB_VERSION } from './version.ts';
 
 /**
@@ -84,7 +85,7 @@ async function preflight(config: LoadedConfig, plans: ExperimentPlan[], opts: Ru
   // One executor serves every sweep point: it takes the first point's `executor:` section,
   // and the preflight checks look at the first point's backend.
   const first = config.experiments[0]!;
-  const where: Where = { source: config.source, doc: config.source.doc, origins: new Map() };
+  const where = whereIn(config.source);
   let options: unknown = first.executor;
   if (factory.options) {
     const parsed = factory.options.safeParse(first.executor, { reportInput: true });
