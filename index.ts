@@ -39,7 +39,7 @@ export { formatError, type ConfigError, type Result } from './pipeline/errors.ts
 export type { Experiment, StageSpec, SweepPoint } from './pipeline/validate.ts';
 export { planExperiment, entryState, type ExperimentPlan, type StageInstance } from './pipeline/plan.ts';
 export { execute, type ExecuteOptions, type ExecuteResult } from './pipeline/execute.ts';
-export { runExperiments, type Preflight, type RunExperimentsOptions, type RunResult } from './pipeline/run.ts';
+export { runExperiments, type RunExperimentsOptions, type RunResult } from './pipeline/run.ts';
 export type { RunEvent } from './pipeline/events.ts';
 export type { Executor, ExecutorFactory, ExecutorEnv, StageRunner, StageToRun, StageHooks } from './pipeline/executor.ts';
 export { Store, type Manifest, type RunRecord, type RunEntry, type StageRecord } from './pipeline/store.ts';

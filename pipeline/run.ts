@@ -7,6 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import type { Preflight } from './commands/types.ts';
 import type { LoadedConfig } from './config.ts';
 import { fail, ok, type ConfigError, type Result } from './errors.ts';
 import type { RunEvent } from './events.ts';
@@ -19,14 +20,6 @@ import { Store } from './store.ts';
 import { errorAt, whereIn } from './locations.ts';
 import { issuesToErrors } from './validate.ts';
 import { ATTRIB_VERSION } from './version.ts';
-
-/**
- * A check that stages/ contributes (`registry.register('preflight', name, check)`), run
- * once before a run starts any worker: e.g. that the requested tensor backend is
- * installed. Returns a one-line problem (reported at the config's `backend:` line) or
- * undefined.
- */
-export type Preflight = (experiment: { backend: string }) => Promise<string | undefined> | string | undefined;
 
 export interface RunExperimentsOptions {
   /** With the config's plugins registered (loadConfig does that). */

@@ -14,8 +14,7 @@
  * the string shorthand of `{kind}` unions (`model: mlp`).
  */
 import { z } from 'zod';
-import { executorFactories } from './executors/index.ts';
-import type { ExecutorFactory } from './executor.ts';
+import { knownExecutors } from './executors/index.ts';
 import type { Registry, StageKind } from './registry.ts';
 import { ConfigSchema } from './validate.ts';
 
@@ -185,11 +184,6 @@ export interface ConfigSchemaResult {
   problems: SchemaProblem[];
 }
 
-/** Executors known to this process: the built-in ones and those plugins registered. */
-function executors(registry: Registry): ExecutorFactory[] {
-  return [...executorFactories, ...registry.collection<ExecutorFactory>('executor').values()];
-}
-
 /**
  * The whole config as JSON Schema: the top level from ConfigSchema, `stages` as a map
  * whose values are a `oneOf` over the registered kinds (told apart by `kind`).
@@ -232,7 +226,7 @@ export function configJsonSchema(registry: Registry): ConfigSchemaResult {
   // but offer the keys every known executor understands for completion.
   const executorProps: Record<string, JsonSchema> = {};
   const executorNames: string[] = [];
-  for (const factory of executors(registry)) {
+  for (const factory of knownExecutors(registry)) {
     executorNames.push(factory.name);
     if (!factory.options) continue;
     try {

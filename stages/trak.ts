@@ -15,7 +15,7 @@
  *
  * λ_s: `{relative: r}` (default r = 0.05) means r · mean diag(Φ_sᵀΦ_s), per model;
  * λ = 0 is the paper's unregularized estimator and breaks down as k approaches n
- * (DESIGN.md, "The math").
+ * (docs/design.md, "The math").
  *
  * Work: one unit per model computes X_s = Φ_s (Φ_sᵀΦ_s + λ_s I)⁻¹ ([n, k], by Cholesky,
  * or through the n × n system when k > n; lib/attribution/regularized-solve.ts). combine() then

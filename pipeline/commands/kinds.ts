@@ -7,7 +7,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { CommandExtension, CommandTools } from '../cli.ts';
+import type { CommandExtension, CommandTools } from './types.ts';
 import { loadSource } from '../load.ts';
 import { loadPlugins } from '../plugins.ts';
 import { table } from '../record.ts';

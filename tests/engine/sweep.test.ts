@@ -116,7 +116,7 @@ test('--set is typed by the schema at its path: through defaults, unions, prepro
       }),
       inputs: {},
       output: 'k',
-      run() {},
+      async run() {},
     }),
   );
   const doc = { stages: { a: { kind: 'k' } } };
