@@ -11,17 +11,12 @@
  * stage-kind API alone, pipeline/registry.ts), 'attrib/npy' (lib/io/npy.ts) and
  * 'attrib/artifacts' (lib/artifacts.ts).
  */
-import { resolve } from 'node:path';
-import { availableParallelism } from 'node:os';
 import { loadConfig, type LoadedConfig } from './pipeline/config.ts';
-import { fail, ok, type ConfigError, type Result } from './pipeline/errors.ts';
+import { ok, type ConfigError, type Result } from './pipeline/errors.ts';
 import type { RunEvent } from './pipeline/events.ts';
-import { execute, type ExecuteResult } from './pipeline/execute.ts';
-import { findExecutor } from './pipeline/executors/index.ts';
-import { planExperiment } from './pipeline/plan.ts';
+import type { ExecuteResult } from './pipeline/execute.ts';
 import { Registry } from './pipeline/registry.ts';
-import { Store } from './pipeline/store.ts';
-import { ATTRIB_VERSION } from './pipeline/version.ts';
+import { runExperiments } from './pipeline/run.ts';
 
 export { z } from 'zod';
 export {
@@ -54,6 +49,7 @@ export { formatError, type ConfigError, type Result } from './pipeline/errors.ts
 export type { Experiment, StageSpec, SweepPoint } from './pipeline/validate.ts';
 export { planExperiment, entryState, type ExperimentPlan, type StageInstance } from './pipeline/plan.ts';
 export { execute, type ExecuteOptions, type ExecuteResult } from './pipeline/execute.ts';
+export { runExperiments, type RunExperimentsOptions, type RunResult } from './pipeline/run.ts';
 export type { RunEvent } from './pipeline/events.ts';
 export { EXECUTORS, type Executor, type ExecutorFactory, type ExecutorEnv, type StageRunner, type StageToRun, type StageHooks } from './pipeline/executor.ts';
 export { Store, type Manifest, type RunRecord, type RunEntry, type StageRecord } from './pipeline/store.ts';
@@ -91,28 +87,24 @@ export interface RunOptions {
   onEvent?: (event: RunEvent) => void;
 }
 
-/** Loads, validates, expands and runs a config; config problems come back as values. */
+/**
+ * Loads, validates, expands and runs a config, as `attrib run` does (preflight checks
+ * included); config problems and the user's other mistakes come back as values.
+ */
 export async function runConfig(config: string, options: RunOptions = {}): Promise<Result<ExecuteResult & { config: LoadedConfig }, ConfigError[]>> {
   const registry = options.registry ?? (await createRegistry());
   const loaded = await loadConfig(config, { registry, set: options.set });
   if (!loaded.ok) return loaded;
-  const factory = findExecutor(options.executor ?? 'local', registry);
-  if (!factory) return fail([{ message: `unknown executor "${options.executor}"` }]);
-  const jobs = options.jobs ?? availableParallelism();
-  const store = new Store(resolve(options.runsDir ?? 'runs'));
-  const executorOptions = factory.options ? factory.options.parse(loaded.value.experiments[0]!.executor) : loaded.value.experiments[0]!.executor;
-  const executor = factory.create({ registry, store, jobs, plugins: loaded.value.plugins, workerEntry, options: executorOptions });
-  try {
-    const result = await execute(loaded.value.experiments.map(planExperiment), {
-      store,
-      executor,
-      jobs,
-      force: options.force,
-      onEvent: options.onEvent,
-      attribVersion: ATTRIB_VERSION,
-    });
-    return ok({ ...result, config: loaded.value });
-  } finally {
-    await executor.close();
-  }
+  const ran = await runExperiments(loaded.value, {
+    registry,
+    runsDir: options.runsDir ?? 'runs',
+    executor: options.executor ?? 'local',
+    jobs: options.jobs,
+    force: options.force,
+    workerEntry,
+    onEvent: options.onEvent,
+  });
+  if (!ran.ok) return ran;
+  const { plans: _, ...result } = ran.value;
+  return ok({ ...result, config: loaded.value });
 }

@@ -1,15 +1,20 @@
 /**
- * load -> validate -> expand, composed: from a config path to the typed experiments it
- * stands for (one per sweep point). Plugins are loaded first, because the stage kinds
- * they register are needed to check the stages.
+ * The config steps composed: from a config path to the typed experiments it stands for
+ * (one per sweep point), reading top to bottom as
+ *   1. load      the YAML with its source positions, the plugins it names (their stage
+ *                kinds are needed to check its stages), the --set overrides;
+ *   2. expand    one document per sweep point, --set applied and typed by the schema;
+ *   3. validate  each point's document, once.
+ * Every user's mistake comes back as a located ConfigError, in file order.
  */
 import { dirname, resolve } from 'node:path';
-import { dedupeErrors, fail, ok, type ConfigError, type Result } from './errors.ts';
+import { dedupeErrors, fail, ok, type Result } from './errors.ts';
 import { expand, parseOverrides } from './expand.ts';
 import { loadSource, type Source } from './load.ts';
 import { loadPlugins } from './plugins.ts';
 import type { Registry } from './registry.ts';
-import { errorAt, sortByLine, validateExperiment, type Experiment } from './validate.ts';
+import { errorAt, sortByLine, whereIn } from './locations.ts';
+import { validateExperiment, type Experiment } from './validate.ts';
 
 export interface LoadOptions {
   registry: Registry;
@@ -26,47 +31,44 @@ export interface LoadedConfig {
 }
 
 export async function loadConfig(path: string, { registry, set = [] }: LoadOptions): Promise<Result<LoadedConfig>> {
+  // 1. load
   const loaded = loadSource(path);
   if (!loaded.ok) return loaded;
   const source = loaded.value;
-  const base = { source, doc: source.doc, origins: new Map<string, string>() };
+  const plugins = await loadConfigPlugins(source, registry);
+  if (!plugins.ok) return plugins;
+  const overrides = parseOverrides(set);
+  if (!overrides.ok) return overrides;
 
+  // 2. expand
+  const variants = expand(source, overrides.value, registry);
+  if (!variants.ok) return fail(sortByLine(variants.errors));
+
+  // 3. validate
+  const validated = variants.value.map((v) => validateExperiment({ where: v.where, raw: v.raw, registry, plugins: plugins.value, point: v.point }));
+  const errors = validated.flatMap((r) => (r.ok ? [] : r.errors));
+  if (errors.length) return fail(sortByLine(dedupeErrors(errors)));
+  const experiments = validated.map((r) => (r as { value: Experiment }).value);
+  const clash = sharedRunFolder(experiments);
+  if (clash) return fail([errorAt(whereIn(source), ['sweep'], `two sweep points share the run folder "${clash}"; make the swept values distinct`)]);
+  return ok({ source, experiments, plugins: plugins.value });
+}
+
+/** Loads the plugins the config lists (paths relative to its folder); their failures are located at the list items. */
+async function loadConfigPlugins(source: Source, registry: Registry): Promise<Result<string[]>> {
   const listed = (source.doc.toJS() as { plugins?: unknown }).plugins;
   const plugins = Array.isArray(listed) ? listed.filter((p): p is string => typeof p === 'string').map((p) => resolve(dirname(source.file), p)) : [];
   const failures = await loadPlugins(registry, plugins);
-  if (failures.length) {
-    return fail(failures.map((f) => errorAt(base, ['plugins', f.index], `plugin ${(listed as string[])[f.index]}: ${f.message}`)));
-  }
+  if (failures.length) return fail(failures.map((f) => errorAt(whereIn(source), ['plugins', f.index], `plugin ${(listed as string[])[f.index]}: ${f.message}`)));
+  return ok(plugins);
+}
 
-  const overrides = parseOverrides(set);
-  if (!overrides.ok) return overrides;
-  const variants = expand(source, overrides.value);
-  if (!variants.ok) return fail(sortByLine(variants.errors));
-
-  const errors: ConfigError[] = [];
-  const experiments: Experiment[] = [];
-  for (const variant of variants.value) {
-    let result = validateExperiment({ where: variant.where, raw: variant.raw, registry, plugins, point: variant.point });
-    // --set is typed by the schema: `--set ...name=123` is the string "123" where a string is expected.
-    const failed = result.ok ? [] : result.errors.filter((e) => e.file === '--set');
-    const retyped = variant.overrides.filter((o) => !o.asString && failed.some((e) => e.path === o.path.join('.') || e.path?.startsWith(`${o.path.join('.')}.`)));
-    if (retyped.length) {
-      const again = expand(source, variant.overrides.map((o) => (retyped.includes(o) ? { ...o, asString: true } : o)));
-      const same = again.ok ? again.value.find((v) => JSON.stringify(v.point) === JSON.stringify(variant.point)) : undefined;
-      if (same) {
-        const retry = validateExperiment({ where: same.where, raw: same.raw, registry, plugins, point: same.point });
-        if (retry.ok || retry.errors.length < (result.ok ? 0 : result.errors.length)) result = retry;
-      }
-    }
-    if (result.ok) experiments.push(result.value);
-    else errors.push(...result.errors);
-  }
-  if (errors.length) return fail(sortByLine(dedupeErrors(errors)));
-
+/** A run folder name two sweep points would share, if any. */
+function sharedRunFolder(experiments: Experiment[]): string | undefined {
   const names = new Set<string>();
   for (const e of experiments) {
-    if (names.has(e.name)) return fail([errorAt(base, ['sweep'], `two sweep points share the run folder "${e.name}"; make the swept values distinct`)]);
+    if (names.has(e.name)) return e.name;
     names.add(e.name);
   }
-  return ok({ source, experiments, plugins });
+  return undefined;
 }

@@ -4,19 +4,28 @@
  * upstream stage run it once. Every task goes through one p-limit of `--jobs` and then
  * to the Executor, so independent stages and the units of one stage run concurrently.
  *
- * Per instance: cached (valid manifest) -> done. Otherwise wait for its inputs (a failed
- * input blocks it), take the entry's cross-process lock (a second `attrib run` waits
- * here, then reuses the result), clean leftovers of killed runs, write stage.json, run
- * the missing units, combine (or run), and write the manifest last.
+ * An instance's life cycle, one named step each below:
+ *   cached?   a valid manifest: done.
+ *   inputs    wait for them; a failed input blocks it.
+ *   claim     take the entry's cross-process lock (a second `attrib run` waits here, then
+ *             reuses the result) and decide what is left: cached, a lock failure, or run.
+ *   prepare   clean leftovers of killed runs, write stage.json.
+ *   units     count, run the missing units, combine (or run() for a single-step kind).
+ *   finish    write the manifest last.
+ * A stage runner (SLURM) is handed every claimed and prepared entry up front instead
+ * (submitStages), and each instance then only awaits its manifest.
+ *
+ * The steps are functions over one `Execution`: what the call shares, with its two maps
+ * of per-entry state written only by submitStages.
  */
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { RunEvent } from './events.ts';
 import { runsStages, type Executor, type StageRunner, type StageToRun } from './executor.ts';
 import { whyChanged, type ExperimentPlan, type StageInstance } from './plan.ts';
 import { pendingRun, runEntry, type InstanceResult } from './record.ts';
 import { hasUnits, type StageHash, type StageOutcome } from './registry.ts';
 import type { EntryLock, Manifest, RunRecord, StageRecord, Store } from './store.ts';
-import { writeStageManifest, type Task, type TaskHooks } from './task.ts';
+import { writeStageManifest, type Task, type TaskHooks, type TaskResult, type UnitRecord } from './task.ts';
 
 export interface ExecuteOptions {
   store: Store;
@@ -35,14 +44,351 @@ export interface ExecuteResult {
   runs: { plan: ExperimentPlan; run: RunRecord }[];
 }
 
-export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Promise<ExecuteResult> {
-  const { store, executor } = opts;
-  const emit = opts.onEvent ?? (() => {});
-  const limit = pLimit(Math.max(1, opts.jobs));
-  const labels = instanceLabels(plans);
-  const forced = forcedHashes(plans, opts.force ?? []);
+/** What every step of one execute() call shares. */
+interface Execution {
+  plans: ExperimentPlan[];
+  store: Store;
+  executor: Executor;
+  emit: (event: RunEvent) => void;
+  /** The one limit of `--jobs` tasks in flight, across stages. */
+  limit: LimitFunction;
+  attribVersion: string;
+  /** Stage names as people see them. */
+  labels: Map<StageHash, string>;
+  /** Forced instances and everything downstream of them. */
+  forced: Set<StageHash>;
+  /** Why each instance differs from the previous run, read before run.json is rewritten. */
+  reasons: Map<StageHash, string>;
+  /** Entries handed to a stage runner, each locked (and with its stage.json) until its manifest appears. */
+  submitted: Map<StageHash, EntryLock>;
+  /** Results settled while submitting (cached under the lock, or the lock failed). */
+  settled: Map<StageHash, InstanceResult>;
+}
 
-  // Why each instance differs from the previous run, read before run.json is rewritten.
+type Upstream = { hash: StageHash; result: Promise<InstanceResult> }[];
+
+export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Promise<ExecuteResult> {
+  const ex: Execution = {
+    plans,
+    store: opts.store,
+    executor: opts.executor,
+    emit: opts.onEvent ?? (() => {}),
+    limit: pLimit(Math.max(1, opts.jobs)),
+    attribVersion: opts.attribVersion,
+    labels: instanceLabels(plans),
+    forced: forcedHashes(plans, opts.force ?? []),
+    reasons: changeReasons(opts.store, plans),
+    submitted: new Map(),
+    settled: new Map(),
+  };
+  const runs = writePendingRuns(ex.store, plans);
+  if (runsStages(ex.executor)) await submitStages(ex, ex.executor);
+
+  const results = new Map<StageHash, InstanceResult>();
+  const pending = new Map<StageHash, Promise<InstanceResult>>();
+  for (const plan of plans) {
+    for (const inst of plan.instances) {
+      if (pending.has(inst.hash)) continue;
+      const upstream = Object.values(inst.inputs).map((h) => ({ hash: h, result: pending.get(h)! }));
+      const settled = ex.settled.get(inst.hash);
+      const job = (settled ? Promise.resolve(settled) : runInstance(ex, inst, upstream)).then((result) => {
+        results.set(inst.hash, result);
+        recordResult(ex.store, runs, inst.hash, result);
+        return result;
+      });
+      pending.set(inst.hash, job);
+    }
+  }
+  await Promise.all(pending.values());
+
+  const ok = [...results.values()].every((r) => r.status === 'ran' || r.status === 'cached');
+  return { ok, results, runs };
+}
+
+/** One instance from start to end: cached, blocked, awaited from a stage runner, or computed here. */
+async function runInstance(ex: Execution, inst: StageInstance, upstream: Upstream): Promise<InstanceResult> {
+  const { hash } = inst;
+  const isForced = ex.forced.has(hash);
+  if (!isForced && !ex.submitted.has(hash)) {
+    const check = ex.store.readManifest(hash);
+    if (check.ok) return cachedResult(ex, hash, check.manifest);
+  }
+  const blocker = await failedInput(upstream);
+  if (blocker) {
+    const by = ex.labels.get(blocker)!;
+    ex.emit({ type: 'blocked', stage: ex.labels.get(hash)!, hash, by });
+    // (A stage runner cancels the stage's own submitted work when its input fails.)
+    await ex.submitted.get(hash)?.release();
+    return { hash, status: 'blocked', seconds: 0, metrics: {}, error: `blocked by ${by}` };
+  }
+
+  const held = ex.submitted.get(hash);
+  if (held) return awaitSubmitted(ex, inst, held);
+  const claim = await claimEntry(ex, inst, isForced);
+  if ('result' in claim) return claim.result;
+  return computeEntry(ex, inst, claim.lock);
+}
+
+/** The first input (in input order) that failed or was blocked, once the inputs have settled that far. */
+async function failedInput(upstream: Upstream): Promise<StageHash | undefined> {
+  for (const up of upstream) {
+    const r = await up.result;
+    if (r.status === 'failed' || r.status === 'blocked') return up.hash;
+  }
+  return undefined;
+}
+
+/**
+ * Claim: takes an entry's lock (waiting while another process holds it) and decides what
+ * is left to do: a cached result, a failure to lock, or the lock for running the stage.
+ */
+async function claimEntry(ex: Execution, inst: StageInstance, isForced: boolean): Promise<{ lock: EntryLock } | { result: InstanceResult }> {
+  const { store } = ex;
+  const { hash } = inst;
+  let lock;
+  try {
+    lock = await store.lock(hash, {
+      onWait: () => ex.emit({ type: 'waiting', stage: ex.labels.get(hash)!, hash }),
+      done: () => !isForced && store.readManifest(hash).ok,
+    });
+  } catch (e) {
+    return { result: failedResult(ex, hash, `cannot lock store entry ${hash.slice(0, 12)}: ${message(e)}`, 0) };
+  }
+  if (!lock) return { result: cachedResult(ex, hash, (store.readManifest(hash) as { manifest: Manifest }).manifest) };
+  if (isForced) store.clear(hash);
+  else {
+    const check = store.readManifest(hash);
+    if (check.ok) {
+      await lock.release();
+      return { result: cachedResult(ex, hash, check.manifest) };
+    }
+    if (!check.missing) {
+      ex.emit({ type: 'warning', stage: ex.labels.get(hash)!, hash, message: `store entry ${hash.slice(0, 12)}: ${check.problem}; re-running the stage` });
+      store.removeManifest(hash);
+    }
+  }
+  return { lock };
+}
+
+/** prepare → units → finish, under the entry's lock; a failure leaves the entry clean. */
+async function computeEntry(ex: Execution, inst: StageInstance, lock: EntryLock): Promise<InstanceResult> {
+  const { hash } = inst;
+  const t0 = Date.now();
+  try {
+    prepareEntry(ex, inst);
+    const started = new Date();
+    const work = await computeOutputs(ex, inst);
+    assertLockHeld(lock, hash);
+    return finishEntry(ex, inst, work, started, t0);
+  } catch (e) {
+    // A crashed thread cannot clean up after itself; with the lock still held, we can.
+    if (!lock.compromised()) ex.store.cleanup(hash);
+    return failedResult(ex, hash, message(e), (Date.now() - t0) / 1000);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Prepare: clears what a killed run left (staging folders, a stale manifest) and writes stage.json. */
+function prepareEntry(ex: Execution, inst: StageInstance): void {
+  ex.store.cleanup(inst.hash);
+  ex.store.writeStage(inst.record);
+}
+
+/** What a stage's tasks produced, for its manifest. */
+interface StageWork {
+  outcome: StageOutcome;
+  units: number;
+  unitOutcomes: (UnitRecord | undefined)[];
+  /** Compute: the summed run time of the stage's tasks. */
+  busySeconds: number;
+}
+
+/** Units: the stage's own work, units then combine (counted first), or run(). */
+async function computeOutputs(ex: Execution, inst: StageInstance): Promise<StageWork> {
+  const { store } = ex;
+  const { hash } = inst;
+  const stage = ex.labels.get(hash)!;
+  const tasks = new StageTasks(ex, hash);
+  const reason = reasonFor(ex, hash);
+
+  if (!hasUnits(inst.spec.kind)) {
+    ex.emit({ type: 'started', stage, hash, reason });
+    const { outcome } = await tasks.queue({ step: 'run', hash });
+    return { outcome: outcome ?? {}, units: 0, unitOutcomes: [], busySeconds: tasks.busySeconds };
+  }
+
+  const { count = 0 } = await tasks.queue({ step: 'count', hash });
+  store.writeStage({ ...inst.record, units: count });
+  const finished = new Set(store.finishedUnits(hash).filter((i) => i < count));
+  ex.emit({ type: 'started', stage, hash, reason, units: { done: finished.size, total: count } });
+  await runUnits(ex, tasks, hash, count, finished);
+  const unitOutcomes = Array.from({ length: count }, (_, i) => store.readUnit(hash, i));
+  const { outcome } = await tasks.queue({ step: 'combine', hash });
+  return { outcome: outcome ?? {}, units: count, unitOutcomes, busySeconds: tasks.busySeconds };
+}
+
+/** Runs the units not yet finished; after the first failure starts no more, then throws it. */
+async function runUnits(ex: Execution, tasks: StageTasks, hash: StageHash, count: number, finished: Set<number>): Promise<void> {
+  const stage = ex.labels.get(hash)!;
+  // Progress counts in-flight units by the fraction they report.
+  const inFlight = new Map<number, number>();
+  let done = finished.size;
+  const report = () => {
+    const partial = [...inFlight.values()].reduce((a, b) => a + b, 0);
+    ex.emit({ type: 'progress', stage, hash, done: done + partial, total: count });
+  };
+  let failure: string | undefined;
+  const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !finished.has(i));
+  await Promise.all(
+    todo.map((index) =>
+      ex.limit(async () => {
+        if (failure) return; // the stage has failed: start no more of its units
+        inFlight.set(index, 0);
+        try {
+          await tasks.perform({ step: 'unit', hash, index }, (f) => (inFlight.set(index, Math.min(1, Math.max(0, f))), report()));
+          done++;
+        } catch (e) {
+          failure ??= `unit ${index} failed: ${message(e)}`;
+        } finally {
+          inFlight.delete(index);
+          report();
+        }
+      }),
+    ),
+  );
+  if (failure) throw new Error(failure);
+}
+
+/** Finish: the manifest, written last (it is what makes the entry finished). */
+function finishEntry(ex: Execution, inst: StageInstance, work: StageWork, started: Date, t0: number): InstanceResult {
+  const { hash } = inst;
+  // `seconds` is compute: the summed run time of the stage's tasks (what the stage
+  // costs, whatever else shared the workers); `wallSeconds` is elapsed time, which
+  // also counts waiting for a free worker behind other stages.
+  const { metrics } = writeStageManifest(ex.store, { ...inst.record, units: work.units }, inst.spec.kind, {
+    outcome: work.outcome,
+    unitOutcomes: work.unitOutcomes,
+    started,
+    seconds: work.busySeconds,
+    wallSeconds: (Date.now() - t0) / 1000,
+    attribVersion: ex.attribVersion,
+  });
+  const seconds = work.busySeconds;
+  ex.emit({ type: 'finished', stage: ex.labels.get(hash)!, hash, seconds, metrics });
+  return { hash, status: 'ran', seconds, metrics };
+}
+
+/** Hands one stage's tasks to the executor and sums their run time. */
+class StageTasks {
+  /** Each task timed from when it gets a worker slot, not from when it was queued. */
+  busySeconds = 0;
+
+  constructor(
+    private readonly ex: Execution,
+    private readonly hash: StageHash,
+  ) {}
+
+  /** Waits for a slot under the shared limit, then runs the task. */
+  queue(task: Task): Promise<TaskResult> {
+    return this.ex.limit(() => this.perform(task));
+  }
+
+  /** Runs the task now (the caller holds a slot). */
+  async perform(task: Task, onProgress?: (fraction: number) => void): Promise<TaskResult> {
+    const { ex, hash } = this;
+    const hooks: TaskHooks = {
+      log: (message) => ex.emit({ type: 'log', stage: ex.labels.get(hash)!, hash, message }),
+      progress: (f) => onProgress?.(f),
+    };
+    const t = Date.now();
+    try {
+      return await ex.executor.run(task, hooks);
+    } finally {
+      this.busySeconds += (Date.now() - t) / 1000;
+    }
+  }
+}
+
+/** Claims and prepares every entry this run computes and hands them all to the stage runner, upstream first. */
+async function submitStages(ex: Execution, runner: StageRunner): Promise<void> {
+  const { store } = ex;
+  const stages: StageToRun[] = [];
+  for (const plan of ex.plans) {
+    for (const inst of plan.instances) {
+      const { hash } = inst;
+      if (ex.submitted.has(hash) || ex.settled.has(hash)) continue;
+      const isForced = ex.forced.has(hash);
+      if (!isForced && store.readManifest(hash).ok) continue;
+      const claim = await claimEntry(ex, inst, isForced);
+      if ('result' in claim) {
+        ex.settled.set(hash, claim.result);
+        continue;
+      }
+      // A stage.json with the same content is kept: an earlier coordinator's jobs may
+      // still be running the stage, and it holds their unit count. (A forced entry was
+      // emptied by claimEntry, so it gets a new one.)
+      if (!sameStage(store.readStage(hash), inst.record)) store.writeStage(inst.record);
+      ex.submitted.set(hash, claim.lock);
+      stages.push({
+        hash,
+        label: ex.labels.get(hash)!,
+        kind: inst.record.kind,
+        hasUnits: hasUnits(inst.spec.kind),
+        upstream: [...new Set(Object.values(inst.inputs))].filter((h) => ex.submitted.has(h)),
+        forced: isForced,
+      });
+    }
+  }
+  await runner.submitStages(stages, (hash, message) => ex.emit({ type: 'log', stage: ex.labels.get(hash)!, hash, message }));
+}
+
+/** A stage the runner has: wait for its manifest. */
+async function awaitSubmitted(ex: Execution, inst: StageInstance, lock: EntryLock): Promise<InstanceResult> {
+  const { hash } = inst;
+  const stage = ex.labels.get(hash)!;
+  const runner = ex.executor as Executor & StageRunner;
+  const t0 = Date.now();
+  try {
+    const manifest = await runner.awaitStage(hash, {
+      log: (message) => ex.emit({ type: 'log', stage, hash, message }),
+      started: (units) => ex.emit({ type: 'started', stage, hash, reason: reasonFor(ex, hash), ...(units ? { units } : {}) }),
+      progress: (done, total) => ex.emit({ type: 'progress', stage, hash, done, total }),
+    });
+    assertLockHeld(lock, hash);
+    ex.emit({ type: 'finished', stage, hash, seconds: manifest.seconds, metrics: manifest.metrics });
+    return { hash, status: 'ran', seconds: manifest.seconds, metrics: manifest.metrics };
+  } catch (e) {
+    return failedResult(ex, hash, message(e), (Date.now() - t0) / 1000);
+  } finally {
+    await lock.release();
+  }
+}
+
+function cachedResult(ex: Execution, hash: StageHash, manifest: Manifest): InstanceResult {
+  ex.emit({ type: 'cached', stage: ex.labels.get(hash)!, hash });
+  return { hash, status: 'cached', seconds: 0, metrics: manifest.metrics };
+}
+
+function failedResult(ex: Execution, hash: StageHash, error: string, seconds: number): InstanceResult {
+  ex.emit({ type: 'failed', stage: ex.labels.get(hash)!, hash, error });
+  return { hash, status: 'failed', seconds, metrics: {}, error };
+}
+
+/** A lock lost while the stage ran (this process stalled past the stale time) fails the stage. */
+function assertLockHeld(lock: EntryLock, hash: StageHash): void {
+  const lost = lock.compromised();
+  if (lost) throw new Error(`lost the lock on store entry ${hash.slice(0, 12)}: ${lost.message}`);
+}
+
+function reasonFor(ex: Execution, hash: StageHash): string | undefined {
+  return ex.forced.has(hash) ? 'forced' : ex.reasons.get(hash);
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** Why each instance differs from its experiment's previous run (the first reason found per hash). */
+function changeReasons(store: Store, plans: ExperimentPlan[]): Map<StageHash, string> {
   const reasons = new Map<StageHash, string>();
   for (const plan of plans) {
     const previous = store.readRun(plan.experiment.name);
@@ -51,263 +397,24 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
       if (why && !reasons.has(inst.hash)) reasons.set(inst.hash, why);
     }
   }
+  return reasons;
+}
 
+/** Every experiment's run.json with all its stages pending, so `status` and `gc` see the run. */
+function writePendingRuns(store: Store, plans: ExperimentPlan[]): ExecuteResult['runs'] {
   const runs = plans.map((plan) => ({ plan, run: pendingRun(plan) }));
   for (const { plan, run } of runs) store.writeRun(plan.experiment.name, run);
-  const record = (hash: StageHash, result: InstanceResult) => {
-    for (const { plan, run } of runs) {
-      const names = plan.instances.filter((i) => i.hash === hash).map((i) => i.name);
-      if (names.length === 0) continue;
-      for (const name of names) run[name] = runEntry(hash, result.status, result.seconds, result.metrics, result.error);
-      store.writeRun(plan.experiment.name, run);
-    }
-  };
+  return runs;
+}
 
-  const results = new Map<StageHash, InstanceResult>();
-  // A stage runner (SLURM) takes every stage to compute up front, each entry locked and
-  // with its stage.json; runInstance then only waits for it.
-  const prepared = new Map<StageHash, EntryLock>();
-  const early = new Map<StageHash, InstanceResult>();
-  if (runsStages(executor)) await submitStages(executor);
-  const pending = new Map<StageHash, Promise<InstanceResult>>();
-  for (const plan of plans) {
-    for (const inst of plan.instances) {
-      if (pending.has(inst.hash)) continue;
-      const upstream = Object.values(inst.inputs).map((h) => ({ hash: h, result: pending.get(h)! }));
-      const job = (early.has(inst.hash) ? Promise.resolve(early.get(inst.hash)!) : runInstance(inst, upstream)).then((result) => {
-        results.set(inst.hash, result);
-        record(inst.hash, result);
-        return result;
-      });
-      pending.set(inst.hash, job);
-    }
+/** Rewrites the run.json of every experiment that has the instance. */
+function recordResult(store: Store, runs: ExecuteResult['runs'], hash: StageHash, result: InstanceResult): void {
+  for (const { plan, run } of runs) {
+    const names = plan.instances.filter((i) => i.hash === hash).map((i) => i.name);
+    if (names.length === 0) continue;
+    for (const name of names) run[name] = runEntry(hash, result.status, result.seconds, result.metrics, result.error);
+    store.writeRun(plan.experiment.name, run);
   }
-  await Promise.all(pending.values());
-
-  async function runInstance(inst: StageInstance, upstream: { hash: StageHash; result: Promise<InstanceResult> }[]): Promise<InstanceResult> {
-    const hash = inst.hash;
-    const stage = labels.get(hash)!;
-    const isForced = forced.has(hash);
-    if (!isForced && !prepared.has(hash)) {
-      const check = store.readManifest(hash);
-      if (check.ok) return cachedResult(stage, hash, check.manifest);
-    }
-    for (const up of upstream) {
-      const r = await up.result;
-      if (r.status === 'failed' || r.status === 'blocked') {
-        const by = labels.get(up.hash)!;
-        emit({ type: 'blocked', stage, hash, by });
-        // (A stage runner cancels the stage's own submitted work when its input fails.)
-        await prepared.get(hash)?.release();
-        return { hash, status: 'blocked', seconds: 0, metrics: {}, error: `blocked by ${by}` };
-      }
-    }
-
-    const held = prepared.get(hash);
-    if (held) return awaitStage(inst, stage, held);
-    const claim = await claimEntry(inst, stage, isForced);
-    if ('result' in claim) return claim.result;
-    const { lock } = claim;
-    const t0 = Date.now();
-    try {
-      store.cleanup(hash);
-      store.writeStage(inst.record);
-      const started = new Date();
-      const { outcome, units, unitOutcomes, busySeconds } = await work(inst, stage);
-      if (lock.compromised()) throw new Error(`lost the lock on store entry ${hash.slice(0, 12)}: ${lock.compromised()!.message}`);
-
-      // `seconds` is compute: the summed run time of the stage's tasks (what the stage
-      // costs, whatever else shared the workers); `wallSeconds` is elapsed time, which
-      // also counts waiting for a free worker behind other stages.
-      const { metrics } = writeStageManifest(store, { ...inst.record, units }, inst.spec.kind, {
-        outcome,
-        unitOutcomes,
-        started,
-        seconds: busySeconds,
-        wallSeconds: (Date.now() - t0) / 1000,
-        attribVersion: opts.attribVersion,
-      });
-      const seconds = busySeconds;
-      emit({ type: 'finished', stage, hash, seconds, metrics });
-      return { hash, status: 'ran', seconds, metrics };
-    } catch (e) {
-      const error = e instanceof Error ? e.message : String(e);
-      // A crashed thread cannot clean up after itself; with the lock still held, we can.
-      if (!lock.compromised()) store.cleanup(hash);
-      emit({ type: 'failed', stage, hash, error });
-      return { hash, status: 'failed', seconds: (Date.now() - t0) / 1000, metrics: {}, error };
-    } finally {
-      await lock.release();
-    }
-  }
-
-  function cachedResult(stage: string, hash: StageHash, manifest: Manifest): InstanceResult {
-    emit({ type: 'cached', stage, hash });
-    return { hash, status: 'cached', seconds: 0, metrics: manifest.metrics };
-  }
-
-  /**
-   * Takes an entry's lock (waiting while another process holds it) and decides what is
-   * left to do: a cached result, a failure to lock, or the lock for running the stage.
-   */
-  async function claimEntry(inst: StageInstance, stage: string, isForced: boolean): Promise<{ lock: EntryLock } | { result: InstanceResult }> {
-    const hash = inst.hash;
-    const cached = (manifest: Manifest) => ({ result: cachedResult(stage, hash, manifest) });
-    let lock;
-    try {
-      lock = await store.lock(hash, {
-        onWait: () => emit({ type: 'waiting', stage, hash }),
-        done: () => !isForced && store.readManifest(hash).ok,
-      });
-    } catch (e) {
-      const error = `cannot lock store entry ${hash.slice(0, 12)}: ${e instanceof Error ? e.message : String(e)}`;
-      emit({ type: 'failed', stage, hash, error });
-      return { result: { hash, status: 'failed', seconds: 0, metrics: {}, error } };
-    }
-    if (!lock) return cached((store.readManifest(hash) as { manifest: Manifest }).manifest);
-    if (isForced) store.clear(hash);
-    else {
-      const check = store.readManifest(hash);
-      if (check.ok) {
-        await lock.release();
-        return cached(check.manifest);
-      }
-      if (!check.missing) {
-        emit({ type: 'warning', stage, hash, message: `store entry ${hash.slice(0, 12)}: ${check.problem}; re-running the stage` });
-        store.removeManifest(hash);
-      }
-    }
-    return { lock };
-  }
-
-  /** Locks every entry this run computes and hands them all to the stage runner, upstream first. */
-  async function submitStages(runner: StageRunner): Promise<void> {
-    const stages: StageToRun[] = [];
-    for (const plan of plans) {
-      for (const inst of plan.instances) {
-        const hash = inst.hash;
-        if (prepared.has(hash) || early.has(hash)) continue;
-        const isForced = forced.has(hash);
-        if (!isForced && store.readManifest(hash).ok) continue;
-        const stage = labels.get(hash)!;
-        const claim = await claimEntry(inst, stage, isForced);
-        if ('result' in claim) {
-          early.set(hash, claim.result);
-          continue;
-        }
-        // A stage.json with the same content is kept: an earlier coordinator's jobs may
-        // still be running the stage, and it holds their unit count. (A forced entry was
-        // emptied by claimEntry, so it gets a new one.)
-        if (!sameStage(store.readStage(hash), inst.record)) store.writeStage(inst.record);
-        prepared.set(hash, claim.lock);
-        stages.push({
-          hash,
-          label: stage,
-          kind: inst.record.kind,
-          hasUnits: hasUnits(inst.spec.kind),
-          upstream: [...new Set(Object.values(inst.inputs))].filter((h) => prepared.has(h)),
-          forced: isForced,
-        });
-      }
-    }
-    await runner.submitStages(stages, (hash, message) => emit({ type: 'log', stage: labels.get(hash)!, hash, message }));
-  }
-
-  /** A stage the runner has: wait for its manifest. */
-  async function awaitStage(inst: StageInstance, stage: string, lock: EntryLock): Promise<InstanceResult> {
-    const hash = inst.hash;
-    const runner = executor as Executor & StageRunner;
-    const t0 = Date.now();
-    try {
-      const manifest = await runner.awaitStage(hash, {
-        log: (message) => emit({ type: 'log', stage, hash, message }),
-        started: (units) => emit({ type: 'started', stage, hash, reason: reasonsFor(hash), ...(units ? { units } : {}) }),
-        progress: (done, total) => emit({ type: 'progress', stage, hash, done, total }),
-      });
-      if (lock.compromised()) throw new Error(`lost the lock on store entry ${hash.slice(0, 12)}: ${lock.compromised()!.message}`);
-      emit({ type: 'finished', stage, hash, seconds: manifest.seconds, metrics: manifest.metrics });
-      return { hash, status: 'ran', seconds: manifest.seconds, metrics: manifest.metrics };
-    } catch (e) {
-      const error = e instanceof Error ? e.message : String(e);
-      emit({ type: 'failed', stage, hash, error });
-      return { hash, status: 'failed', seconds: (Date.now() - t0) / 1000, metrics: {}, error };
-    } finally {
-      await lock.release();
-    }
-  }
-
-  /** The stage's own work: units then combine, or run(). */
-  async function work(
-    inst: StageInstance,
-    stage: string,
-  ): Promise<{ outcome: StageOutcome; units: number; unitOutcomes: (StageOutcome | undefined)[]; busySeconds: number }> {
-    const hash = inst.hash;
-    let busy = 0;
-    /** Times a task from when it gets a worker slot, not from when it was queued. */
-    const timed = async <T>(task: () => Promise<T>): Promise<T> => {
-      const t = Date.now();
-      try {
-        return await task();
-      } finally {
-        busy += (Date.now() - t) / 1000;
-      }
-    };
-    const hooks = (onProgress?: (f: number) => void): TaskHooks => ({
-      log: (message) => emit({ type: 'log', stage, hash, message }),
-      progress: (f) => onProgress?.(f),
-    });
-    const run = (task: Task, h: TaskHooks = hooks()) => limit(() => timed(() => executor.run(task, h)));
-    const reason = reasonsFor(hash);
-
-    if (!hasUnits(inst.spec.kind)) {
-      emit({ type: 'started', stage, hash, reason });
-      const { outcome } = await run({ step: 'run', hash });
-      return { outcome: outcome ?? {}, units: 0, unitOutcomes: [], busySeconds: busy };
-    }
-
-    const { count = 0 } = await run({ step: 'count', hash });
-    store.writeStage({ ...inst.record, units: count });
-    const finished = new Set(store.finishedUnits(hash).filter((i) => i < count));
-    emit({ type: 'started', stage, hash, reason, units: { done: finished.size, total: count } });
-
-    const inFlight = new Map<number, number>();
-    let done = finished.size;
-    const report = () => {
-      const partial = [...inFlight.values()].reduce((a, b) => a + b, 0);
-      emit({ type: 'progress', stage, hash, done: done + partial, total: count });
-    };
-    let failure: string | undefined;
-    const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !finished.has(i));
-    await Promise.all(
-      todo.map((index) =>
-        limit(async () => {
-          if (failure) return; // the stage has failed: start no more of its units
-          inFlight.set(index, 0);
-          try {
-            await timed(() => executor.run({ step: 'unit', hash, index }, hooks((f) => (inFlight.set(index, Math.min(1, Math.max(0, f))), report()))));
-            done++;
-          } catch (e) {
-            failure ??= `unit ${index} failed: ${e instanceof Error ? e.message : String(e)}`;
-          } finally {
-            inFlight.delete(index);
-            report();
-          }
-        }),
-      ),
-    );
-    if (failure) throw new Error(failure);
-    const unitOutcomes = Array.from({ length: count }, (_, i) => store.readUnit(hash, i));
-    const { outcome } = await run({ step: 'combine', hash });
-    return { outcome: outcome ?? {}, units: count, unitOutcomes, busySeconds: busy };
-  }
-
-  function reasonsFor(hash: StageHash): string | undefined {
-    if (forced.has(hash)) return 'forced';
-    return reasons.get(hash);
-  }
-
-  const ok = [...results.values()].every((r) => r.status === 'ran' || r.status === 'cached');
-  return { ok, results, runs };
 }
 
 /** Stage names as shown to people; the sweep point is added where a name means several instances. */

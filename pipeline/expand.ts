@@ -1,29 +1,31 @@
 /**
- * Step 3: expand. A config with `sweep:` stands for several experiments, one per sweep
+ * Step 2: expand. A config with `sweep:` stands for several experiments, one per sweep
  * point: `grid` takes the cartesian product of its lists, `zip` walks its lists in lock
- * step, and both together multiply. `--set PATH=VALUE` overrides apply to every point.
- * Values are set in the YAML document itself (see setPath), so errors about a swept
- * value point at the line of that value in the sweep list.
+ * step, and both together multiply. `--set PATH=VALUE` overrides apply to every point,
+ * typed by the schema at their path. Values are set in the YAML document itself (see
+ * setPath), so errors about a swept value point at the line of that value in the sweep
+ * list. Each point's document is then validated (step 3): a swept value can change
+ * anything validation checks (a param, an input, a kind), so validation needs the point.
  */
 import { isMap, isScalar, isSeq, parse as parseYaml, type Document, type Node } from 'yaml';
 import { fail, ok, type ConfigError, type Result } from './errors.ts';
 import { parsePath, PathError, setPath, type PathSegment, type Source } from './load.ts';
-import { errorAt, type SweepPoint, type Where } from './validate.ts';
+import type { Registry } from './registry.ts';
+import { errorAt, whereIn, type Where } from './locations.ts';
+import { overrideValue, type SweepPoint } from './validate.ts';
 
 export interface Override {
   /** As typed on the command line. */
   text: string;
   path: PathSegment[];
-  /** The value parsed as YAML (512 -> number); see `asString`. */
+  /** The value parsed as YAML (512 -> number). */
   value: unknown;
-  /** The raw text, used instead when the schema wants a string there. */
+  /** The raw text, used instead when the schema wants a string there (see overrideValue). */
   raw: string;
-  asString: boolean;
 }
 
 export interface Variant {
   point: SweepPoint[];
-  overrides: Override[];
   doc: Document;
   raw: unknown;
   where: Where;
@@ -56,13 +58,14 @@ export function parseOverrides(sets: readonly string[]): Result<Override[]> {
     } catch {
       // Not YAML: keep the text.
     }
-    overrides.push({ text, path: parsePath(text.slice(0, eq)), value, raw, asString: typeof value === 'string' });
+    overrides.push({ text, path: parsePath(text.slice(0, eq)), value, raw });
   }
   return errors.length ? fail(errors) : ok(overrides);
 }
 
-export function expand(source: Source, overrides: readonly Override[]): Result<Variant[]> {
-  const base: Where = { source, doc: source.doc, origins: new Map() };
+/** One variant per sweep point (one when there is no sweep), --set applied; `registry` types the --set values. */
+export function expand(source: Source, overrides: readonly Override[], registry: Registry): Result<Variant[]> {
+  const base = whereIn(source);
   const top = source.doc.toJS() as Record<string, unknown>;
   const errors: ConfigError[] = [];
 
@@ -114,15 +117,17 @@ export function expand(source: Source, overrides: readonly Override[]): Result<V
         setPath(doc, d.segments, d.values[i], d.ranges[i]);
         point.push({ path: d.path, key: keys[k]!, value: d.values[i] });
       });
+      // Typed against this point's document: a swept `kind` changes the params schema.
+      const plain = overrides.length ? doc.toJS() : undefined;
       for (const o of overrides) {
-        setPath(doc, o.path, o.asString ? o.raw : o.value);
+        setPath(doc, o.path, overrideValue(registry, plain, o));
         origins.set(o.path.join('.'), '--set');
       }
     } catch (e) {
       if (!(e instanceof PathError)) throw e;
       return fail([{ file: source.display, message: `cannot set a value under ${e.message}` }]);
     }
-    variants.push({ point, overrides: [...overrides], doc, raw: doc.toJS(), where: { source, doc, origins } });
+    variants.push({ point, doc, raw: doc.toJS(), where: { source, doc, origins } });
   }
   return ok(variants);
 }

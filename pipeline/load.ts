@@ -1,8 +1,9 @@
 /**
  * Step 1: load. Reads a config's YAML into a Document that keeps source positions, so
- * that every later error can name file:line. Anchors, aliases and `<<` merge keys work.
- * Also the path helpers the later steps use: find the line of a YAML path, and set a
- * value at a path (for sweeps and --set) without disturbing shared anchors.
+ * that every later error can name file:line (see locations.ts). Anchors, aliases and
+ * `<<` merge keys work. Also the path helpers the later steps use: find a key through
+ * merge keys, and set a value at a path (for sweeps and --set) without disturbing
+ * shared anchors.
  */
 import { readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
@@ -53,17 +54,12 @@ export function loadSource(path: string): Result<Source> {
   return ok({ file, display, text, doc, lines });
 }
 
-function lineOf(source: Source, node: unknown): number | undefined {
-  const range = (node as Node | undefined)?.range;
-  return range ? source.lines.linePos(range[0]).line : undefined;
-}
-
 function keyOf(pair: Pair): unknown {
   return isScalar(pair.key) ? pair.key.value : pair.key;
 }
 
 /** The pair for `key` in a map, looking through `<<` merge keys as the YAML merge does. */
-function findPair(doc: Document, map: YAMLMap, key: PathSegment): Pair | undefined {
+export function findPair(doc: Document, map: YAMLMap, key: PathSegment): Pair | undefined {
   const own = map.items.find((p) => String(keyOf(p)) === String(key));
   if (own) return own;
   for (const merge of map.items.filter((p) => keyOf(p) === '<<')) {
@@ -77,44 +73,6 @@ function findPair(doc: Document, map: YAMLMap, key: PathSegment): Pair | undefin
     }
   }
   return undefined;
-}
-
-export interface Location {
-  line?: number;
-  /** Line of the alias the path went through, when it did (the error is in the anchor). */
-  viaAlias?: number;
-}
-
-/**
- * The line of the node at `path` (or of its key when `key` is set). When the path does
- * not exist in the file (a default, a missing key), the deepest existing ancestor's line.
- */
-export function locate(source: Source, doc: Document, path: readonly PathSegment[], opts: { key?: boolean } = {}): Location {
-  let node: unknown = doc.contents;
-  let line = lineOf(source, node);
-  let viaAlias: number | undefined;
-  for (let i = 0; i < path.length; i++) {
-    if (isAlias(node)) {
-      viaAlias ??= lineOf(source, node);
-      node = node.resolve(doc);
-    }
-    const last = i === path.length - 1;
-    if (isMap(node)) {
-      const pair = findPair(doc, node, path[i]!);
-      if (!pair) break;
-      if (last && opts.key) return { line: lineOf(source, pair.key) ?? line, viaAlias };
-      node = pair.value;
-      line = lineOf(source, pair.value) ?? lineOf(source, pair.key) ?? line;
-    } else if (isSeq(node)) {
-      const item = node.items[Number(path[i])];
-      if (item === undefined) break;
-      node = item;
-      line = lineOf(source, item) ?? line;
-    } else {
-      break;
-    }
-  }
-  return { line, viaAlias };
 }
 
 /** Parses a dotted path; numeric segments index lists. */

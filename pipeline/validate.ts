@@ -1,15 +1,15 @@
 /**
- * Step 2: validate. Turns one (already sweep-expanded) YAML document into a typed
+ * Step 3: validate. Turns one sweep point's YAML document (--set applied) into a typed
  * Experiment: the top-level shape, each stage's kind, its params (parsed by the kind's
  * own zod schema, defaults applied) and its inputs (against the kind's InputSpec), and
  * the DAG (no cycles). Every problem becomes one ConfigError located at file:line; all
  * problems are reported, not just the first.
  */
 import { z } from 'zod';
-import type { Document } from 'yaml';
 import { closest, dotted, fail, ok, show, type ConfigError, type Result } from './errors.ts';
-import { getPath, locate, type PathSegment, type Source } from './load.ts';
-import { listInputName, ParamsError, paramsSchema, type Registry, type StageKind } from './registry.ts';
+import { getPath, type PathSegment } from './load.ts';
+import { errorAt, sortByLine, type Where } from './locations.ts';
+import { listInputName, ParamsError, paramsSchema as kindParams, type Registry, type StageKind } from './registry.ts';
 
 export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const;
 /** Stage and experiment names: nothing that could climb out of runs/. */
@@ -81,24 +81,6 @@ export interface Experiment {
   executor: Record<string, unknown>;
   /** In topological order (config order among independent stages). */
   stages: StageSpec[];
-}
-
-/** Where errors point: the file, the document being validated, and where --set values came from. */
-export interface Where {
-  source: Source;
-  doc: Document;
-  /** Dotted path -> label, for values that came from the command line. */
-  origins: Map<string, string>;
-}
-
-export function errorAt(where: Where, path: readonly PathSegment[], message: string, opts: { key?: boolean } = {}): ConfigError {
-  const dottedPath = dotted(path);
-  for (const [prefix, label] of where.origins) {
-    if (dottedPath === prefix || dottedPath.startsWith(`${prefix}.`)) return { file: label, path: dottedPath, message };
-  }
-  const loc = locate(where.source, where.doc, path, opts);
-  const via = loc.viaAlias ? ` (through the alias on line ${loc.viaAlias})` : '';
-  return { file: where.source.display, line: loc.line, path: dottedPath, message: message + via };
 }
 
 const EXPECTED: Record<string, string> = {
@@ -287,7 +269,6 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
     let schema: z.ZodType;
     try {
       schema = paramsSchema(kind, registry);
-      if (typeof schema?.safeParse !== 'function') throw new Error('params is not a zod schema');
     } catch (e) {
       errors.push(errorAt(where, [...at, 'kind'], `stage kind "${kind.name}" is broken: ${e instanceof Error ? e.message : String(e)}`));
       continue;
@@ -362,6 +343,96 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
   return ok(order.order.map((n) => specs.get(n)!));
 }
 
+/** A kind's params schema; throws for a broken plugin's (a getter that throws, not a zod schema). */
+/** A kind's params schema as built for `registry`, checked to be one (a broken plugin's may not be). */
+function paramsSchema(kind: StageKind, registry: Registry): z.ZodType {
+  const schema = kindParams(kind, registry);
+  if (typeof schema?.safeParse !== 'function') throw new Error('params is not a zod schema');
+  return schema;
+}
+
+/**
+ * What a `--set` puts at its path: the value as YAML reads it (`n=512` is a number)
+ * unless the schema there rejects that and takes the text as typed (`tag=123` where a
+ * string is wanted). `doc` is the document as plain JS, where a stage's kind is read.
+ */
+export function overrideValue(registry: Registry, doc: unknown, override: { path: readonly PathSegment[]; value: unknown; raw: string }): unknown {
+  const { path, value, raw } = override;
+  if (typeof value === 'string') return value;
+  const targets = schemasAtConfigPath(registry, doc, path);
+  const accepts = (v: unknown) => targets.some((s) => s.safeParse(v).success);
+  return !accepts(value) && accepts(raw) ? raw : value;
+}
+
+/** The schemas that apply at a path of the config: the top-level ones, or a stage kind's params. */
+function schemasAtConfigPath(registry: Registry, doc: unknown, path: readonly PathSegment[]): z.ZodType[] {
+  const [root, stage, field, ...rest] = path;
+  if (root !== 'stages' || field !== 'params') return schemasAt(ConfigSchema, path);
+  const kindName = getPath(doc, ['stages', stage!, 'kind']);
+  const kind = typeof kindName === 'string' ? registry.stage(kindName) : undefined;
+  if (!kind) return []; // an unknown kind: validation reports it
+  try {
+    return schemasAt(paramsSchema(kind, registry), rest);
+  } catch {
+    return []; // a broken kind: validation reports it
+  }
+}
+
+type SchemaDef = {
+  type: string;
+  shape?: Record<string, z.ZodType>;
+  catchall?: z.ZodType;
+  innerType?: z.ZodType;
+  valueType?: z.ZodType;
+  element?: z.ZodType;
+  items?: z.ZodType[];
+  rest?: z.ZodType | null;
+  options?: z.ZodType[];
+  left?: z.ZodType;
+  right?: z.ZodType;
+  in?: z.ZodType;
+  out?: z.ZodType;
+  getter?: () => z.ZodType;
+};
+
+/** The schemas that could hold the value at `path` below `schema` (several through a union); none when unknown. */
+function schemasAt(schema: z.ZodType, path: readonly PathSegment[]): z.ZodType[] {
+  const def = (schema as unknown as { _zod: { def: SchemaDef } })._zod.def;
+  if (def.type === 'lazy') return schemasAt(def.getter!(), path);
+  if (path.length === 0) return [schema];
+  const [head, ...rest] = path;
+  switch (def.type) {
+    case 'optional':
+    case 'nullable':
+    case 'default':
+    case 'prefault':
+    case 'catch':
+    case 'readonly':
+    case 'nonoptional':
+      return schemasAt(def.innerType!, path);
+    case 'union':
+      return def.options!.flatMap((o) => schemasAt(o, path));
+    case 'intersection':
+      return [def.left!, def.right!].flatMap((o) => schemasAt(o, path));
+    case 'pipe':
+      return [def.in!, def.out!].flatMap((o) => schemasAt(o, path));
+    case 'object': {
+      const child = def.shape![String(head)] ?? def.catchall;
+      return child ? schemasAt(child, rest) : [];
+    }
+    case 'record':
+      return schemasAt(def.valueType!, rest);
+    case 'array':
+      return typeof head === 'number' ? schemasAt(def.element!, rest) : [];
+    case 'tuple': {
+      const item = typeof head === 'number' ? (def.items![head] ?? def.rest) : undefined;
+      return item ? schemasAt(item, rest) : [];
+    }
+    default:
+      return [];
+  }
+}
+
 /** Kahn's algorithm, stable in config order; every cycle found is returned once. */
 function topologicalOrder(names: string[], stages: Record<string, { inputs?: Record<string, string | string[]> }>): { order: string[]; cycles: string[][] } {
   const deps = (n: string) => {
@@ -405,11 +476,4 @@ function topologicalOrder(names: string[], stages: Record<string, { inputs?: Rec
     cycles.push([...rotated, rotated[0]!]);
   }
   return { order, cycles };
-}
-
-export function sortByLine(errors: ConfigError[]): ConfigError[] {
-  return errors
-    .map((e, i) => ({ e, i }))
-    .sort((a, b) => (a.e.line ?? Infinity) - (b.e.line ?? Infinity) || a.i - b.i)
-    .map(({ e }) => e);
 }

@@ -2,19 +2,11 @@
  * `attrib run CONFIG`: run every stage that is not cached yet (resuming half-finished
  * ones) on the chosen executor; exit 1 when a stage failed.
  */
-import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { execute } from '../execute.ts';
-import { ExecutorSetupError, inFlight, type ExecutorEnv } from '../executor.ts';
-import { executorNames, findExecutor } from '../executors/index.ts';
-import { planExperiment } from '../plan.ts';
+import { executorNames } from '../executors/index.ts';
 import { createReporter } from '../progress.ts';
 import { summary } from '../record.ts';
-import { PREFLIGHTS } from '../registry.ts';
-import { Store } from '../store.ts';
-import { errorAt, issuesToErrors } from '../validate.ts';
-import { ATTRIB_VERSION } from '../version.ts';
+import { runExperiments } from '../run.ts';
 import { collect, EXIT, UsageError, type CommandExtension, type CommandTools } from './types.ts';
 
 const positiveInt = (name: string) => (value: string) => {
@@ -39,46 +31,26 @@ export const runCommand: CommandExtension = {
       .option('--redis <url>', 'the bullmq executor\'s Redis (default: $ATTRIB_REDIS_URL)')
       .action(async (config: string, o: { set?: string[]; jobs?: number; force?: string[]; runs: string; executor: string; redis?: string }) => {
         const loaded = await tools.load(config, o.set);
-        const plans = loaded.experiments.map(planExperiment);
-        for (const stage of o.force ?? []) {
-          if (!plans.some((p) => p.instances.some((i) => i.name === stage))) throw new UsageError([{ file: '--force', message: `no stage named "${stage}"` }]);
-        }
-        const factory = findExecutor(o.executor, registry);
-        if (!factory) throw new UsageError([{ file: '--executor', message: `unknown executor "${o.executor}" (known: ${executorNames(registry).join(', ')})` }]);
-        const first = loaded.experiments[0]!;
-        let options: unknown = first.executor;
-        if (factory.options) {
-          const parsed = factory.options.safeParse(first.executor, { reportInput: true });
-          if (!parsed.success) {
-            throw new UsageError(issuesToErrors({ source: loaded.source, doc: loaded.source.doc, origins: new Map() }, ['executor'], parsed.error.issues, first.executor));
-          }
-          options = parsed.data;
-        }
-        for (const check of registry.extensions(PREFLIGHTS).values()) {
-          const problem = await check({ backend: first.backend });
-          if (problem) throw new UsageError([errorAt({ source: loaded.source, doc: loaded.source.doc, origins: new Map() }, ['backend'], problem)]);
-        }
-        const jobs = o.jobs ?? availableParallelism();
-        const store = new Store(resolve(o.runs));
-        const executorEnv: ExecutorEnv = { registry, store, jobs, plugins: loaded.plugins, workerEntry: tools.workerEntry, options, cli: { jobs: o.jobs, redis: o.redis } };
-        let executor;
-        try {
-          executor = factory.create(executorEnv);
-        } catch (e) {
-          if (e instanceof ExecutorSetupError) throw new UsageError([{ file: '--executor', message: e.message }]);
-          throw e;
-        }
         const reporter = createReporter(err, { tty: !!err.isTTY && !process.env.CI, plainEveryMs: Number(process.env.ATTRIB_PROGRESS_MS ?? 5000) });
-        let result;
+        let ran;
         try {
-          result = await execute(plans, { store, executor, jobs: inFlight(executor, jobs), force: o.force, onEvent: (e) => reporter.event(e), attribVersion: ATTRIB_VERSION });
+          ran = await runExperiments(loaded, {
+            registry,
+            runsDir: o.runs,
+            executor: o.executor,
+            jobs: o.jobs,
+            force: o.force,
+            redis: o.redis,
+            workerEntry: tools.workerEntry,
+            onEvent: (e) => reporter.event(e),
+          });
         } finally {
           reporter.close();
-          await executor.close();
         }
+        if (!ran.ok) throw new UsageError(ran.errors);
         tools.print();
-        tools.print(summary(plans, result.results));
-        tools.setExitCode(result.ok ? EXIT.ok : EXIT.failed);
+        tools.print(summary(ran.value.plans, ran.value.results));
+        tools.setExitCode(ran.value.ok ? EXIT.ok : EXIT.failed);
       });
   },
 };

@@ -4,9 +4,13 @@ import { join } from 'node:path';
 import test from 'ava';
 import { loadConfig } from '../../pipeline/config.ts';
 import { formatError } from '../../pipeline/errors.ts';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
 import { shortKeys } from '../../pipeline/expand.ts';
+import { parsePath } from '../../pipeline/load.ts';
 import { planExperiment } from '../../pipeline/plan.ts';
-import { Registry } from '../../pipeline/registry.ts';
+import { defineStage, Registry } from '../../pipeline/registry.ts';
+import { overrideValue } from '../../pipeline/validate.ts';
 import register from '../fixtures/engine/toy-plugin.ts';
 import { attrib, executions, FIXTURES, runJson, tmp, writeConfig } from './helpers.ts';
 
@@ -93,6 +97,41 @@ test('--set is typed by the schema: a number where a number is wanted, text wher
   t.deepEqual(await errors(BASE, ['stages.data.params.n=big']), ['--set stages.data.params.n: expected a number, got "big"']);
   t.deepEqual(await errors(BASE, ['stages.nope.params.n=1']), ['--set stages.nope.params.n=1: no stage named "nope"']);
   t.deepEqual(await errors(BASE, ['novalue']), ['--set: expected PATH=VALUE, got "novalue"']);
+});
+
+test('--set is typed by the schema at its path: through defaults, unions, preprocessing and lists', (t) => {
+  const registry = new Registry();
+  const file = z.strictObject({ kind: z.literal('file'), path: z.string(), column: z.union([z.string(), z.number().int()]).default(0) });
+  const named = z.strictObject({ kind: z.literal('named'), id: z.number().int() });
+  registry.registerStage(
+    defineStage({
+      name: 'k',
+      version: '1',
+      description: 'params of many shapes',
+      params: z.strictObject({
+        label: z.string().default(''),
+        size: z.number().int().optional(),
+        source: z.preprocess((v) => (typeof v === 'string' ? { kind: v } : v), z.discriminatedUnion('kind', [file, named])),
+        tags: z.array(z.string()).default([]),
+      }),
+      inputs: {},
+      output: 'k',
+      async run() {},
+    }),
+  );
+  const doc = { stages: { a: { kind: 'k' } } };
+  const typed = (path: string, text: string) => overrideValue(registry, doc, { path: parsePath(path), value: parseYaml(text), raw: text });
+  t.is(typed('stages.a.params.label', '123'), '123');
+  t.is(typed('stages.a.params.size', '123'), 123);
+  t.is(typed('stages.a.params.size', 'big'), 'big', 'text stays text (validation says what is wrong)');
+  t.is(typed('stages.a.params.source.path', '2024'), '2024');
+  t.is(typed('stages.a.params.source.column', '3'), 3, 'a number where a number is one of the choices');
+  t.is(typed('stages.a.params.source.id', '3'), 3);
+  t.is(typed('stages.a.params.tags.0', 'true'), 'true');
+  t.is(typed('stages.a.seed', '5'), 5);
+  t.is(typed('seed', '5'), 5);
+  t.is(typed('executor.slurm.partition', '7'), 7, 'free-form sections take the value as YAML reads it');
+  t.is(typed('stages.b.params.label', '1'), 1, 'an unknown stage: left to validation');
 });
 
 test('sweep errors point at the line of the offending value or path', async (t) => {

@@ -1,0 +1,102 @@
+/**
+ * A run of loaded experiments, as `attrib run` and the programmatic `runConfig` both do
+ * it: plan → preflight (the arguments, the executor's options, the registry's
+ * PREFLIGHTS checks) → executor → execute, which records run.json as stages settle.
+ * A user's mistake found on the way comes back as ConfigErrors, before any worker
+ * starts; a stage's failure is in the result (`ok: false`), not an error.
+ */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import type { LoadedConfig } from './config.ts';
+import { fail, ok, type ConfigError, type Result } from './errors.ts';
+import type { RunEvent } from './events.ts';
+import { execute, type ExecuteResult } from './execute.ts';
+import { ExecutorSetupError, inFlight, type Executor, type ExecutorFactory } from './executor.ts';
+import { executorNames, findExecutor } from './executors/index.ts';
+import { planExperiment, type ExperimentPlan } from './plan.ts';
+import { PREFLIGHTS, type Registry } from './registry.ts';
+import { Store } from './store.ts';
+import { errorAt, whereIn } from './locations.ts';
+import { issuesToErrors } from './validate.ts';
+import { ATTRIB_VERSION } from './version.ts';
+
+export interface RunExperimentsOptions {
+  /** With the config's plugins registered (loadConfig does that). */
+  registry: Registry;
+  /** Where run folders and the store live. */
+  runsDir: string;
+  /** An executor name: 'local', 'inline', or one registered. */
+  executor: string;
+  /** Tasks at once as given (`--jobs`); default: the number of cores. A cluster executor may apply its own. */
+  jobs?: number;
+  /** Stage names to re-run even when cached. */
+  force?: readonly string[];
+  /** The bullmq executor's Redis URL (`--redis`). */
+  redis?: string;
+  /** Module that worker threads start from (bin/worker.js). */
+  workerEntry?: URL;
+  onEvent?: (event: RunEvent) => void;
+}
+
+export interface RunResult extends ExecuteResult {
+  plans: ExperimentPlan[];
+}
+
+export async function runExperiments(config: LoadedConfig, opts: RunExperimentsOptions): Promise<Result<RunResult, ConfigError[]>> {
+  const plans = config.experiments.map(planExperiment);
+  const ready = await preflight(config, plans, opts);
+  if (!ready.ok) return ready;
+  const jobs = opts.jobs ?? availableParallelism();
+  const store = new Store(resolve(opts.runsDir));
+  const created = createExecutor(ready.value.factory, {
+    registry: opts.registry,
+    store,
+    jobs,
+    plugins: config.plugins,
+    workerEntry: opts.workerEntry,
+    options: ready.value.options,
+    cli: { jobs: opts.jobs, redis: opts.redis },
+  });
+  if (!created.ok) return created;
+  const executor = created.value;
+  try {
+    const result = await execute(plans, { store, executor, jobs: inFlight(executor, jobs), force: opts.force, onEvent: opts.onEvent, attribVersion: ATTRIB_VERSION });
+    return ok({ ...result, plans });
+  } finally {
+    await executor.close();
+  }
+}
+
+/** Everything checked before an executor exists: --force names, the executor and its options, the registry's preflight checks. */
+async function preflight(config: LoadedConfig, plans: ExperimentPlan[], opts: RunExperimentsOptions): Promise<Result<{ factory: ExecutorFactory; options: unknown }>> {
+  for (const stage of opts.force ?? []) {
+    if (!plans.some((p) => p.instances.some((i) => i.name === stage))) return fail([{ file: '--force', message: `no stage named "${stage}"` }]);
+  }
+  const factory = findExecutor(opts.executor, opts.registry);
+  if (!factory) return fail([{ file: '--executor', message: `unknown executor "${opts.executor}" (known: ${executorNames(opts.registry).join(', ')})` }]);
+  // One executor serves every sweep point: it takes the first point's `executor:` section,
+  // and the preflight checks look at the first point's backend.
+  const first = config.experiments[0]!;
+  const where = whereIn(config.source);
+  let options: unknown = first.executor;
+  if (factory.options) {
+    const parsed = factory.options.safeParse(first.executor, { reportInput: true });
+    if (!parsed.success) return fail(issuesToErrors(where, ['executor'], parsed.error.issues, first.executor));
+    options = parsed.data;
+  }
+  for (const check of opts.registry.extensions(PREFLIGHTS).values()) {
+    const problem = await check({ backend: first.backend });
+    if (problem) return fail([errorAt(where, ['backend'], problem)]);
+  }
+  return ok({ factory, options });
+}
+
+/** A missing --redis or sbatch is the user's to fix: an error value, not a crash. */
+function createExecutor(factory: ExecutorFactory, env: Parameters<ExecutorFactory['create']>[0]): Result<Executor> {
+  try {
+    return ok(factory.create(env));
+  } catch (e) {
+    if (e instanceof ExecutorSetupError) return fail([{ file: '--executor', message: e.message }]);
+    throw e;
+  }
+}
