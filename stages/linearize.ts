@@ -95,7 +95,7 @@ function unitOf(p: Plan, chunk: number, index: number): { model: number; part: '
 
 export const linearize = defineStage<LinearizeParams>({
   name: 'linearize',
-  version: '3',
+  version: '2',
   description: 'Projected margin gradients φ = Pᵀ∇θ f of every model for the train split and the targets',
   equation: 'φ_{s,i} = Pᵀ ∇θ f(z_i; θ_s),  f = logit_y − logsumexp_{y′≠y} logit_{y′},  p_{s,i} = σ(f)',
   params: linearizeParams,

@@ -80,7 +80,7 @@ function schedule(params: TracinParams, models: Artifact): Schedule {
 
 export const tracin = defineStage<TracinParams>({
   name: 'tracin',
-  version: '3',
+  version: '2',
   description: 'TracIn-CP: learning-rate-weighted gradient dot products summed over checkpoints',
   equation: 'τ(x)_i = (1/S) Σ_s Σ_t η_t (1 − p_{s,t,i}) φ_{s,t}(x)ᵀ φ_{s,t,i}',
   params: tracinParams,

@@ -9,31 +9,26 @@
  *
  * so neither P nor G is ever materialized: per batch it costs two thin matMuls per layer
  * ([B·P, in]·R_in and [B·P, out]·R_out) and one outer product (or, with P > 1 positions,
- * a batched [k_in, P]·[P, k_out] matMul). Entries of P_l have variance 1/(k_in·k_out) and the
+ * a batched [k_in, P]·[P, k_out] matMul). Entries of P_l have variance 1/k and the
  * layers are independent, so E[φᵀφ'] = gᵀg' as for a dense projection. Summing over
  * layers rather than concatenating per-layer blocks scored much higher LDS (0.64 vs
  * 0.48 on MNIST, DESIGN.md).
  *
- * The split of each layer (factorize below): a layer with few outputs (out ≤ 16, e.g. a
- * classifier head) keeps all of them, k_out = out and k_in = ⌊k/out⌋, and fills only the
- * first k_in·k_out of the k dims (the rest stay 0 for that layer). Otherwise k = k_in·k_out
- * maximizes the projection's rank min(k_in, in)·min(k_out, out) (a factor wider than its
- * side only wastes dims), then prefers the most balanced split, then k_in ≥ k_out. The
- * old rule alone gave LR's 10 outputs k_out = 8 < 9 = the rank of e_y − q's span (k = 512:
- * 64 × 8), so part of every gradient was lost in every model; BENCHMARKS.md has the
- * held-out measurement that chose keeping all outputs.
+ * The split k = k_in·k_out of each layer (factorize below) maximizes the projection's
+ * rank min(k_in, in)·min(k_out, out) (a factor wider than its side only wastes dims),
+ * then prefers the most balanced split, then k_in ≥ k_out. For a head with few outputs
+ * this keeps fewer output directions than it has (LR, k = 512: 64 × 8 of 10 outputs);
+ * keeping all of them (k_out = out ≤ 16, k_in = ⌊k/out⌋, 510 of 512 dims) was measured
+ * on held-out subsets and scored no better (BENCHMARKS.md, "Kronecker split"), so the
+ * rank rule stays.
  */
 import { tf } from '../backend.ts';
 import { Rng } from '../random/rng.ts';
 import { checkFactors } from './layer-gradients.ts';
 import type { LayerFactors, LayerShape, Projector, ProjectorSpec } from './types.ts';
 
-/** Layers with at most this many outputs keep them all (k_out = out). */
-export const KEEP_ALL_OUTPUTS = 16;
-
-/** kIn · kOut ≤ k for one layer of shape [inDim, outDim] (see the top of this file). */
+/** k = kIn · kOut for one layer of shape [inDim, outDim] (see the top of this file). */
 export function factorize(k: number, inDim: number, outDim: number): { kIn: number; kOut: number } {
-  if (outDim <= KEEP_ALL_OUTPUTS && k >= outDim) return { kIn: Math.floor(k / outDim), kOut: outDim };
   let best = { kIn: k, kOut: 1 };
   let bestRank = -1;
   let bestImbalance = Infinity;
@@ -109,9 +104,7 @@ export class KroneckerProjector implements Projector {
           p === 1
             ? tf.mul(tf.reshape(ar, [b, kIn, 1]), tf.reshape(dr, [b, 1, kOut]))
             : tf.matMul(tf.transpose(tf.reshape(ar, [b, p, kIn]), [0, 2, 1]), tf.reshape(dr, [b, p, kOut]));
-        const used = tf.reshape(outer, [batch, kIn * kOut]) as tf.Tensor2D;
-        // A layer that keeps all its outputs may fill fewer than k dims: the rest are 0.
-        const part = kIn * kOut < this.dim ? tf.pad(used, [[0, 0], [0, this.dim - kIn * kOut]]) : used;
+        const part = tf.reshape(outer, [batch, kIn * kOut]) as tf.Tensor2D;
         phi = phi ? (tf.add(phi, part) as tf.Tensor2D) : part;
       }
       return phi ?? tf.zeros([batch, this.dim]);

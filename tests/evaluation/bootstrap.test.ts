@@ -3,10 +3,12 @@
  * known by hand: the targets-only bootstrap is the old percentile bootstrap of the
  * per-target values; identical targets have no target noise (targets-only width 0) but
  * do have subset noise (two-way width > 0); a method against itself differs by exactly
- * 0; against its own negation by exactly twice its LDS in every resample.
+ * 0; against its own negation by exactly twice its LDS in every resample. The two-way
+ * interval is re-centred on the estimate (its median moves to the estimate).
  */
 import test from 'ava';
-import { ldsInterval, ldsPerTarget, meanDefined, pairedLdsDifference, summarize } from '../../lib/evaluation/linear-datamodeling.ts';
+import { ldsInterval, ldsPerTarget, meanDefined, pairedLdsDifference, quantile, summarize } from '../../lib/evaluation/linear-datamodeling.ts';
+import { spearman } from '../../lib/linalg/index.ts';
 import { Rng } from '../../lib/random/rng.ts';
 
 const T = 6;
@@ -77,4 +79,24 @@ test('paired differences use only targets defined for both methods', (t) => {
   t.is(d.targets, T - 1);
   t.true(Math.abs(d.difference) < 1e-12, 'the other targets are identical');
   t.throws(() => pairedLdsDifference(predictions, b.subarray(1), truth, T, K, { resamples: 0, ci: 0.9, rng: Rng.from('f') }), { message: /predictions of 90 and 89 values/ });
+});
+
+test('two-way by brute force: redraw targets then subsets, Spearman per drawn target, percentiles moved by estimate − median', (t) => {
+  const { truth, predictions } = problem(0.8);
+  const resamples = 300;
+  const rng = Rng.from('g');
+  const stats: number[] = [];
+  for (let b = 0; b < resamples; b++) {
+    const drawnTargets = Array.from({ length: T }, () => rng.int(T));
+    const drawnSubsets = Array.from({ length: K }, () => rng.int(K));
+    let sum = 0;
+    for (const j of drawnTargets) sum += spearman(drawnSubsets.map((k) => predictions[j * K + k]!), drawnSubsets.map((k) => truth[j * K + k]!));
+    stats.push(sum / T);
+  }
+  stats.sort((x, y) => x - y);
+  const got = ldsInterval(predictions, truth, T, K, { resamples, ci: 0.8, rng: Rng.from('g') });
+  const shift = got.mean - quantile(stats, 0.5);
+  t.true(Math.abs(got.low - (quantile(stats, 0.1) + shift)) < 1e-12, `${got.low}`);
+  t.true(Math.abs(got.high - (quantile(stats, 0.9) + shift)) < 1e-12, `${got.high}`);
+  t.true(shift > 0, 'redrawn subsets tie and pull Spearman down; the interval is moved back up');
 });
