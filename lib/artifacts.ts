@@ -122,9 +122,15 @@ export const SCORES = {
 
 /** Artifact `lds`. */
 export const LDS = {
-  /** float32 [nTargets]: Spearman per target. */
+  /** float32 [nTargets]: Spearman per target (NaN where undefined: dropped from the mean). */
   perTarget: 'lds_per_target.npy',
-  /** JSON {lds, ldsStd, ci: [lo, hi], targets, subsets, seedsPerSubset} */
+  /** float64 [nTargets, nSubsets]: ĝ_j(S_k), the scores summed over each subset. */
+  predictions: 'predictions.npy',
+  /** float64 [nTargets, nSubsets]: f̄(x_j; S_k), the ground truth (for paired comparisons). */
+  truth: 'truth.npy',
+  /** int32 [nTargets]: indices into the test split. */
+  targetIndex: 'target_index.npy',
+  /** JSON {lds, ldsStd, ci: [lo, hi], targets, subsets, seedsPerSubset, groundTruth, ...} */
   meta: 'lds.json',
 } as const;
 

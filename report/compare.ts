@@ -4,13 +4,17 @@
  * name under --runs (`name@key=value` for a sweep point). Metrics are the finished
  * entries' manifests (what the stage computed, with the seconds it took when it ran),
  * falling back to what run.json recorded. Stages that are the same store entry in both
- * runs have the same metrics by construction and take one line.
+ * runs have the same metrics by construction and take one line. lds stages that differ
+ * but share their ground truth also get "B − A = d [lo, hi]", a paired two-way bootstrap
+ * interval of the difference (lib/evaluation/paired.ts).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { formatMetric, table } from '../pipeline/record.ts';
 import type { Metrics } from '../pipeline/registry.ts';
 import type { Manifest, RunRecord } from '../pipeline/store.ts';
+import { LDS } from '../lib/artifacts.ts';
+import { formatPaired, PAIRED, pairedLdsEntries } from '../lib/evaluation/paired.ts';
 import { runFolders } from './graph.ts';
 
 export interface LoadedRun {
@@ -55,12 +59,17 @@ interface StageMetrics {
   metrics: Metrics;
 }
 
+function entryDir(run: LoadedRun, name: string): string {
+  const entry = run.run[name]!;
+  return resolve(run.dir, entry.dir ?? `../store/${entry.hash}`);
+}
+
 function stageMetrics(run: LoadedRun, name: string): StageMetrics | undefined {
   const entry = run.run[name];
   if (!entry) return undefined;
   let manifest: Manifest | undefined;
   try {
-    manifest = JSON.parse(readFileSync(join(resolve(run.dir, entry.dir ?? `../store/${entry.hash}`), 'manifest.json'), 'utf8')) as Manifest;
+    manifest = JSON.parse(readFileSync(join(entryDir(run, name), 'manifest.json'), 'utf8')) as Manifest;
     if (manifest.hash !== entry.hash) manifest = undefined;
   } catch {
     manifest = undefined;
@@ -94,6 +103,7 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, opts: CompareOptions = {
   const names = [...Object.keys(a.run), ...Object.keys(b.run).filter((n) => !(n in a.run))];
   const rows = [['stage', 'metric', 'A', 'B', 'B − A']];
   let same = 0;
+  const paired: string[] = [];
   for (const name of names) {
     const sa = stageMetrics(a, name);
     const sb = stageMetrics(b, name);
@@ -121,10 +131,15 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, opts: CompareOptions = {
       first = false;
     }
     if (first) rows.push([name, '(no differences)', '', '', '']);
+    if (sa.status === 'done' && sb.status === 'done' && existsSync(join(entryDir(a, name), LDS.meta)) && existsSync(join(entryDir(b, name), LDS.meta))) {
+      const p = pairedLdsEntries(entryDir(b, name), entryDir(a, name), PAIRED);
+      paired.push(`  ${name}: ${p.ok ? formatPaired('B', 'A', p.result) : `not paired (${p.reason})`}`);
+    }
   }
   const where = (r: LoadedRun) => {
     const rel = relative(process.cwd(), r.dir) || '.';
     return `${r.name}  (${rel})`;
   };
-  return [`A: ${where(a)}`, `B: ${where(b)}`, '', table(rows), '', `${names.length} stages, ${same} the same entry in both${same && !opts.all ? ' (--all lists their metrics)' : ''}`].join('\n');
+  const pairedLines = paired.length ? ['', `paired LDS differences (same targets and subsets; ${PAIRED.ci * 100}% two-way bootstrap, ${PAIRED.resamples} resamples):`, ...paired] : [];
+  return [`A: ${where(a)}`, `B: ${where(b)}`, '', table(rows), ...pairedLines, '', `${names.length} stages, ${same} the same entry in both${same && !opts.all ? ' (--all lists their metrics)' : ''}`].join('\n');
 }

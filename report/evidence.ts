@@ -182,7 +182,8 @@ export function chooseTargets(perTarget: ArrayLike<number> | undefined, nTargets
   const n = Math.min(count, nTargets);
   if (n <= 0) return [];
   if (!perTarget) return Array.from({ length: n }, (_, i) => i);
-  const order = Array.from({ length: nTargets }, (_, j) => j).sort((a, b) => perTarget[b]! - perTarget[a]! || a - b);
+  const key = (j: number) => (Number.isNaN(perTarget[j]!) ? -Infinity : perTarget[j]!); // undefined LDS_j rank last
+  const order = Array.from({ length: nTargets }, (_, j) => j).sort((a, b) => key(b) - key(a) || a - b);
   const picked: number[] = [];
   for (let r = 0; r < n; r++) {
     const rank = n === 1 ? Math.floor((nTargets - 1) / 2) : Math.round((r * (nTargets - 1)) / (n - 1));

@@ -20,6 +20,7 @@ import { dagSvg, STATE_STYLE } from './dag.ts';
 import { computePoints, finishedLds, scoresDetail, type ComputePoint, type Example, type ScoresDetail, type TargetDetail } from './evidence.ts';
 import { experimentsOf, nodesOf, topological, type ExperimentView, type ReportGraph, type StageNode } from './graph.ts';
 import { escapeHtml as esc, htmlTable, page } from './html.ts';
+import { formatPaired, PAIRED, pairedLdsEntries } from '../lib/evaluation/paired.ts';
 import { fmt, ldsBoxplotSpec, ldsComputeSpec, ldsHistogramSpec, renderSvg, scatterSpec, svgToPng, type Plot, type VegaLiteSpec } from './plots.ts';
 
 export interface ReportOptions {
@@ -188,6 +189,28 @@ function header(title: string, lines: string[], opts: ReportOptions): string {
   return `<header><h1>${esc(title)}</h1>${meta.map((l) => `<p class="meta">${l}</p>`).join('')}</header>`;
 }
 
+/**
+ * Per ground truth with several lds entries: each entry against the next lower one,
+ * "A − B = d [lo, hi]" with the paired two-way bootstrap interval (lib/evaluation/paired.ts),
+ * so "A beats B" comes with its interval. Neighbours only: n − 1 pairs, not n².
+ */
+function pairedSection(lds: StageNode[]): string {
+  const byTruth = new Map<string, StageNode[]>();
+  for (const l of lds) byTruth.set(l.inputs.models!, [...(byTruth.get(l.inputs.models!) ?? []), l]);
+  const rows = [['A', 'B', `A − B [${PAIRED.ci * 100}% CI]`]];
+  for (const group of byTruth.values()) {
+    const sorted = group.sort((x, y) => (y.manifest!.metrics.lds as number) - (x.manifest!.metrics.lds as number));
+    for (let i = 0; i + 1 < sorted.length; i++) {
+      const [a, b] = [sorted[i]!, sorted[i + 1]!];
+      const p = pairedLdsEntries(a.dir, b.dir, PAIRED);
+      rows.push([esc(a.label), esc(b.label), p.ok ? esc(formatPaired(a.label, b.label, p.result)) : `<span class="note">${esc(p.reason)}</span>`]);
+    }
+  }
+  if (rows.length === 1) return '';
+  const note = `<p class="note">Each lds entry against the next lower one on the same ground truth: the same targets and subsets resampled for both (${PAIRED.resamples} resamples).</p>`;
+  return `<section id="paired" data-section="paired"><h2>Paired differences</h2>${note}${htmlTable(rows)}</section>`;
+}
+
 /** The page of one experiment (one sweep point), or of a report stage's upstream graph. */
 export async function experimentPage(graph: ReportGraph, experiment: ExperimentView, opts: ReportOptions = DEFAULT_OPTIONS, links: { sweep?: string } = {}): Promise<ReportPage> {
   const plots = new Plots();
@@ -209,6 +232,8 @@ export async function experimentPage(graph: ReportGraph, experiment: ExperimentV
   body.push(`<nav class="toc">${sections.map(([id, t]) => `<a href="#${id}">${esc(t!)}</a>`).join('')}</nav>`);
   body.push(`<section id="stages" data-section="stages"><h2>Stages</h2>${legend()}<div class="scroll">${dagSvg(nodes, 'dag')}</div>${stagesTable(nodes)}</section>`);
   body.push(`<section id="compute" data-section="compute"><h2>LDS against compute</h2>${await computeSection(plots, points, '')}</section>`);
+  const paired = pairedSection(lds);
+  if (paired) body.push(paired);
   for (const l of lds) body.push(await detailSection(plots, scoresDetail(graph, l, opts), graph));
   for (const s of bareScores) body.push(await detailSection(plots, scoresDetail(graph, s, opts), graph));
   const html = page(`${experiment.name}: attrib report`, body.join('\n'));

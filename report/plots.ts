@@ -120,7 +120,8 @@ export function scatterSpec(detail: ScoresDetail): VegaLiteSpec | undefined {
 
 /** Histogram of LDS_j over the targets of one lds entry. */
 export function ldsHistogramSpec(perTarget: ArrayLike<number>): VegaLiteSpec {
-  const values = Array.from({ length: perTarget.length }, (_, j) => ({ lds: perTarget[j] }));
+  // Undefined LDS_j (NaN: dropped from the LDS, stages/lds.ts) are left out here too.
+  const values = Array.from(perTarget, (lds) => ({ lds })).filter((v) => !Number.isNaN(v.lds));
   return {
     width: 340,
     height: 160,
@@ -135,7 +136,7 @@ export function ldsHistogramSpec(perTarget: ArrayLike<number>): VegaLiteSpec {
 
 /** Per-target LDS of several lds entries side by side (sweep pages). */
 export function ldsBoxplotSpec(series: { label: string; method: string; values: ArrayLike<number> }[]): VegaLiteSpec {
-  const values = series.flatMap((s) => Array.from({ length: s.values.length }, (_, j) => ({ label: s.label, method: s.method, lds: s.values[j] })));
+  const values = series.flatMap((s) => Array.from(s.values, (lds) => ({ label: s.label, method: s.method, lds })).filter((v) => !Number.isNaN(v.lds)));
   return {
     width: 340,
     data: { values },

@@ -11,6 +11,7 @@ import { builtinSources } from '../lib/data/index.ts';
 import { dataset } from './dataset.ts';
 import { datamodels } from './datamodels.ts';
 import { lds } from './lds.ts';
+import { select } from './select.ts';
 import { knobmodel } from './knobmodel.ts';
 import { knobPredict } from './knob-predict.ts';
 import { report } from './report.ts';
@@ -27,6 +28,7 @@ export const builtinKinds: StageKind[] = [
   subsets,
   train,
   lds,
+  select,
   datamodels,
   linearize,
   trak,

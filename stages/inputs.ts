@@ -105,3 +105,17 @@ export function checkSameDataset(a: Artifact, aName: string, b: Artifact, bName:
       `Point both at the same dataset stage (same params) so the targets and train examples are the same.`,
   );
 }
+
+/** Every select stage upstream of `root` (itself included), each once. */
+export function selectionsUpstream(root: Artifact): Artifact[] {
+  const found = new Map<string, Artifact>();
+  const seen = new Set<string>();
+  const visit = (a: Artifact) => {
+    if (seen.has(a.hash)) return;
+    seen.add(a.hash);
+    if (a.stageKind === 'select') found.set(a.hash, a);
+    for (const input of Object.values(a.inputs ?? {})) visit(input);
+  };
+  visit(root);
+  return [...found.values()];
+}

@@ -16,7 +16,11 @@
  *
  * The split k = k_in·k_out of each layer (factorize below) maximizes the projection's
  * rank min(k_in, in)·min(k_out, out) (a factor wider than its side only wastes dims),
- * then prefers the most balanced split, then k_in ≥ k_out.
+ * then prefers the most balanced split, then k_in ≥ k_out. For a head with few outputs
+ * this keeps fewer output directions than it has (LR, k = 512: 64 × 8 of 10 outputs);
+ * keeping all of them (k_out = out ≤ 16, k_in = ⌊k/out⌋, 510 of 512 dims) was measured
+ * on held-out subsets and scored no better (BENCHMARKS.md, "Kronecker split"), so the
+ * rank rule stays.
  */
 import { tf } from '../backend.ts';
 import { Rng } from '../random/rng.ts';

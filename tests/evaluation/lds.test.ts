@@ -82,13 +82,49 @@ test('random scores score about 0, inside their bootstrap interval', async (t) =
   t.true((m.ldsLow as number) < 0 && (m.ldsHigh as number) > 0, `CI ${m.ldsLow}..${m.ldsHigh}`);
 });
 
-test('constant scores have undefined rank correlation, counted as 0', async (t) => {
+test('every target undefined (constant scores): the stage fails with a clear message, writing nothing', async (t) => {
   const { data, models } = world(1, 0);
   const targets = Int32Array.from([0, 1]);
   const scores = scoresArtifact(data, new Float32Array(2 * nTrain), targets, nTrain);
-  const out = await runStage(lds, { inputs: { scores, models } });
-  t.is(out.metrics.lds, 0);
-  t.is(out.metrics.undefinedTargets, 2);
+  const dir = join(models.dir, 'never-lds');
+  const err = await t.throwsAsync(runStage(lds, { inputs: { scores, models }, dir }));
+  t.is(err!.message, 'lds: every one of the 2 targets has an undefined rank correlation (2 with constant predictions, e.g. all-zero scores; 0 with a constant ground-truth margin): there is no LDS to report');
+  t.false(existsSync(join(dir, LDS.meta)));
+});
+
+test('undefined targets are dropped from the mean and counted; per_target holds NaN for them', async (t) => {
+  const { data, w, models } = world(1, 0);
+  const targets = Int32Array.from([0, 1, 2]);
+  const tau = targetScores(w, targets);
+  tau.fill(0, nTrain, 2 * nTrain); // target 1: all-zero scores, a constant prediction
+  const scores = scoresArtifact(data, tau, targets, nTrain);
+  const out = await runStage(lds, { inputs: { scores, models }, params: { bootstrap: 50 } });
+  t.is(out.metrics.undefinedTargets, 1);
+  t.is(out.metrics.targets, 3);
+  t.true(Math.abs((out.metrics.lds as number) - 1) < 1e-9, 'the mean of the two defined targets (1 each), not 2/3');
+  const perTarget = readNpy(join(out.dir, LDS.perTarget)).data;
+  t.true(Number.isNaN(perTarget[1]));
+  t.true(Math.abs(perTarget[0] - 1) < 1e-6 && Math.abs(perTarget[2] - 1) < 1e-6);
+  t.true(Math.abs((out.metrics.ldsLow as number) - 1) < 1e-9 && Math.abs((out.metrics.ldsHigh as number) - 1) < 1e-9);
+  t.deepEqual(readNpy(join(out.dir, LDS.predictions)).shape, [3, nMasks]);
+  t.deepEqual(readNpy(join(out.dir, LDS.truth)).shape, [3, nMasks]);
+  const meta = JSON.parse(readFileSync(join(out.dir, LDS.meta), 'utf8'));
+  t.is(meta.resample, 'targets-and-subsets');
+  t.is(meta.undefinedTargetsHandling, 'dropped from the mean');
+});
+
+test('the two-way interval is wider than the targets-only one on noisy scores', async (t) => {
+  const { data, w, models, rng } = world(1, 0);
+  const targets = Int32Array.from({ length: nTest }, (_, j) => j);
+  const tau = targetScores(w, targets);
+  for (let i = 0; i < tau.length; i++) tau[i] += 1.5 * rng.normal();
+  const scores = scoresArtifact(data, tau, targets, nTrain);
+  const two = await runStage(lds, { inputs: { scores, models }, params: { bootstrap: 400 } });
+  const one = await runStage(lds, { inputs: { scores, models }, params: { bootstrap: 400, resample: 'targets' } });
+  t.is(two.metrics.lds, one.metrics.lds);
+  const width = (m: typeof one.metrics) => (m.ldsHigh as number) - (m.ldsLow as number);
+  t.log(`targets only ${one.metrics.ldsLow}..${one.metrics.ldsHigh}, two-way ${two.metrics.ldsLow}..${two.metrics.ldsHigh}`);
+  t.true(width(two.metrics) > width(one.metrics));
 });
 
 test('scores and models from different data sets are refused with a clear error', async (t) => {

@@ -181,6 +181,7 @@ test('same seed, same projection; another seed, another', (t) => {
 test('kronecker factorization: full rank first, then balanced', (t) => {
   t.deepEqual(factorize(2048, 785, 128), { kIn: 64, kOut: 32 });
   t.deepEqual(factorize(2048, 129, 10), { kIn: 128, kOut: 16 });
+  t.deepEqual(factorize(512, 785, 10), { kIn: 64, kOut: 8 }, 'LR head: rank 512 scored above keeping all 10 outputs (BENCHMARKS.md, Kronecker split)');
   t.deepEqual(factorize(512, 1000, 1000), { kIn: 32, kOut: 16 });
   t.deepEqual(factorize(16, 2, 100), { kIn: 2, kOut: 8 });
   t.deepEqual(factorize(13, 50, 50), { kIn: 13, kOut: 1 });

@@ -58,6 +58,8 @@ test('experiment page of a sweep point: DAG, stage table, LDS plots, feature row
   t.deepEqual(new Set(nodes.map((n) => n['data-hash'])), new Set(Object.values(run).map((e) => e.hash)));
   for (const name of stages) t.regex(html, new RegExp(`<tr><td>${name}</td>`));
   t.regex(html, /lds=0\.\d+ ldsStd=/);
+  // lds_trak and lds_graddot share gt_models: their paired difference, higher minus lower.
+  t.regex(html, /<section id="paired"[\s\S]*(lds_trak − lds_graddot|lds_graddot − lds_trak) = -?\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\]/);
 
   // Plots: LDS against compute (seconds and models), and per lds stage its per-target
   // distribution and the predicted-vs-real scatter.
@@ -215,6 +217,10 @@ test('attrib compare prints the metric differences of two sweep points', async (
   t.is(Number(cols[2]), Number(a.toPrecision(4)));
   t.is(Number(cols[3]), Number(b.toPrecision(4)));
   t.true(Math.abs(Number(cols[4]!.split(' ')[0]) - (b - a)) < 1e-3, ldsLine);
+  // The same ground truth in both points: the paired difference with its interval.
+  const paired = /^ {2}lds_trak: B − A = (-?\d\.\d{3}) \[(-?\d\.\d{3}), (-?\d\.\d{3})\]$/m.exec(r.stdout);
+  t.truthy(paired, r.stdout);
+  t.true(Math.abs(Number(paired![1]) - (b - a)) < 1e-3 && Number(paired![2]) <= Number(paired![1]) && Number(paired![1]) <= Number(paired![3]), paired![0]);
 
   // Run folders and run.json paths work too; --changed drops equal metrics.
   const byPath = await attrib(['compare', join(runs, 'report-tabular@count=1', 'run.json'), join(runs, POINT), '--changed']);
