@@ -20,6 +20,7 @@ import { subsets } from './subsets.ts';
 import { train } from './train.ts';
 import { backendPreflight } from '../lib/backend.ts';
 import { trak } from './trak.ts';
+import { commandKinds } from './command.ts';
 
 export const builtinKinds: StageKind[] = [
   dataset,
@@ -36,6 +37,7 @@ export const builtinKinds: StageKind[] = [
   knobmodel,
   knobPredict,
   report,
+  ...commandKinds, // command-models, command-features, command-scores: outside programs, checked against the contract
 ];
 
 export function registerBuiltins(registry: Registry): void {
