@@ -18,6 +18,8 @@ export interface ArrayContract {
   /** File name relative to the folder checked. */
   file: string;
   dtype: DType;
+  /** Further dtypes taken as they are and converted by the reader (float64 for float32 on import). */
+  accept?: DType[];
   shape: Dim[];
   /** Reject NaN and ±Inf (default true for float arrays). */
   finite?: boolean;
@@ -62,7 +64,7 @@ export function checkArrays(dir: string, contracts: readonly ArrayContract[], di
       throw new ContractError(`${who}: missing output file ${c.file} (${c.dtype} ${show(c.shape)}); the program wrote ${wrote.length ? wrote.join(', ') : 'nothing'}`);
     }
     const h = header(path, c.file, c.dtype, who);
-    if (h.dtype !== c.dtype) throw new ContractError(`${who}: ${c.file} is ${h.dtype}, expected ${c.dtype} (save it with .astype(np.${c.dtype}))`);
+    if (h.dtype !== c.dtype && !c.accept?.includes(h.dtype)) throw new ContractError(`${who}: ${c.file} is ${h.dtype}, expected ${c.dtype} (save it with .astype(np.${c.dtype}))`);
     const expected = c.shape.map((d) => (typeof d === 'number' ? d : (dims[d] ?? d)));
     const ok = h.shape.length === c.shape.length && c.shape.every((d, i) => {
       const want = typeof d === 'number' ? d : dims[d];
@@ -79,7 +81,7 @@ export function checkArrays(dir: string, contracts: readonly ArrayContract[], di
 
 /** Streams the values once (≤ 16 MiB at a time): finiteness and range. */
 function checkValues(path: string, c: ArrayContract, h: NpyHeader, who: string): void {
-  const float = c.dtype === 'float32' || c.dtype === 'float64';
+  const float = h.dtype === 'float32' || h.dtype === 'float64';
   const finite = c.finite ?? float;
   if (!finite && !c.range) return;
   if (h.shape.length === 0 || h.shape.includes(0)) return;

@@ -18,7 +18,8 @@
  * and ${count} (the unit), ${seed} (the unit's 32-bit seed, derived from the experiment
  * seed, the stage hash and the unit), ${experiment_seed}, ${input.NAME} (an input's
  * store folder) and per kind: ${mask}, ${seed_index}, ${mask_file} (models); ${model},
- * ${model_dir} (features: the models input's units/<s>/); ${target_index} (features,
+ * ${model_dir} (features: the models input's units/<s>/), ${data} (features: the
+ * data set the models were trained on); ${target_index} (features,
  * scores: an int32 .npy of the targets' test-split indices). Every variable is also in
  * the environment as ATTRIB_<NAME> (ATTRIB_OUT, ATTRIB_MASK_FILE, ATTRIB_INPUT_DATA...).
  * The program runs without a shell, in attrib's working directory; relative paths in
@@ -419,11 +420,11 @@ export const commandFeatures = defineCommand<FeaturesParams>({
     targets: targetsParams,
     projector: z.string().min(1).default('external').describe('the projection the program applies, recorded in features.json (identity: exact gradients, which influence requires)'),
   },
-  variables: (p) => (p.per === 'once' ? ['target_index', 'models'] : ['model', 'model_dir', 'target_index', 'models']),
+  variables: (p) => (p.per === 'once' ? ['data', 'target_index', 'models'] : ['data', 'model', 'model_dir', 'target_index', 'models']),
   units: (ctx) => featuresPlan(ctx).models,
   unitVariables(ctx, scratch) {
     const plan = featuresPlan(ctx);
-    return { model: String(ctx.index), model_dir: join(ctx.inputs.models.dir, 'units', String(ctx.index)), target_index: targetFile(scratch, plan.targets), models: String(plan.models) };
+    return { data: dataOf(ctx.inputs.models, 'command-features').dir, model: String(ctx.index), model_dir: join(ctx.inputs.models.dir, 'units', String(ctx.index)), target_index: targetFile(scratch, plan.targets), models: String(plan.models) };
   },
   checkUnit(ctx) {
     const plan = featuresPlan(ctx);
@@ -451,7 +452,7 @@ export const commandFeatures = defineCommand<FeaturesParams>({
   },
   onceVariables(ctx, scratch) {
     const plan = featuresPlan(ctx);
-    return { target_index: targetFile(scratch, plan.targets), models: String(plan.models) };
+    return { data: dataOf(ctx.inputs.models, 'command-features').dir, target_index: targetFile(scratch, plan.targets), models: String(plan.models) };
   },
   finishOnce(ctx) {
     const plan = featuresPlan(ctx);

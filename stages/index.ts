@@ -21,6 +21,7 @@ import { train } from './train.ts';
 import { backendPreflight } from '../lib/backend.ts';
 import { trak } from './trak.ts';
 import { commandKinds } from './command.ts';
+import { importKinds } from './import.ts';
 
 export const builtinKinds: StageKind[] = [
   dataset,
@@ -37,6 +38,7 @@ export const builtinKinds: StageKind[] = [
   knobmodel,
   knobPredict,
   report,
+  ...importKinds, // import-masks, import-margins, import-features, import-scores: .npy files with sha256 pins
   ...commandKinds, // command-models, command-features, command-scores: outside programs, checked against the contract
 ];
 
