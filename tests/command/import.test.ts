@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNpy, writeNpy } from '../../lib/io/npy.ts';
-import { attrib, entry, readJson, runJson, tmp, writeConfig } from '../engine/helpers.ts';
+import { attrib, entry, readJson, ROOT, runJson, tmp, writeConfig } from '../engine/helpers.ts';
 
 const runs = tmp('attrib-import-');
 const nTrain = 30;
@@ -117,4 +117,29 @@ ${DATA}  features:
   t.deepEqual(readNpy(join(out, 'scores.npy')).shape, [targets, nTrain]);
   t.deepEqual([...(readNpy(join(out, 'target_index.npy')).data as Int32Array)], [3, 1, 4, 0]);
   t.is(run.trak!.metrics.projector, 'gaussian');
+});
+
+test('examples/pytorch/import-trak.yaml runs as written on files named as it says', async (t) => {
+  const dir = tmp();
+  const p = files(dir); // scores.npy (train × targets), masks.npy, margins_*.npy
+  const rename = (from: string, to: string) => writeNpy(join(dir, to), readNpy(from));
+  rename(p.scores, 'trak_scores.npy');
+  rename(p.masks, 'lds_masks.npy');
+  rename(p.train, 'lds_margins_train.npy');
+  rename(p.test, 'lds_margins_test.npy');
+  const x = (n: number) => Float32Array.from({ length: n * 4 }, (_, i) => Math.sin(i));
+  writeNpy(join(dir, 'x_train.npy'), x(nTrain), [nTrain, 4]);
+  writeNpy(join(dir, 'x_test.npy'), x(nTest), [nTest, 4]);
+  writeNpy(join(dir, 'y_train.npy'), Int32Array.from({ length: nTrain }, (_, i) => i % 3));
+  writeNpy(join(dir, 'y_test.npy'), Int32Array.from({ length: nTest }, (_, i) => i % 3));
+  for (let s = 0; s < 2; s++) {
+    writeNpy(join(dir, `phi_train_${s}.npy`), Float32Array.from({ length: nTrain * 3 }, (_, i) => Math.cos(i * (s + 1))), [nTrain, 3]);
+    writeNpy(join(dir, `phi_targets_${s}.npy`), Float32Array.from({ length: targets * 3 }, (_, i) => Math.sin(i + s)), [targets, 3]);
+  }
+  writeNpy(join(dir, 'probs_train.npy'), new Float32Array(2 * nTrain).fill(0.7), [2, nTrain]);
+  const r = await attrib(['run', join(ROOT, 'examples', 'pytorch', 'import-trak.yaml'), '--runs', join(dir, 'runs')], { cwd: dir });
+  t.is(r.code, 0, r.stderr);
+  const run = runJson(join(dir, 'runs'), 'import-trak');
+  t.is(run.lds!.metrics.lds, 1);
+  t.is(run.lds_trak!.status, 'ran');
 });
