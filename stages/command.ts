@@ -117,7 +117,7 @@ function scriptFiles(p: Base): { file: string; sha256: string }[] {
     if (!program.startsWith('/')) named.push({ path: program, at: ['command', 0] });
   }
   p.command.slice(1).forEach((arg, i) => {
-    if (VARIABLE.test(arg) || (VARIABLE.lastIndex = 0) || arg.startsWith('-')) return;
+    if (arg.includes('${') || arg.startsWith('-')) return; // templated per unit, or a flag
     const full = resolvePath(arg);
     if (existsSync(full) && statSync(full).isFile()) named.push({ path: arg, at: ['command', i + 1] });
   });

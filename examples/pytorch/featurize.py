@@ -17,7 +17,7 @@ import os
 import numpy as np
 import torch
 
-from model import load_split, margins, mlp, threads
+from model import load_data, margins, mlp, threads
 
 
 def per_example_grads(net, x, y):
@@ -54,11 +54,9 @@ def main():
     p.add_argument("--batch", type=int, default=250)
     a = p.parse_args()
     threads()
-    x, y = load_split(a.data, "train")
-    xt, yt = load_split(a.data, "test")
+    x, y, xt, yt, classes = load_data(a.data)
     targets = torch.from_numpy(np.load(a.targets).astype(np.int64))
     fit = json.load(open(os.path.join(a.model_dir, "fit.json")))
-    classes = json.load(open(os.path.join(a.data, "dataset.json")))["classes"]
     net = mlp(x.shape[1], fit["hidden"], classes, 0)
     net.load_state_dict(torch.load(os.path.join(a.model_dir, "model.pt")))
 

@@ -4,6 +4,7 @@ The MLP is attrib's `{kind: mlp, hidden: [H]}`: dense(H, relu), dense(classes), 
 W ~ N(0, gain²/fan_in) (gain √2 before a relu, else 1), biases 0, so the native pipeline
 (native.yaml) trains the same architecture with the same recipe.
 """
+import json
 import os
 
 import numpy as np
@@ -16,6 +17,14 @@ def load_split(data_dir, split):
     x = np.load(os.path.join(data_dir, f"x_{split}.npy"))
     y = np.load(os.path.join(data_dir, f"y_{split}.npy"))
     return torch.from_numpy(x.reshape(len(x), -1)), torch.from_numpy(y.astype(np.int64))
+
+
+def load_data(data_dir):
+    """Both splits and the number of classes of an attrib dataset folder."""
+    x, y = load_split(data_dir, "train")
+    xt, yt = load_split(data_dir, "test")
+    classes = json.load(open(os.path.join(data_dir, "dataset.json")))["classes"]
+    return x, y, xt, yt, classes
 
 
 def mlp(features, hidden, classes, seed):

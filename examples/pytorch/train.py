@@ -14,7 +14,7 @@ import os
 import numpy as np
 import torch
 
-from model import load_split, margins, mlp, threads
+from model import load_data, margins, mlp, threads
 
 
 def fit(x, y, mask, hidden, classes, epochs, batch, lr, momentum, seed):
@@ -53,9 +53,7 @@ def main():
     p.add_argument("--momentum", type=float, default=0.9)
     a = p.parse_args()
     threads()
-    x, y = load_split(a.data, "train")
-    xt, yt = load_split(a.data, "test")
-    classes = json.load(open(os.path.join(a.data, "dataset.json")))["classes"]
+    x, y, xt, yt, classes = load_data(a.data)
     train = lambda mask, seed: fit(x, y, mask, a.hidden, classes, a.epochs, a.batch, a.lr, a.momentum, seed)
 
     if a.mask_file:

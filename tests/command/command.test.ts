@@ -8,15 +8,12 @@ import { appendFileSync, copyFileSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { readNpy } from '../../lib/io/npy.ts';
 import { attrib, entry, readJson, runJson, tmp, writeConfig } from '../engine/helpers.ts';
-import { DATA_STAGES, FAKE, PYTHON } from './helpers.ts';
+import { configHead, FAKE, PYTHON } from './helpers.ts';
 
 const runs = tmp('attrib-command-ok-');
 
 function config(name: string, script: string): string {
-  return `name: ${name}
-seed: 0
-stages:
-${DATA_STAGES}  models:
+  return `${configHead(name)}  models:
     kind: command-models
     inputs: {data: data, masks: masks}
     params:

@@ -15,12 +15,14 @@ export const DATA_STAGES = `  data: {kind: dataset, params: {source: {kind: synt
   masks: {kind: subsets, inputs: {data: data}, params: {count: 2, alpha: 0.5}}
 `;
 
+/** The start of a test config: its name and the data and masks stages; stages follow. */
+export function configHead(name: string): string {
+  return `name: ${name}\nseed: 0\nstages:\n${DATA_STAGES}`;
+}
+
 /** A config whose `models` stage runs fake.py in `mode`, plus `extra` params lines. */
 export function modelsConfig(name: string, mode: string, extra = '', command = `[${PYTHON}, ${FAKE}, model, "\${out}", "\${input.data}", "\${mask_file}"]`): string {
-  return `name: ${name}
-seed: 0
-stages:
-${DATA_STAGES}  models:
+  return `${configHead(name)}  models:
     kind: command-models
     inputs: {data: data, masks: masks}
     params:
