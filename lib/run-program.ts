@@ -1,8 +1,7 @@
 /**
  * Runs an outside program for a command stage: an argv array (never a shell string),
- * its stdout and stderr appended to a log file, an optional timeout that kills the
- * whole process group (a Python script's own workers too), and one line that says why
- * it failed: the last line of stderr (a Python traceback's last line is the exception).
+ * its stdout and stderr appended to a log file, an optional timeout that kills it, and
+ * one line that says why it failed: the last line of stderr (a Python traceback's last line is the exception).
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
@@ -13,7 +12,7 @@ export interface ProgramRun {
   env: Record<string, string>;
   /** Appended to: one header line, then everything the program prints. */
   log: string;
-  /** Seconds; the process group gets SIGTERM, then SIGKILL 5 s later. */
+  /** Seconds; the program gets SIGTERM, then SIGKILL 5 s later. */
   timeout?: number;
   cwd?: string;
 }
@@ -56,22 +55,24 @@ export function runProgram(run: ProgramRun): Promise<void> {
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
     let killer: NodeJS.Timeout | undefined;
-    // detached: its own process group, so a timeout reaches the program's children too.
-    const child = spawn(program, run.argv.slice(1), { env: run.env, cwd: run.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const killGroup = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, signal);
-      } catch {
-        /* already gone */
-      }
+    // Not detached: it stays in attrib's process group, so Ctrl-C on `attrib run` stops it too.
+    const child = spawn(program, run.argv.slice(1), { env: run.env, cwd: run.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const kill = (signal: NodeJS.Signals) => child.kill(signal);
+    // (Output that arrives after the end, from a grandchild, is dropped: the log is closed.)
+    const record = (to: Tail) => (d: Buffer) => {
+      if (settled) return;
+      writeSync(fd, d);
+      to.push(d);
     };
-    child.stdout.on('data', (d: Buffer) => (writeSync(fd, d), outTail.push(d)));
-    child.stderr.on('data', (d: Buffer) => (writeSync(fd, d), tail.push(d)));
+    child.stdout.on('data', record(outTail));
+    child.stderr.on('data', record(tail));
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') finish(`command not found: ${program}`);
       else if (e.code === 'EACCES') finish(`cannot execute ${program}: permission denied (chmod +x it, or name its interpreter first: [bash, ${program}])`);
       else finish(`cannot start ${program}: ${e.message}`);
     });
+    // After a timeout, do not wait for the pipes: a grandchild may still hold them open.
+    child.on('exit', () => timedOut && finish(`${program} timed out after ${run.timeout} s and was killed`));
     child.on('close', (code, signal) => {
       if (timedOut) return finish(`${program} timed out after ${run.timeout} s and was killed`);
       if (code === 0) return finish();
@@ -81,8 +82,8 @@ export function runProgram(run: ProgramRun): Promise<void> {
     if (run.timeout !== undefined) {
       timer = setTimeout(() => {
         timedOut = true;
-        killGroup('SIGTERM');
-        killer = setTimeout(() => killGroup('SIGKILL'), 5000);
+        kill('SIGTERM');
+        killer = setTimeout(() => kill('SIGKILL'), 5000);
       }, run.timeout * 1000);
     }
   });
