@@ -7,9 +7,13 @@
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { readNpy } from '../../lib/io/npy.ts';
+import { findExecutor } from '../../pipeline/executors/index.ts';
+import { Registry } from '../../pipeline/registry.ts';
+import { registerBuiltins } from '../../stages/index.ts';
 import { attrib, entry, ROOT, runJson, tmp } from '../engine/helpers.ts';
 
 const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { encoding: 'utf8' });
@@ -47,4 +51,16 @@ torchTest('its LDS agrees with the native pipeline on the same split and recipe'
   const [a, b] = [native.lds!.metrics, torch.lds!.metrics] as { lds: number; ldsLow: number; ldsHigh: number }[];
   t.log(`native LDS ${a!.lds} [${a!.ldsLow}, ${a!.ldsHigh}], pytorch ${b!.lds} [${b!.ldsLow}, ${b!.ldsHigh}]`);
   t.true(a!.ldsLow <= b!.ldsHigh && b!.ldsLow <= a!.ldsHigh, 'the bootstrap intervals overlap');
+});
+
+test('the example\'s SLURM section (a GPU per training and featurizing unit) is one the slurm executor accepts', (t) => {
+  const config = parse(readFileSync(join(ROOT, 'examples', 'pytorch', 'pytorch.yaml'), 'utf8')) as { executor: Record<string, unknown> };
+  const registry = new Registry();
+  registerBuiltins(registry);
+  const parsed = findExecutor('slurm', registry)!.options!.safeParse(config.executor);
+  t.true(parsed.success, JSON.stringify(parsed.error?.issues));
+  const kinds = (parsed.data as { kinds: Record<string, { gres?: string }> }).kinds;
+  t.is(kinds['command-models']!.gres, 'gpu:1');
+  t.is(kinds['command-features']!.gres, 'gpu:1');
+  for (const kind of Object.keys(kinds)) t.truthy(registry.stage(kind), kind);
 });
