@@ -6,6 +6,10 @@
  * A plugin module (named in a config's `plugins:`) uses the same names:
  *
  *   export default function register(registry: Registry) { registry.registerStage(myKind); }
+ *
+ * The package's other entry points (package.json `exports`): 'attrib/stage' (the
+ * stage-kind API alone, pipeline/registry.ts), 'attrib/npy' (lib/io/npy.ts) and
+ * 'attrib/artifacts' (lib/artifacts.ts).
  */
 import { resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -24,13 +28,19 @@ export {
   Registry,
   RegistryError,
   defineStage,
+  extensionPoint,
   hasUnits,
   inputList,
+  paramsSchema,
+  PREFLIGHTS,
   type Artifact,
+  type Extensions,
+  type ExtensionPoint,
   type CombineContext,
   type InputSpec,
   type Metrics,
   type Plugin,
+  type Preflight,
   type SingleStepKind,
   type StageContext,
   type StageHash,
@@ -45,10 +55,15 @@ export type { Experiment, StageSpec, SweepPoint } from './pipeline/validate.ts';
 export { planExperiment, entryState, type ExperimentPlan, type StageInstance } from './pipeline/plan.ts';
 export { execute, type ExecuteOptions, type ExecuteResult } from './pipeline/execute.ts';
 export type { RunEvent } from './pipeline/events.ts';
-export type { Executor, ExecutorFactory, ExecutorEnv, StageRunner, StageToRun, StageHooks } from './pipeline/executor.ts';
+export { EXECUTORS, type Executor, type ExecutorFactory, type ExecutorEnv, type StageRunner, type StageToRun, type StageHooks } from './pipeline/executor.ts';
 export { Store, type Manifest, type RunRecord, type RunEntry, type StageRecord } from './pipeline/store.ts';
 export { stageHash, deriveSeed, canonicalJson } from './pipeline/hash.ts';
 export { main } from './pipeline/cli.ts';
+export { COMMANDS, type CommandExtension, type CommandTools } from './pipeline/commands/types.ts';
+// The keys plugins add data sources and model kinds under (light: no tensor code is loaded).
+export { DATA_SOURCES, MODEL_KINDS } from './stages/extensions.ts';
+export type { DataSource, LoadedSource, SourcePart, SourceRequest } from './lib/data/source.ts';
+export type { DataShape, ModelKind } from './lib/models/kinds.ts';
 
 /** Entry module of worker threads: built-in kinds + the config's plugins. */
 export const workerEntry = new URL('./bin/worker.js', import.meta.url);

@@ -63,7 +63,7 @@ function say(line = ''): void {
 function machine(): string {
   const model = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? cpus()[0]?.model ?? 'unknown CPU';
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  return `${cpus().length} cores, ${model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}, tfjs ${tf.version.tfjs}; load average at start ${load}`;
+  return `${cpus().length} cores, ${model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}, tfjs-core ${tf.version_core}; load average at start ${load}`;
 }
 
 interface Numpy {

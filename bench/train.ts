@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import type { Artifact, StageHash, UnitContext, UnitKind } from '../pipeline/registry.ts';
+import { paramsSchema, type Artifact, type StageHash, type UnitContext, type UnitKind } from '../pipeline/registry.ts';
 import { initBackend } from '../lib/backend.ts';
 import { dataset } from '../stages/dataset.ts';
 import { createNetwork } from '../lib/models/index.ts';
@@ -23,6 +23,11 @@ import { deriveSeed, Rng } from '../lib/random/rng.ts';
 import { subsets } from '../stages/subsets.ts';
 import { train } from '../stages/train.ts';
 import { runStage } from '../tests/helpers/run-stage.ts';
+import { builtins } from '../tests/helpers/builtins.ts';
+import { MODEL_KINDS } from '../stages/extensions.ts';
+
+/** The built-in kinds, data sources and model kinds, as the engine's workers have them. */
+const registry = builtins();
 
 const quick = process.argv.includes('--quick');
 const BACKEND = process.env.ATTRIB_BENCH_BACKEND ?? 'auto';
@@ -58,7 +63,7 @@ interface UnitResult {
 /** Runs train units in this thread exactly as a worker of the engine would. */
 async function runUnits(job: Job): Promise<UnitResult[]> {
   const kind = train as UnitKind;
-  const params = kind.params.parse(job.params);
+  const params = paramsSchema(kind, registry).parse(job.params);
   const hash = 'bench'.padEnd(64, '0') as StageHash;
   const out: UnitResult[] = [];
   for (const index of job.units) {
@@ -66,7 +71,7 @@ async function runUnits(job: Job): Promise<UnitResult[]> {
     mkdirSync(outDir, { recursive: true });
     const ctx: UnitContext = {
       params, inputs: job.inputs, hash, seed: deriveSeed(0, hash, index), backend: BACKEND, dir: job.dir, outDir,
-      log: () => {}, index, count: Math.max(...job.units) + 1, progress: () => {},
+      log: () => {}, registry, index, count: Math.max(...job.units) + 1, progress: () => {},
     };
     const outcome = await kind.runUnit(ctx);
     const m = outcome?.metrics ?? {};
@@ -137,7 +142,7 @@ async function main(): Promise<void> {
 }
 
 function paramsOf(model: { kind: string }): number {
-  const net = createNetwork(model, { featureShape: [28, 28, 1], classes: 10 }, Rng.from('bench'));
+  const net = createNetwork(registry.extensions(MODEL_KINDS), model, { featureShape: [28, 28, 1], classes: 10 }, Rng.from('bench'));
   const n = net.numParams;
   net.dispose();
   return n;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The executable. attrib is written in TypeScript and runs through tsx, registered here
-// (not with --import) so that `npx attrib` works from any working directory.
-import { register } from 'tsx/esm/api';
+// The executable: the compiled code in dist/, or the TypeScript sources through tsx in a
+// checkout without a fresh build (bin/entry.js says which). Plain JavaScript, so that
+// `npx attrib` works from any working directory.
+import { entry } from './entry.js';
 
-register();
-await import('./attrib.ts');
+await import(await entry('attrib'));

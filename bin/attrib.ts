@@ -7,6 +7,8 @@ import { main } from '../pipeline/cli.ts';
 import { Registry } from '../pipeline/registry.ts';
 import { registerCommands } from '../cli/index.ts';
 import { registerBuiltins } from '../stages/index.ts';
+import { ATTRIB_VERSION } from '../pipeline/version.ts';
+import { autoBackendGuess } from '../lib/native-backends.ts';
 
 // `attrib plan ... | head` closes the pipe early: that is not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -17,4 +19,5 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 const registry = new Registry();
 registerBuiltins(registry);
 registerCommands(registry);
-process.exitCode = await main(process.argv.slice(2), { registry, workerEntry: new URL('./worker.js', import.meta.url) });
+const version = `attrib ${ATTRIB_VERSION}\nnode ${process.version}\nbackend auto: ${autoBackendGuess()}`;
+process.exitCode = await main(process.argv.slice(2), { registry, workerEntry: new URL('./worker.js', import.meta.url), version });

@@ -1,5 +1,6 @@
-// Entry point of every worker thread: registers tsx, then the same kinds as the CLI.
-import { register } from 'tsx/esm/api';
+// Entry point of every worker thread started from the sources (index.ts): the same choice
+// of compiled or source code as the executable (bin/entry.js). The compiled executable
+// starts its threads from dist/bin/worker.js directly.
+import { entry } from './entry.js';
 
-register();
-await import('./worker.ts');
+await import(await entry('worker'));

@@ -5,11 +5,12 @@
  * reach the program through the registry's command extension point, registered by the
  * executable (bin/attrib.ts), not by worker threads, which never parse a command line.
  */
+import { COMMANDS } from '../pipeline/commands/types.ts';
 import type { Registry } from '../pipeline/registry.ts';
 import { initCommand } from './init.ts';
 import { bindReportCommands } from './report.ts';
 
 export function registerCommands(registry: Registry): void {
   bindReportCommands(registry); // attrib report, attrib compare
-  registry.register('command', 'init', initCommand); // attrib init
+  registry.register(COMMANDS, 'init', initCommand); // attrib init
 }

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { CommandExtension, CommandTools } from '../pipeline/cli.ts';
+import type { CommandExtension, CommandTools } from '../pipeline/commands/types.ts';
 import { DATA, METHODS, renderStarter, type DataName, type Method } from './starters.ts';
 
 export { DATA, METHODS, renderStarter } from './starters.ts';

@@ -1,6 +1,6 @@
 /**
  * The `report` and `compare` commands, contributed to the CLI through the registry's
- * 'command' extension point (pipeline/cli.ts CommandExtension).
+ * COMMANDS extension point (pipeline/commands/types.ts CommandExtension).
  *
  *   attrib report CONFIG [--set P=V ...] [--runs DIR] [--targets N] [--top K] [--no-png]
  *       writes runs/<experiment>/report/index.html for every experiment (sweep point)
@@ -11,7 +11,7 @@
  */
 import { relative, resolve, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { CommandExtension, CommandTools } from '../pipeline/cli.ts';
+import { COMMANDS, type CommandExtension, type CommandTools } from '../pipeline/commands/types.ts';
 import { planExperiment } from '../pipeline/plan.ts';
 import type { Registry } from '../pipeline/registry.ts';
 
@@ -96,6 +96,6 @@ export const compareCommand: CommandExtension = {
 
 /** Adds `attrib report` and `attrib compare` to the CLI. */
 export function bindReportCommands(registry: Registry): void {
-  registry.register('command', 'report', reportCommand);
-  registry.register('command', 'compare', compareCommand);
+  registry.register(COMMANDS, 'report', reportCommand);
+  registry.register(COMMANDS, 'compare', compareCommand);
 }

@@ -5,14 +5,15 @@
  * the whole config runs in seconds (a smoke test; the tests run each one that way).
  */
 import { dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { PACKAGE_ROOT } from '../pipeline/version.ts';
 
 export const DATA = ['mnist', 'fashion-mnist', 'iris', 'synthetic', 'csv', 'npy'] as const;
 export const METHODS = ['trak', 'datamodels', 'compare'] as const;
 export type DataName = (typeof DATA)[number];
 export type Method = (typeof METHODS)[number];
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const ROOT = PACKAGE_ROOT;
 export const SCHEMA_FILE = join(ROOT, 'schema', 'attrib.schema.json');
 /** The example data the csv and npy starters read until you point them at yours. */
 export const EXAMPLE_DATA = join(ROOT, 'docs', 'examples', 'data');

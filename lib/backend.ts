@@ -17,8 +17,19 @@
  * initBackend() for its own backend instance.
  */
 import { isMainThread } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
+// tfjs-core with the two backends attrib ships; the union package @tensorflow/tfjs would
+// add layers, converter, data and webgl (about 220 MB) that nothing here uses. The native
+// packages depend on @tensorflow/tfjs themselves, whose tfjs-core npm dedupes with ours.
+import * as tf from '@tensorflow/tfjs-core';
+// What the union package adds to core besides its backends: the gradients of every op
+// (tf.grad, customGrad) and the chained methods (x.reshape(...)), bundled by
+// scripts/build-tfjs-extras.mjs (tfjs-core ships them only in a form Node cannot load).
+import './tfjs-extras.js';
+// Their types (the chained methods augment tf.Tensor); erased from the JavaScript.
+import type {} from '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';
+import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import { NATIVE } from './native-backends.ts';
 
 export { tf };
 
@@ -44,10 +55,6 @@ export class BackendError extends Error {
   override name = 'BackendError';
 }
 
-const NATIVE = {
-  tensorflow: '@tensorflow/tfjs-node',
-  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
-} as const;
 
 type Probe = { ok: true } | { ok: false; why: string };
 
@@ -63,7 +70,7 @@ async function loadNative(pkg: string): Promise<Probe> {
   // The package registers "tensorflow" with the @tensorflow/tfjs copy it resolves; a
   // different copy than ours would leave our engine without it.
   if (!tf.findBackendFactory('tensorflow')) {
-    return { ok: false, why: `${pkg} loaded but registered with another copy of @tensorflow/tfjs (install it at version ${tf.version.tfjs})` };
+    return { ok: false, why: `${pkg} loaded but registered with another copy of @tensorflow/tfjs-core (install it at version ${tf.version_core})` };
   }
   return { ok: true };
 }

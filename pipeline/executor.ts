@@ -3,14 +3,17 @@
  * scheduler only hands tasks to an Executor and awaits them, so swapping the local
  * thread pool for a queue or a cluster changes nothing else.
  *
- * Adding one (e.g. bullmq, slurm) = a new file in pipeline/executors/ exporting an
- * ExecutorFactory, plus one line in pipeline/executors/index.ts. A plugin may also add
- * one with `registry.register('executor', name, factory)`. Because a task is described
+ * Adding one = a folder pipeline/executors/<name>/ whose index.ts exports its
+ * ExecutorFactory (with its config section, the commands it adds to the CLI and what
+ * `attrib status` asks it), plus one line in pipeline/executors/index.ts, the only list
+ * of them. A plugin may also add one with `registry.register(EXECUTORS, name, factory)`.
+ * Because a task is described
  * by (runs dir, hash, step, index) and everything else is in the store, a remote worker
  * only needs the same runs/ folder and `performTask` (see pipeline/task.ts).
  */
 import type { z } from 'zod';
-import type { Registry, StageHash } from './registry.ts';
+import type { CommandExtension } from './commands/types.ts';
+import { extensionPoint, type Registry, type StageHash } from './registry.ts';
 import type { Manifest, Store } from './store.ts';
 import type { Task, TaskHooks, TaskResult } from './task.ts';
 
@@ -75,13 +78,51 @@ export interface ExecutorEnv<O = unknown> {
   cli?: CommandLine;
 }
 
+/** Executors plugins add: `registry.register(EXECUTORS, name, factory)`. */
+export const EXECUTORS = extensionPoint<ExecutorFactory>('executor');
+
 export interface ExecutorFactory<O = any> {
   name: string;
   description: string;
-  /** Schema of the config's `executor:` section for this executor. */
+  /**
+   * Schema of this executor's own block of the config's `executor:` section
+   * (`executor.<name>:`; absent, its defaults). The config may hold one block per
+   * executor, so it runs unchanged with any of them: the chosen one checks its block and
+   * leaves the others alone (pipeline/executors/index.ts builds `options` from this).
+   */
+  section?: z.ZodType<O>;
+  /**
+   * Schema of the whole `executor:` section. findExecutor derives it from `section`; an
+   * executor without a `section` may set it to read the section as it likes.
+   */
   options?: z.ZodType<O>;
   create(env: ExecutorEnv<O>): Executor;
+  /** Commands it adds to the CLI (e.g. `attrib worker`, what its remote jobs run). */
+  commands?: readonly CommandExtension[];
+  /** What `attrib status` asks it: units of unfinished stages queued or running there. */
+  status?: StatusProbe;
 }
+
+/** What `attrib status` hands an executor's status probe. */
+export interface StatusQuery {
+  store: Store;
+  /** Stages not finished in the store. */
+  hashes: readonly StageHash[];
+  /** The config's block for this executor (`executor.<name>`), as written. */
+  block: unknown;
+  /** What the command line said (`--redis`). */
+  cli: CommandLine;
+}
+
+export interface StatusAnswer {
+  /** Units queued / running, per stage (stages with neither may be left out). */
+  units: Map<StageHash, { queued: number; running: number }>;
+  /** Why the executor's service could not be asked: a note for the user, not an error. */
+  notes: string[];
+}
+
+/** Bounded in time: a service that does not answer becomes a note. */
+export type StatusProbe = (query: StatusQuery) => Promise<StatusAnswer>;
 
 /** Raised for a task's own failure (a unit threw, a thread crashed). */
 export class TaskError extends Error {
@@ -95,7 +136,8 @@ export class TaskError extends Error {
 
 /**
  * What the command line said, beyond the ExecutorEnv: `--jobs` as given (a cluster
- * executor has no default limit) and `--redis`.
+ * executor has no default limit) and `--redis` as given (the bullmq executor falls back
+ * to its environment variable).
  */
 export interface CommandLine {
   jobs?: number;

@@ -26,7 +26,7 @@ export async function loadPlugins(registry: Registry, plugins: readonly string[]
     if (done.has(plugin)) continue;
     try {
       if (!existsSync(plugin)) throw new Error('no such file');
-      const mod = (await import(pathToFileURL(plugin).href)) as { default?: unknown; register?: unknown };
+      const mod = (await importPlugin(plugin)) as { default?: unknown; register?: unknown };
       const register = (typeof mod.default === 'function' ? mod.default : mod.register) as Plugin | undefined;
       if (typeof register !== 'function') {
         throw new Error('exports no register function (expected `export default function (registry) {...}`)');
@@ -38,6 +38,26 @@ export async function loadPlugins(registry: Registry, plugins: readonly string[]
     }
   }
   return failures;
+}
+
+/**
+ * A TypeScript plugin loads as is from the sources (tsx is registered); the compiled
+ * executable hands it to tsx, an optional peer dependency (Node 20 cannot strip types).
+ */
+async function importPlugin(path: string): Promise<unknown> {
+  const url = pathToFileURL(path).href;
+  try {
+    return await import(url);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !/\.[cm]?ts$/.test(path)) throw e;
+  }
+  let tsx: typeof import('tsx/esm/api');
+  try {
+    tsx = await import('tsx/esm/api');
+  } catch {
+    throw new Error('a TypeScript plugin needs tsx: run `npm install tsx`, or compile it to JavaScript');
+  }
+  return tsx.tsImport(url, import.meta.url);
 }
 
 function firstLine(e: unknown): string {

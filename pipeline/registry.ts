@@ -84,6 +84,8 @@ export interface StageContext<P = unknown> {
   outDir: string;
   /** A line of progress or information for the person watching. */
   log(message: string): void;
+  /** The extension tables (data sources, model kinds, ...) of the registry running the stage. */
+  registry: Extensions;
 }
 
 export interface UnitContext<P = unknown> extends StageContext<P> {
@@ -115,10 +117,11 @@ interface StageKindBase<P> {
   /** The equation it computes, shown by `attrib kinds NAME`. */
   equation?: string;
   /**
-   * Params schema. Read at validation time (after plugins have registered), so a kind
-   * may define it as a getter that builds a union over registered models or sources.
+   * Params schema, or a function of the registry that builds it (a union over the model
+   * kinds or data sources registered there). Read through paramsSchema() at validation
+   * time, after plugins have registered.
    */
-  readonly params: z.ZodType<P>;
+  readonly params: z.ZodType<P> | ((registry: Extensions) => z.ZodType<P>);
   inputs: Record<string, InputSpec>;
   /** The artifact kind it produces (what downstream InputSpec.kinds name). */
   output: string;
@@ -126,9 +129,9 @@ interface StageKindBase<P> {
    * What the params point to outside the store, e.g. the sha256 of a CSV file a data set
    * reads. Hashed with the params (DVC-style), so an edited file re-runs the stage
    * instead of being served from cache. Called at plan time; omit for kinds that read
-   * only their inputs.
+   * only their inputs. A mistake the user made there (a missing file) is a ParamsError.
    */
-  fingerprint?(params: P): unknown;
+  fingerprint?(params: P, registry: Extensions): unknown;
 }
 
 export interface SingleStepKind<P = any> extends StageKindBase<P> {
@@ -149,18 +152,50 @@ export function hasUnits(kind: StageKind): kind is UnitKind {
   return 'runUnit' in kind && typeof (kind as UnitKind).runUnit === 'function';
 }
 
+/** A kind whose params schema is fixed (not built from the registry): `kind.params.parse` works. */
+export type FixedParamsKind<P> = StageKind<P> & { readonly params: z.ZodType<P> };
+
 /** Identity helper that gives a kind literal its types. */
+export function defineStage<P>(kind: FixedParamsKind<P>): FixedParamsKind<P>;
+export function defineStage<P>(kind: StageKind<P>): StageKind<P>;
 export function defineStage<P>(kind: StageKind<P>): StageKind<P> {
   return kind;
+}
+
+/** A kind's params schema as `registry` builds it: the one way the engine reads `params`. */
+export function paramsSchema<P>(kind: StageKind<P>, registry: Extensions): z.ZodType<P> {
+  return typeof kind.params === 'function' ? kind.params(registry) : kind.params;
+}
+
+/**
+ * The key of one extension table (model kinds, data sources, executors, ...): made once
+ * with extensionPoint() and imported wherever the table is read or extended, so a typo
+ * is a compile error and the values are typed. `name` is only for messages and for
+ * telling tables apart.
+ */
+export interface ExtensionPoint<T> {
+  readonly name: string;
+  /** Never set: makes ExtensionPoint<A> and ExtensionPoint<B> different types (invariant in T). */
+  readonly __values?: (value: T) => T;
+}
+
+export function extensionPoint<T>(name: string): ExtensionPoint<T> {
+  return { name };
+}
+
+/** Read access to a registry's extension tables: what kinds see at validation and run time. */
+export interface Extensions {
+  extensions<T>(point: ExtensionPoint<T>): ReadonlyMap<string, T>;
 }
 
 const NAME = /^[a-z][a-z0-9_-]*$/;
 
 /**
- * Stage kinds plus named extension points (model kinds, data sources, ...) that
- * `stages/` defines and plugins add to, all through one typed object.
+ * Stage kinds plus typed extension points (model kinds, data sources, ...) that
+ * `stages/` defines and plugins add to. Everything lives in the object: two registries
+ * in one process share nothing.
  */
-export class Registry {
+export class Registry implements Extensions {
   readonly stages = new Map<string, StageKind>();
   private readonly points = new Map<string, Map<string, unknown>>();
 
@@ -178,18 +213,24 @@ export class Registry {
     return this.stages.get(name);
   }
 
-  /** A named collection (e.g. 'model', 'source') that stage kinds read and plugins extend. */
-  collection<T>(point: string): Map<string, T> {
-    let map = this.points.get(point);
-    if (!map) this.points.set(point, (map = new Map()));
-    return map as Map<string, T>;
+  /** The table of one extension point, read-only: add to it with register(). */
+  extensions<T>(point: ExtensionPoint<T>): ReadonlyMap<string, T> {
+    return this.table(point);
   }
 
-  register<T>(point: string, name: string, value: T): void {
-    const map = this.collection<T>(point);
-    if (!NAME.test(name)) throw new RegistryError(`${point} name "${name}" must match ${NAME}`);
-    if (map.has(name)) throw new RegistryError(`${point} "${name}" is registered twice`);
+  register<T>(point: ExtensionPoint<T>, name: string, value: NoInfer<T>): void {
+    const map = this.table(point);
+    if (!NAME.test(name)) throw new RegistryError(`${point.name} name "${name}" must match ${NAME}`);
+    if (map.has(name)) throw new RegistryError(`${point.name} "${name}" is registered twice`);
     map.set(name, value);
+  }
+
+  private table<T>(point: ExtensionPoint<T>): Map<string, T> {
+    // A JavaScript plugin may still pass a string, which the types rule out: say so instead of ignoring it.
+    if (typeof point?.name !== 'string') throw new RegistryError(`${JSON.stringify(point)} is not an extension point: pass its key, e.g. DATA_SOURCES or MODEL_KINDS from 'attrib'`);
+    let map = this.points.get(point.name);
+    if (!map) this.points.set(point.name, (map = new Map()));
+    return map as Map<string, T>;
   }
 }
 
@@ -207,6 +248,16 @@ export class ParamsError extends Error {
     super(message);
   }
 }
+
+/**
+ * A check that stages/ contributes (`registry.register(PREFLIGHTS, name, check)`), run
+ * once before `attrib run` starts any worker: e.g. that the requested tensor backend is
+ * installed. Returns a one-line problem (reported at the config's `backend:` line, exit
+ * 2) or undefined.
+ */
+export type Preflight = (experiment: { backend: string }) => Promise<string | undefined> | string | undefined;
+
+export const PREFLIGHTS = extensionPoint<Preflight>('preflight');
 
 /** What a plugin module exports: `export default function register(registry) {...}`. */
 export type Plugin = (registry: Registry) => void | Promise<void>;

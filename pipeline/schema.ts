@@ -14,9 +14,8 @@
  * the string shorthand of `{kind}` unions (`model: mlp`).
  */
 import { z } from 'zod';
-import { executorFactories } from './executors/index.ts';
-import type { ExecutorFactory } from './executor.ts';
-import type { Registry, StageKind } from './registry.ts';
+import { knownExecutors } from './executors/index.ts';
+import { paramsSchema, type Registry, type StageKind } from './registry.ts';
 import { ConfigSchema } from './validate.ts';
 
 /** A JSON Schema (draft-07) object. */
@@ -121,9 +120,9 @@ function tidy(json: JsonSchema): JsonSchema {
   return json;
 }
 
-/** A kind's params as JSON Schema. Throws when the kind's params getter does (a broken plugin). */
-export function paramsJsonSchema(kind: StageKind): JsonSchema {
-  const schema = kind.params;
+/** A kind's params as JSON Schema. Throws when the kind's params builder does (a broken plugin). */
+export function paramsJsonSchema(kind: StageKind, registry: Registry): JsonSchema {
+  const schema = paramsSchema(kind, registry);
   if (typeof (schema as { safeParse?: unknown })?.safeParse !== 'function') throw new Error('params is not a zod schema');
   return zodToJsonSchema(schema);
 }
@@ -135,8 +134,8 @@ function stageSeedSchema(): JsonSchema {
 }
 
 /** `stages.<name>` for one kind: its `kind` const, named inputs, params and seed. */
-export function stageJsonSchema(kind: StageKind): JsonSchema {
-  const params = paramsJsonSchema(kind);
+export function stageJsonSchema(kind: StageKind, registry: Registry): JsonSchema {
+  const params = paramsJsonSchema(kind, registry);
   const inputs = Object.entries(kind.inputs);
   const required = ['kind'];
   if (asArray(params.required).length > 0) required.push('params');
@@ -185,11 +184,6 @@ export interface ConfigSchemaResult {
   problems: SchemaProblem[];
 }
 
-/** Executors known to this process: the built-in ones and those plugins registered. */
-function executors(registry: Registry): ExecutorFactory[] {
-  return [...executorFactories, ...registry.collection<ExecutorFactory>('executor').values()];
-}
-
 /**
  * The whole config as JSON Schema: the top level from ConfigSchema, `stages` as a map
  * whose values are a `oneOf` over the registered kinds (told apart by `kind`).
@@ -208,7 +202,7 @@ export function configJsonSchema(registry: Registry): ConfigSchemaResult {
   const kinds = [...registry.stages.values()];
   for (const kind of kinds) {
     try {
-      definitions[`stage-${kind.name}`] = stageJsonSchema(kind);
+      definitions[`stage-${kind.name}`] = stageJsonSchema(kind, registry);
     } catch (e) {
       problems.push({ kind: kind.name, message: e instanceof Error ? e.message : String(e) });
     }
@@ -232,7 +226,7 @@ export function configJsonSchema(registry: Registry): ConfigSchemaResult {
   // but offer the keys every known executor understands for completion.
   const executorProps: Record<string, JsonSchema> = {};
   const executorNames: string[] = [];
-  for (const factory of executors(registry)) {
+  for (const factory of knownExecutors(registry)) {
     executorNames.push(factory.name);
     if (!factory.options) continue;
     try {

@@ -85,6 +85,7 @@ export async function performTask(registry: Registry, store: Store, task: Task, 
     dir: store.entry(task.hash),
     outDir,
     log: (message) => hooks.log(message),
+    registry,
   });
 
   switch (task.step) {

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Document } from 'yaml';
 import { closest, dotted, fail, ok, show, type ConfigError, type Result } from './errors.ts';
 import { getPath, locate, type PathSegment, type Source } from './load.ts';
-import { listInputName, ParamsError, type Registry, type StageKind } from './registry.ts';
+import { listInputName, ParamsError, paramsSchema, type Registry, type StageKind } from './registry.ts';
 
 export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const;
 /** Stage and experiment names: nothing that could climb out of runs/. */
@@ -283,10 +283,10 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
       continue;
     }
 
-    // Params: the kind's own schema. It may be a getter that throws in a broken plugin.
+    // Params: the kind's own schema, possibly built from the registry; a broken plugin's may throw.
     let schema: z.ZodType;
     try {
-      schema = kind.params;
+      schema = paramsSchema(kind, registry);
       if (typeof schema?.safeParse !== 'function') throw new Error('params is not a zod schema');
     } catch (e) {
       errors.push(errorAt(where, [...at, 'kind'], `stage kind "${kind.name}" is broken: ${e instanceof Error ? e.message : String(e)}`));
@@ -341,7 +341,7 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
       // reports a mistake there (a missing file) as a ParamsError, shown like any other.
       let content: unknown;
       try {
-        content = kind.fingerprint?.(parsed.data);
+        content = kind.fingerprint?.(parsed.data, registry);
       } catch (e) {
         if (!(e instanceof ParamsError)) throw e;
         errors.push(errorAt(where, [...at, 'params', ...e.path], e.message));

@@ -42,7 +42,8 @@ import { z } from 'zod';
 import { defineStage, ParamsError, type Artifact, type InputSpec, type StageContext, type StageKind, type UnitContext } from '../pipeline/registry.ts';
 import { FEATURES, MASKS, MODELS, SCORES } from '../lib/artifacts.ts';
 import { checkArrays, ContractError, type ArrayContract } from '../lib/artifact-check.ts';
-import { dataOf, datasetMeta, resolveTargets, targetsParams } from '../lib/attribution/featurize.ts';
+import { datasetMeta, resolveTargets, targetsParams } from '../lib/attribution/featurize.ts';
+import { dataOf } from './inputs.ts';
 import type { FeaturesMeta } from '../lib/attribution/features.ts';
 import { topK, type TargetTop } from '../lib/attribution/scores.ts';
 import { fileFingerprint, resolvePath } from '../lib/data/source.ts';
@@ -244,7 +245,7 @@ function maskCount(masks: Artifact): number {
 }
 
 function splitSizes(data: Artifact): { nTrain: number; nTest: number } {
-  const meta = datasetMeta(data);
+  const meta = datasetMeta(data.dir);
   return { nTrain: meta.nTrain, nTest: meta.nTest };
 }
 
@@ -363,7 +364,7 @@ type FeaturesParams = Base & { per: 'model' | 'once'; targets: z.infer<typeof ta
 
 function featuresPlan(ctx: StageContext<FeaturesParams>): { models: number; nTrain: number; targets: Int32Array } {
   const models = ctx.inputs.models;
-  const meta = datasetMeta(dataOf(models, 'command-features'));
+  const meta = datasetMeta(dataOf(models, 'command-features').dir);
   const count = (JSON.parse(readFileSync(join(models.dir, MODELS.meta), 'utf8')) as { models: number }).models;
   return { models: count, nTrain: meta.nTrain, targets: resolveTargets(ctx.params.targets, meta.nTest, 'command-features') };
 }
@@ -475,7 +476,7 @@ function linkOrCopy(src: string, dst: string): void {
 type ScoresParams = Base & { targets: z.infer<typeof targetsParams>; topK: number; method: string };
 
 function scoresPlan(ctx: StageContext<ScoresParams>): { nTrain: number; targets: Int32Array } {
-  const meta = datasetMeta(ctx.inputs.data);
+  const meta = datasetMeta(ctx.inputs.data.dir);
   return { nTrain: meta.nTrain, targets: resolveTargets(ctx.params.targets, meta.nTest, 'command-scores') };
 }
 

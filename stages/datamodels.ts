@@ -26,6 +26,7 @@ import { marginsPerMask } from '../lib/evaluation/linear-datamodeling.ts';
 import { lassoBlock } from '../lib/evaluation/lasso.ts';
 import { readNpy, readNpyHeader, writeNpy } from '../lib/io/npy.ts';
 import { Rng } from '../lib/random/rng.ts';
+import { masksOf } from './inputs.ts';
 
 export const datamodelsParams = z.strictObject({
   targets: targetsParams.describe('which test examples get a datamodel: {split: test, count?} (the first count, default all) or {indices}'),
@@ -51,12 +52,6 @@ const UNIT = {
   nonzeros: 'nonzeros.npy',
 } as const;
 const PER_TARGET = ['intercept', 'lambda', 'lambdaMax', 'heldOutMse', 'heldOutMseNull'] as const;
-
-function masksOf(models: Artifact): Artifact {
-  const masks = models.inputs.masks;
-  if (!masks || masks.kind !== 'masks') throw new Error(`datamodels: the models input (${models.stageKind} ${models.hash.slice(0, 12)}) has no "masks" input; train it on a subsets stage`);
-  return masks;
-}
 
 function testCount(models: Artifact): number {
   return readNpyHeader(join(models.dir, MODELS.marginsTest)).shape[1];
@@ -94,7 +89,7 @@ export const datamodels = defineStage<DatamodelsParams>({
     const block = targets.subarray(start, end);
     const B = block.length;
 
-    const masks = readNpy(join(masksOf(models).dir, MASKS.masks));
+    const masks = readNpy(join(masksOf(models, 'datamodels').dir, MASKS.masks));
     const [nMasks, nTrain] = masks.shape;
     const margins = readNpy(join(models.dir, MODELS.marginsTest));
     const [nModels, nTest] = margins.shape;
@@ -125,7 +120,7 @@ export const datamodels = defineStage<DatamodelsParams>({
 
   async combine(ctx) {
     const targets = targetIndices(ctx);
-    const masks = masksOf(ctx.inputs.models);
+    const masks = masksOf(ctx.inputs.models, 'datamodels');
     const nTrain = readNpyHeader(join(masks.dir, MASKS.masks)).shape[1];
     const nMasks = readNpyHeader(join(masks.dir, MASKS.masks)).shape[0];
     const nModels = readNpyHeader(join(ctx.inputs.models.dir, MODELS.marginsTest)).shape[0];

@@ -18,18 +18,20 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { defineStage } from '../pipeline/registry.ts';
+import { defineStage, ParamsError, type Extensions } from '../pipeline/registry.ts';
 import { DATASET, type DatasetMeta } from '../lib/artifacts.ts';
 import { initBackend } from '../lib/backend.ts';
 import { fileFingerprint } from '../lib/data/source.ts';
-import { applyNormalization, fitNormalization, gatherGroups, gatherLabels, loadSource, materialize, resolveSource, sourceSchema, splitIndices } from '../lib/data/index.ts';
+import { applyNormalization, fitNormalization, gatherGroups, gatherLabels, loadSource, materialize, resolveSource, SourceFileError, sourceSchema, splitIndices, type SourceTable } from '../lib/data/index.ts';
 import { writeNpy } from '../lib/io/npy.ts';
 import { writeJsonAtomic } from '../lib/io/json.ts';
 import { Rng } from '../lib/random/rng.ts';
+import { DATA_SOURCES } from './extensions.ts';
 
-export function datasetParams() {
+/** The params schema over the data sources registered in `sources`. */
+export function datasetParams(sources: SourceTable) {
   return z.strictObject({
-    source: sourceSchema().describe('where the examples come from: {kind: mnist | fashion-mnist | iris | synthetic | csv | npy | a plugin\'s source, ...options}, or just the kind'),
+    source: sourceSchema(sources).describe('where the examples come from: {kind: mnist | fashion-mnist | iris | synthetic | csv | npy | a plugin\'s source, ...options}, or just the kind'),
     train: z.number().int().positive().optional().describe('train examples (required for a pooled source; default: all of a given train part)'),
     test: z.number().int().positive().optional().describe('test examples (required for a pooled source; default: all of a given test part)'),
     seed: z.number().int().optional().describe('split seed (default: derived from the experiment seed)'),
@@ -44,23 +46,28 @@ export const dataset = defineStage<DatasetParams>({
   version: '1',
   description: 'a deterministic train/test split of a data source (mnist, fashion-mnist, iris, synthetic, csv, npy, plugins)',
   equation: "x' = (x − shift) / scale, fitted on train; split = seeded permutation of the pool, or the given parts",
-  get params() {
-    return datasetParams();
-  },
+  params: (registry: Extensions) => datasetParams(registry.extensions(DATA_SOURCES)),
   inputs: {},
   output: 'dataset',
   // csv/npy files are hashed by content, so an edited file re-runs the split (DVC-style).
-  fingerprint(params) {
-    const { source, options } = resolveSource(params.source);
+  fingerprint(params, registry) {
+    const { source, options } = resolveSource(registry.extensions(DATA_SOURCES), params.source);
     const files = source.files?.(options) ?? [];
     if (files.length === 0) return undefined;
-    return files.map(({ key, path }) => ({ key, sha256: fileFingerprint(key, path) }));
+    try {
+      return files.map(({ key, path }) => ({ key, sha256: fileFingerprint(key, path) }));
+    } catch (e) {
+      // A missing file is the user's mistake at params.source.<key>: reported like a config error.
+      if (e instanceof SourceFileError) throw new ParamsError(e.message, e.path);
+      throw e;
+    }
   },
   async run(ctx) {
     const backend = await initBackend(ctx.backend);
     const { train, test, normalize } = ctx.params;
-    const { source: def, options } = resolveSource(ctx.params.source);
-    const source = await loadSource(options, { train, test });
+    const sources = ctx.registry.extensions(DATA_SOURCES);
+    const { source: def, options } = resolveSource(sources, ctx.params.source);
+    const source = await loadSource(sources, options, { train, test });
     const rng = ctx.params.seed !== undefined ? Rng.from('dataset-split', ctx.params.seed) : Rng.from(ctx.seed, 'split');
     const split = splitIndices(def.name, source, train, test, rng);
     const size = source.featureShape.reduce((a, b) => a * b, 1);

@@ -32,7 +32,7 @@ export function gradientSimilarity(name: string, cosine: boolean, description: s
     output: 'scores',
     async run(ctx) {
       const info = await backendInfo(ctx.backend);
-      const features = openFeatures(ctx.inputs.features);
+      const features = openFeatures(ctx.inputs.features.dir);
       const { meta } = features;
       const writer = new ScoresWriter(ctx.outDir, meta.nTrain, features.targetIndex(), ctx.params.topK);
       try {

@@ -69,13 +69,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { defineStage } from '../pipeline/registry.ts';
+import { defineStage, type Artifact } from '../pipeline/registry.ts';
 import { backendInfo, initBackend } from '../lib/backend.ts';
 import { scoreInBlocks } from '../lib/attribution/blocked.ts';
 import { openFeatures, trainingMask } from '../lib/attribution/features.ts';
 import { ScoresWriter, writeJsonAtomic } from '../lib/attribution/scores.ts';
 import { solveRegularized, type SolveResult } from '../lib/attribution/regularized-solve.ts';
 import { softmaxHessian, softmaxLayerOf, solveWithHessian } from '../lib/attribution/softmax-hessian.ts';
+import { trainedOn } from './inputs.ts';
 
 export const HESSIANS = ['auto', 'softmax', 'margin'] as const;
 
@@ -100,8 +101,8 @@ const SOLVE_FILE = 'solve.json';
 /** solve.json: the solve plus which Hessian was used (and, under auto, why not softmax). */
 type InfluenceSolve = SolveResult & { hessian: 'softmax' | 'margin'; why?: string };
 
-function openChecked(artifact: Parameters<typeof openFeatures>[0], maxParams: number) {
-  const features = openFeatures(artifact);
+function openChecked(artifact: Artifact, maxParams: number) {
+  const features = openFeatures(artifact.dir);
   const { meta } = features;
   if (meta.projector.kind !== 'identity') {
     throw new Error(
@@ -134,7 +135,7 @@ export const influence = defineStage<InfluenceParams>({
     const features = openChecked(ctx.inputs.features, ctx.params.maxParams);
     const s = ctx.index;
     const p = features.probs()[s];
-    const mask = trainingMask(features, s);
+    const mask = trainingMask(features, s, trainedOn(ctx.inputs.features));
     const out = join(ctx.outDir, X_FILE);
     const { hessian } = ctx.params;
     const layer = hessian === 'margin' ? undefined : softmaxLayerOf(features, s);

@@ -27,15 +27,14 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, type Metrics } from '../pipeline/registry.ts';
 import { KNOBS, MASKS, SCORES } from '../lib/artifacts.ts';
-import { findDataset } from '../lib/data/index.ts';
 import { ldsPerTarget, subsetPredictions } from '../lib/evaluation/linear-datamodeling.ts';
-import { checkSameDataset } from '../lib/evaluation/lineage.ts';
 import { readNpy, writeNpy } from '../lib/io/npy.ts';
 import { pearson } from '../lib/linalg/index.ts';
 import { knobPredictions } from '../lib/knobs/draws.ts';
-import { centerSlopes, knobOutcomes, masksOfModels, writeKnobReport } from '../lib/knobs/evaluate.ts';
+import { centerSlopes, writeKnobReport } from '../lib/knobs/evaluate.ts';
 import { KnobError } from '../lib/knobs/groups.ts';
 import { Rng } from '../lib/random/rng.ts';
+import { checkSameDataset, findDataset, knobOutcomesOf, masksOf } from './inputs.ts';
 
 export const knobPredictParams = z.strictObject({
   bootstrap: z.number().int().min(0).default(1000).describe('bootstrap resamples of the targets for the interval of the mean'),
@@ -63,14 +62,14 @@ export const knobPredict = defineStage<KnobPredictParams>({
     const tau = readNpy(join(scores.dir, SCORES.scores));
     const [T, n] = tau.shape;
     const targetIndex = readNpy(join(scores.dir, SCORES.targetIndex)).data as Int32Array;
-    const outcomes = knobOutcomes(models, targetIndex, 'knob-predict');
+    const outcomes = knobOutcomesOf(models, targetIndex, 'knob-predict');
     const { draws } = outcomes;
     if (draws.nTrain !== n) throw new KnobError(`knob-predict: the scores cover ${n} train examples but the knob masks ${draws.nTrain}: not the same data set`);
     const K = draws.count;
     const d = draws.d;
     const { predictions, groupSums } = knobPredictions(draws, tau.data as Float32Array, T);
 
-    const masks = readNpy(join(masksOfModels(models, 'knob-predict').dir, MASKS.masks)).data as Uint8Array;
+    const masks = readNpy(join(masksOf(models, 'knob-predict', 'train it on a subsets stage with knobs').dir, MASKS.masks)).data as Uint8Array;
     const realized = ldsPerTarget(subsetPredictions(tau.data as Float32Array, T, n, masks, K), outcomes.truth, T, K);
     const spearmanRealized = realized.lds.reduce((s, v) => s + v, 0) / Math.max(T, 1);
 
@@ -101,7 +100,7 @@ export const knobPredict = defineStage<KnobPredictParams>({
         slopes,
         targetIndex,
         draws,
-        data: findDataset(models),
+        dataDir: findDataset(models).dir,
         bootstrap: ctx.params.bootstrap,
         ci: ctx.params.ci,
         rng: Rng.from(ctx.seed, 'bootstrap'),

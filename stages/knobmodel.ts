@@ -22,13 +22,12 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage } from '../pipeline/registry.ts';
 import { resolveTargets, targetsParams } from '../lib/attribution/featurize.ts';
-import { findDataset } from '../lib/data/index.ts';
-import { checkSameDataset } from '../lib/evaluation/lineage.ts';
 import { writeNpy } from '../lib/io/npy.ts';
-import { knobOutcomes, testCount, writeKnobReport } from '../lib/knobs/evaluate.ts';
+import { testCount, writeKnobReport } from '../lib/knobs/evaluate.ts';
 import { KnobError } from '../lib/knobs/groups.ts';
 import { fitKnobModel, type FeatureMap } from '../lib/knobs/regress.ts';
 import { Rng } from '../lib/random/rng.ts';
+import { checkSameDataset, findDataset, knobOutcomesOf } from './inputs.ts';
 
 export const knobmodelParams = z.strictObject({
   model: z.enum(['auto', 'linear', 'quadratic']).default('auto').describe('feature map of θ; auto picks linear or quadratic per target by CV error'),
@@ -57,9 +56,9 @@ export const knobmodel = defineStage<KnobmodelParams>({
   async run(ctx) {
     const p = ctx.params;
     const { models, heldout } = ctx.inputs;
-    const targets = resolveTargets(p.targets, testCount(models), 'knobmodel');
+    const targets = resolveTargets(p.targets, testCount(models.dir), 'knobmodel');
     const T = targets.length;
-    const fit = knobOutcomes(models, targets, 'knobmodel');
+    const fit = knobOutcomesOf(models, targets, 'knobmodel');
     const K = fit.draws.count;
     const d = fit.draws.d;
 
@@ -71,7 +70,7 @@ export const knobmodel = defineStage<KnobmodelParams>({
     let seedsPerDraw: number;
     if (heldout) {
       checkSameDataset(models, 'models', heldout, 'heldout');
-      const ev = knobOutcomes(heldout, targets, 'knobmodel');
+      const ev = knobOutcomesOf(heldout, targets, 'knobmodel');
       if (ev.draws.meta.names.join('\u0000') !== fit.draws.meta.names.join('\u0000')) {
         throw new KnobError(`knobmodel: models have knobs [${fit.draws.meta.names.join(', ')}] but heldout [${ev.draws.meta.names.join(', ')}]`);
       }
@@ -138,7 +137,7 @@ export const knobmodel = defineStage<KnobmodelParams>({
         slopes: model.slopes,
         targetIndex: targets,
         draws: fit.draws,
-        data: findDataset(models),
+        dataDir: findDataset(models).dir,
         bootstrap: p.bootstrap,
         ci: p.ci,
         rng: Rng.from(ctx.seed, 'bootstrap'),

@@ -13,27 +13,18 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Artifact } from '../pipeline/registry.ts';
 import { defineStage } from '../pipeline/registry.ts';
 import { LDS, MASKS, MODELS, SCORES } from '../lib/artifacts.ts';
-import { checkSameDataset } from '../lib/evaluation/lineage.ts';
 import { ldsPerTarget, marginsPerMask, subsetPredictions, summarize } from '../lib/evaluation/linear-datamodeling.ts';
 import { readNpy, writeNpy } from '../lib/io/npy.ts';
 import { Rng } from '../lib/random/rng.ts';
+import { checkSameDataset, masksOf } from './inputs.ts';
 
 export const ldsParams = z.strictObject({
   bootstrap: z.number().int().min(0).default(1000).describe('bootstrap resamples of the targets for the interval (ldsLow, ldsHigh); 0 turns it off'),
   ci: z.number().gt(0).lt(1).default(0.95).describe('coverage of the bootstrap interval'),
 });
 export type LdsParams = z.infer<typeof ldsParams>;
-
-function masksOf(models: Artifact): Artifact {
-  const masks = models.inputs.masks;
-  if (!masks || masks.kind !== 'masks') {
-    throw new Error(`lds: the models input (${models.stageKind} ${models.hash.slice(0, 12)}) has no "masks" input; train it on a subsets stage`);
-  }
-  return masks;
-}
 
 function expect2d(name: string, shape: number[]): [number, number] {
   if (shape.length !== 2) throw new Error(`lds: ${name} should be 2-d, got shape ${JSON.stringify(shape)}`);
@@ -54,7 +45,7 @@ export const lds = defineStage<LdsParams>({
   async run(ctx) {
     const { scores, models } = ctx.inputs;
     checkSameDataset(scores, 'scores', models, 'models');
-    const masksArtifact = masksOf(models);
+    const masksArtifact = masksOf(models, 'lds');
 
     const tau = readNpy(join(scores.dir, SCORES.scores));
     const [nTargets, nTrain] = expect2d('scores.npy', tau.shape);

@@ -32,7 +32,6 @@ import type { FeaturesMeta } from '../lib/attribution/features.ts';
 import {
   chooseLayers,
   DIM_REQUIRED,
-  dataOf,
   datasetMeta,
   featurize,
   projectorFor,
@@ -45,6 +44,8 @@ import {
 import { writeJsonAtomic } from '../lib/attribution/scores.ts';
 import { NpyWriter, readNpy, readNpyChunks, readNpyHeader, rowsForBytes, writeNpy } from '../lib/io/npy.ts';
 import { loadModel } from '../lib/models/index.ts';
+import { MODEL_KINDS } from './extensions.ts';
+import { dataOf } from './inputs.ts';
 
 export const linearizeParams = z
   .strictObject({
@@ -71,7 +72,7 @@ interface Plan {
 }
 
 function plan(params: LinearizeParams, models: Artifact): Plan {
-  const meta = datasetMeta(dataOf(models, 'linearize'));
+  const meta = datasetMeta(dataOf(models, 'linearize').dir);
   const modelsMeta = JSON.parse(readFileSync(join(models.dir, MODELS.meta), 'utf8')) as { models: number };
   const targets = resolveTargets(params.targets, meta.nTest, 'linearize');
   return {
@@ -109,12 +110,12 @@ export const linearize = defineStage<LinearizeParams>({
     const info = await backendInfo(ctx.backend);
     const { params } = ctx;
     const models = ctx.inputs.models;
-    const data = dataOf(models, 'linearize');
+    const data = dataOf(models, 'linearize').dir;
     const meta = datasetMeta(data);
     const p = plan(params, models);
     const u = unitOf(p, params.chunk, ctx.index);
     const rows = u.part === 'train' ? readRows(data, 'train', [u.start, u.end]) : readRows(data, 'test', p.targets.subarray(u.start, u.end));
-    const net = loadModel(models, u.model);
+    const net = loadModel(ctx.registry.extensions(MODEL_KINDS), models.dir, u.model);
     let projector: ReturnType<typeof projectorFor>['projector'] | undefined;
     let phi: NpyWriter | undefined;
     try {
@@ -172,7 +173,7 @@ export const linearize = defineStage<LinearizeParams>({
       throw e;
     }
     writeNpy(join(ctx.outDir, FEATURES.targetIndex), p.targets);
-    const net = loadModel(models, 0);
+    const net = loadModel(ctx.registry.extensions(MODEL_KINDS), models.dir, 0);
     const { layers } = chooseLayers(net, params.grad_wrt);
     net.dispose();
     const meta: FeaturesMeta = {

@@ -26,7 +26,6 @@ import { backendInfo } from '../lib/backend.ts';
 import { scoreInBlocks } from '../lib/attribution/blocked.ts';
 import {
   DIM_REQUIRED,
-  dataOf,
   datasetMeta,
   featurize,
   projectorFor,
@@ -39,6 +38,8 @@ import {
 import { ScoresWriter, writeJsonAtomic } from '../lib/attribution/scores.ts';
 import { NpyWriter, readNpy, readNpyHeader, writeNpy } from '../lib/io/npy.ts';
 import { loadNetwork } from '../lib/models/index.ts';
+import { MODEL_KINDS } from './extensions.ts';
+import { dataOf, entryLabel } from './inputs.ts';
 
 export const tracinParams = z
   .strictObject({
@@ -70,7 +71,7 @@ function schedule(params: TracinParams, models: Artifact): Schedule {
   const meta = JSON.parse(readFileSync(join(models.dir, MODELS.meta), 'utf8')) as { models: number; checkpoints?: { epoch: number; lr: number }[] };
   const saved = (meta.checkpoints ?? []).map((c) => c.epoch);
   if (saved.length === 0) {
-    throw new Error(`tracin: the models (${models.stageKind} ${models.hash.slice(0, 12)}) saved no checkpoints; train them with \`checkpoints: [epochs]\` or \`checkpoints: {every: k}\``);
+    throw new Error(`tracin: the models (${entryLabel(models)}) saved no checkpoints; train them with \`checkpoints: [epochs]\` or \`checkpoints: {every: k}\``);
   }
   const epochs = params.checkpoints ?? saved;
   const missing = epochs.filter((e) => !saved.includes(e));
@@ -94,7 +95,7 @@ export const tracin = defineStage<TracinParams>({
     const info = await backendInfo(ctx.backend);
     const { params } = ctx;
     const models = ctx.inputs.models;
-    const data = dataOf(models, 'tracin');
+    const data = dataOf(models, 'tracin').dir;
     const meta = datasetMeta(data);
     const sched = schedule(params, models);
     const model = Math.floor(ctx.index / sched.epochs.length);
@@ -102,7 +103,7 @@ export const tracin = defineStage<TracinParams>({
     const dir = join(models.dir, MODELS.checkpointDir(model, epoch));
     const { lr } = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as { lr: number };
     const targets = resolveTargets(params.targets, meta.nTest, 'tracin');
-    const net = loadNetwork(dir);
+    const net = loadNetwork(ctx.registry.extensions(MODEL_KINDS), dir);
     const { projector, which } = projectorFor(net, projectorSpec(params.projector, ctx.hash, model), params.grad_wrt);
     const writers: NpyWriter[] = [];
     try {
@@ -140,7 +141,7 @@ export const tracin = defineStage<TracinParams>({
     await backendInfo(ctx.backend);
     const { params } = ctx;
     const models = ctx.inputs.models;
-    const meta = datasetMeta(dataOf(models, 'tracin'));
+    const meta = datasetMeta(dataOf(models, 'tracin').dir);
     const sched = schedule(params, models);
     const targets = resolveTargets(params.targets, meta.nTest, 'tracin');
     const S = sched.models;

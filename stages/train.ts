@@ -17,22 +17,24 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { defineStage, type Artifact } from '../pipeline/registry.ts';
+import { defineStage, type Artifact, type Extensions } from '../pipeline/registry.ts';
 import { MASKS, MODELS } from '../lib/artifacts.ts';
 import { initBackend } from '../lib/backend.ts';
 import { loadDataset } from '../lib/data/index.ts';
 import { writeJsonAtomic } from '../lib/io/json.ts';
 import { NpyWriter, readNpy, readNpyHeader, readNpyRows, writeNpy } from '../lib/io/npy.ts';
-import { createNetwork, evaluate, modelSchema } from '../lib/models/index.ts';
+import { createNetwork, evaluate, modelSchema, type ModelKindTable } from '../lib/models/index.ts';
 import { Rng } from '../lib/random/rng.ts';
 import { fit, fitSpec, type EpochReport } from '../lib/training/index.ts';
+import { MODEL_KINDS } from './extensions.ts';
 
 const checkpointSpec = z.union([z.array(z.number().int().positive()), z.strictObject({ every: z.number().int().positive() })]);
 
-export function trainParams() {
+/** The params schema over the model kinds registered in `models`. */
+export function trainParams(models: ModelKindTable) {
   return z
     .strictObject({
-      model: modelSchema().describe('the network: {kind: logreg | mlp | cnn | a plugin\'s kind, ...options}, or just the kind'),
+      model: modelSchema(models).describe('the network: {kind: logreg | mlp | cnn | a plugin\'s kind, ...options}, or just the kind'),
       fit: fitSpec.describe('the training recipe: epochs, batch size, optimizer, schedule, weight decay'),
       seeds: z.number().int().positive().default(1).describe('models trained per mask (different init and shuffling)'),
       checkpoints: checkpointSpec.optional().describe('epochs whose weights are kept for TracIn: a list, or {every: k}'),
@@ -85,9 +87,7 @@ export const train = defineStage<TrainParams>({
   version: '1',
   description: 'trains `seeds` models on each mask (logreg, mlp, cnn or a plugin model) and records every example\'s margin',
   equation: 'θ_m = fit(S_mask(m)); margins[m, i] = logit_y − logsumexp_{y′≠y} logit_y′ at θ_m; probs = σ(margins)',
-  get params() {
-    return trainParams();
-  },
+  params: (registry: Extensions) => trainParams(registry.extensions(MODEL_KINDS)),
   inputs: {
     data: { kinds: ['dataset'], description: 'the data set (train split to fit, both splits to score)' },
     masks: { kinds: ['masks'], description: 'which train examples each model sees' },
@@ -104,7 +104,7 @@ export const train = defineStage<TrainParams>({
     const { seeds, fit: recipe } = ctx.params;
     const mask = Math.floor(ctx.index / seeds);
     const seed = ctx.index % seeds;
-    const ds = loadDataset(ctx.inputs.data);
+    const ds = loadDataset(ctx.inputs.data.dir);
     const row = readNpyRows(join(ctx.inputs.masks.dir, MASKS.masks), mask, mask + 1).data as Uint8Array;
     if (row.length !== ds.meta.nTrain) {
       throw new Error(`train: masks have ${row.length} columns but the data set has ${ds.meta.nTrain} train examples (masks drawn from another data set?)`);
@@ -113,7 +113,7 @@ export const train = defineStage<TrainParams>({
     for (let i = 0; i < row.length; i++) if (row[i]) rows.push(i);
     if (rows.length === 0) throw new Error(`train: mask ${mask} is empty`);
 
-    const net = createNetwork(ctx.params.model, { featureShape: ds.meta.featureShape, classes: ds.meta.classes }, Rng.from(ctx.seed, 'init'));
+    const net = createNetwork(ctx.registry.extensions(MODEL_KINDS), ctx.params.model, { featureShape: ds.meta.featureShape, classes: ds.meta.classes }, Rng.from(ctx.seed, 'init'));
     const keep = new Set(checkpointEpochs(ctx.params.checkpoints, recipe.epochs));
     const checkpoints: { epoch: number; lr: number }[] = [];
     try {
@@ -173,7 +173,7 @@ export const train = defineStage<TrainParams>({
 
   async combine(ctx) {
     const backend = await initBackend(ctx.backend);
-    const ds = loadDataset(ctx.inputs.data);
+    const ds = loadDataset(ctx.inputs.data.dir);
     const { nTrain, nTest } = ds.meta;
     const count = ctx.count;
     const u = MODELS.unit;

@@ -15,7 +15,7 @@
  *
  * λ_s: `{relative: r}` (default r = 0.05) means r · mean diag(Φ_sᵀΦ_s), per model;
  * λ = 0 is the paper's unregularized estimator and breaks down as k approaches n
- * (DESIGN.md, "The math").
+ * (docs/design.md, "The math").
  *
  * Work: one unit per model computes X_s = Φ_s (Φ_sᵀΦ_s + λ_s I)⁻¹ ([n, k], by Cholesky,
  * or through the n × n system when k > n; lib/attribution/regularized-solve.ts). combine() then
@@ -61,11 +61,11 @@ export const trak = defineStage<TrakParams>({
   inputs: { features: { kinds: ['features'], description: 'projected gradients from linearize' } },
   output: 'scores',
   units(ctx) {
-    return openFeatures(ctx.inputs.features).meta.models;
+    return openFeatures(ctx.inputs.features.dir).meta.models;
   },
   async runUnit(ctx) {
     await initBackend(ctx.backend);
-    const features = openFeatures(ctx.inputs.features);
+    const features = openFeatures(ctx.inputs.features.dir);
     const s = ctx.index;
     const result: SolveResult = solveRegularized(features.trainPath(s), join(ctx.outDir, X_FILE), ctx.params.lambda);
     writeJsonAtomic(join(ctx.outDir, SOLVE_FILE), result);
@@ -75,7 +75,7 @@ export const trak = defineStage<TrakParams>({
   async combine(ctx) {
     const info = await backendInfo(ctx.backend);
     const { params } = ctx;
-    const features = openFeatures(ctx.inputs.features);
+    const features = openFeatures(ctx.inputs.features.dir);
     const { meta } = features;
     const S = meta.models;
     const q = meanOneMinusP(features.probs());

@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Artifact } from '../../pipeline/registry.ts';
 import { FEATURES, MASKS, MODELS } from '../artifacts.ts';
 import { readNpy, readNpyHeader, readNpyRows } from '../io/npy.ts';
 import type { ProjectorSpec } from '../projectors/types.ts';
@@ -28,7 +27,8 @@ export interface FeaturesMeta {
 }
 
 export interface FeaturesView {
-  artifact: Artifact;
+  /** The store entry. */
+  dir: string;
   meta: FeaturesMeta;
   /** Absolute paths of model s's arrays. */
   trainPath(s: number): string;
@@ -38,20 +38,21 @@ export interface FeaturesView {
   targetIndex(): Int32Array;
 }
 
-export function openFeatures(artifact: Artifact): FeaturesView {
-  const meta = JSON.parse(readFileSync(join(artifact.dir, FEATURES.meta), 'utf8')) as FeaturesMeta;
+/** The features artifact in store entry `dir`. */
+export function openFeatures(dir: string): FeaturesView {
+  const meta = JSON.parse(readFileSync(join(dir, FEATURES.meta), 'utf8')) as FeaturesMeta;
   const view: FeaturesView = {
-    artifact,
+    dir,
     meta,
-    trainPath: (s) => join(artifact.dir, FEATURES.train(s)),
-    targetsPath: (s) => join(artifact.dir, FEATURES.targets(s)),
+    trainPath: (s) => join(dir, FEATURES.train(s)),
+    targetsPath: (s) => join(dir, FEATURES.targets(s)),
     probs() {
-      const p = readNpy(join(artifact.dir, FEATURES.probsTrain));
+      const p = readNpy(join(dir, FEATURES.probsTrain));
       const [S, n] = p.shape;
       const data = p.data as Float32Array;
       return Array.from({ length: S }, (_, s) => data.subarray(s * n, (s + 1) * n));
     },
-    targetIndex: () => readNpy(join(artifact.dir, FEATURES.targetIndex)).data as Int32Array,
+    targetIndex: () => readNpy(join(dir, FEATURES.targetIndex)).data as Int32Array,
   };
   const h = readNpyHeader(view.trainPath(0));
   if (h.shape[0] !== meta.nTrain || h.shape[1] !== meta.k) {
@@ -68,19 +69,23 @@ export function meanOneMinusP(probs: Float32Array[]): Float32Array {
   return q;
 }
 
+/** The store entries of the models a features artifact was computed from and of the masks they were trained on. */
+export interface TrainedOn {
+  models: string;
+  masks: string;
+}
+
 /**
- * The train examples model s was trained on (1 = in its subset), read through
- * features → models → masks; undefined when the models were not trained on masks
- * (then every train example counts).
+ * The train examples model s was trained on (1 = in its subset): its row of the masks
+ * (models → maskOf.npy picks the row); undefined when the models were not trained on
+ * masks (then every train example counts).
  */
-export function trainingMask(features: FeaturesView, s: number): Uint8Array | undefined {
-  const models = features.artifact.inputs.models;
-  const masks = models?.inputs.masks;
-  if (!models || !masks) return undefined;
-  const maskOf = readNpy(join(models.dir, MODELS.maskOf)).data as Int32Array;
-  const row = readNpyRows(join(masks.dir, MASKS.masks), maskOf[s], maskOf[s] + 1);
+export function trainingMask(features: FeaturesView, s: number, trainedOn: TrainedOn | undefined): Uint8Array | undefined {
+  if (!trainedOn) return undefined;
+  const maskOf = readNpy(join(trainedOn.models, MODELS.maskOf)).data as Int32Array;
+  const row = readNpyRows(join(trainedOn.masks, MASKS.masks), maskOf[s], maskOf[s] + 1);
   if (row.data.length !== features.meta.nTrain) {
-    throw new Error(`${masks.dir}: masks cover ${row.data.length} train examples, the features ${features.meta.nTrain}`);
+    throw new Error(`${trainedOn.masks}: masks cover ${row.data.length} train examples, the features ${features.meta.nTrain}`);
   }
   return row.data as Uint8Array;
 }

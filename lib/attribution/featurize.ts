@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Artifact } from '../../pipeline/registry.ts';
 import { DATASET, type DatasetMeta } from '../artifacts.ts';
 import { tf } from '../backend.ts';
 import { NpyWriter, readNpyHeader, readNpyRows } from '../io/npy.ts';
@@ -55,15 +54,9 @@ export function projectorSpec(p: ProjectorParams, stageHash: string, model: numb
   return { kind: p.kind, dim: p.dim ?? 0, seed: p.shared ? base : base + 10_000 * model };
 }
 
-/** The data set a `models` artifact was trained on. */
-export function dataOf(models: Artifact, who: string): Artifact {
-  const data = models.inputs.data;
-  if (!data) throw new Error(`${who}: the models input (${models.stageKind} ${models.hash.slice(0, 12)}) has no "data" input to read examples from`);
-  return data;
-}
-
-export function datasetMeta(data: Artifact): DatasetMeta {
-  return JSON.parse(readFileSync(join(data.dir, DATASET.meta), 'utf8')) as DatasetMeta;
+/** dataset.json of the dataset artifact in store entry `dir`. */
+export function datasetMeta(dir: string): DatasetMeta {
+  return JSON.parse(readFileSync(join(dir, DATASET.meta), 'utf8')) as DatasetMeta;
 }
 
 /** Target indices into the test split, checked against its size. */
@@ -101,10 +94,10 @@ export interface Rows {
   y: Int32Array;
 }
 
-/** Rows of a split: a contiguous range [start, end), or gathered by index. */
-export function readRows(data: Artifact, split: 'train' | 'test', rows: Int32Array | [number, number]): Rows {
-  const xPath = join(data.dir, split === 'train' ? DATASET.xTrain : DATASET.xTest);
-  const yPath = join(data.dir, split === 'train' ? DATASET.yTrain : DATASET.yTest);
+/** Rows of a split of the dataset in store entry `dataDir`: a contiguous range [start, end), or gathered by index. */
+export function readRows(dataDir: string, split: 'train' | 'test', rows: Int32Array | [number, number]): Rows {
+  const xPath = join(dataDir, split === 'train' ? DATASET.xTrain : DATASET.xTest);
+  const yPath = join(dataDir, split === 'train' ? DATASET.yTrain : DATASET.yTest);
   const header = readNpyHeader(xPath);
   if (rows instanceof Int32Array && rows.length > 0 && rows.every((r, i) => r === rows[0] + i)) rows = [rows[0], rows[0] + rows.length];
   if (!(rows instanceof Int32Array)) {

@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Artifact } from '../../pipeline/registry.ts';
 import { DATASET, type DatasetMeta } from '../artifacts.ts';
 import { tf } from '../backend.ts';
 import { readNpy } from '../io/npy.ts';
@@ -26,31 +25,8 @@ export interface Dataset {
 
 const cache = new Map<string, Dataset>();
 
-/** The data set an artifact was made from: itself if it is one, else through `inputs.data` (or any input) upstream. */
-export function findDataset(artifact: Artifact): Artifact {
-  const seen = new Set<string>();
-  const walk = (a: Artifact): Artifact | undefined => {
-    if (a.kind === 'dataset') return a;
-    if (seen.has(a.hash)) return undefined;
-    seen.add(a.hash);
-    if (a.inputs.data) {
-      const hit = walk(a.inputs.data);
-      if (hit) return hit;
-    }
-    for (const input of Object.values(a.inputs)) {
-      const hit = walk(input);
-      if (hit) return hit;
-    }
-    return undefined;
-  };
-  const found = walk(artifact);
-  if (!found) throw new Error(`no dataset artifact upstream of ${artifact.stageKind} ${artifact.hash.slice(0, 12)}`);
-  return found;
-}
-
-/** Loads a dataset artifact (or the one upstream of `from`), by its store entry. */
-export function loadDataset(from: Artifact | string): Dataset {
-  const dir = typeof from === 'string' ? from : findDataset(from).dir;
+/** Loads a dataset artifact from its store entry. */
+export function loadDataset(dir: string): Dataset {
   let ds = cache.get(dir);
   if (!ds) {
     const meta = JSON.parse(readFileSync(join(dir, DATASET.meta), 'utf8')) as DatasetMeta;

@@ -1,11 +1,10 @@
 /**
  * Data sources: where the `dataset` stage gets its examples. A source is a plain object
- * registered in a module-level table (built-ins: mnist, fashion-mnist, iris, synthetic,
- * csv, npy); the `dataset` kind builds its params schema from this table when a config
- * is validated, so a plugin's source is as good as a built-in one.
- *
- * A plugin adds one with `registry.register('source', name, source)` (once
- * `bindSources(registry)` has run, which registerBuiltins does) or `registerSource(source)`.
+ * in a table of sources (name -> source): the registry's DATA_SOURCES table
+ * (stages/extensions.ts), which holds the built-ins (sources/index.ts) and a plugin's
+ * own. The functions here take that table as an argument; the `dataset` kind builds its
+ * params schema from it when a config is validated, so a plugin's source is as good as
+ * a built-in one.
  *
  * A source returns either one `pool` that the dataset stage splits at random into train
  * and test, or a `train` and a `test` part that are used as given (never mixed).
@@ -14,7 +13,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { ParamsError, type Registry } from '../../pipeline/registry.ts';
 
 /** Examples of one part of a source, row-major. */
 export interface SourcePart {
@@ -77,28 +75,21 @@ export interface DataSource<O extends { kind: string } = { kind: string }> {
 
 export class DataSourceError extends Error {}
 
-let table = new Map<string, DataSource<any>>();
-
-/** The live source table (the registry's 'source' collection once bound). */
-export function sourceTable(): Map<string, DataSource<any>> {
-  return table;
-}
-
-export function registerSource(source: DataSource<any>): void {
-  if (table.has(source.name)) throw new DataSourceError(`data source "${source.name}" is registered twice`);
-  table.set(source.name, source);
-}
-
 /**
- * Makes the registry's 'source' collection the table the dataset kind reads, with the
- * built-ins in it, so `registry.register('source', name, source)` adds a source.
+ * A mistake in the `source:` options that only reading the disk reveals (a file that
+ * does not exist), with the options path it sits at (e.g. ['source', 'path']).
  */
-export function bindSources(registry: Registry): void {
-  const collection = registry.collection<DataSource<any>>('source');
-  if (collection === table) return;
-  for (const [name, source] of table) if (!collection.has(name)) collection.set(name, source);
-  table = collection;
+export class SourceFileError extends DataSourceError {
+  constructor(
+    message: string,
+    readonly path: readonly (string | number)[],
+  ) {
+    super(message);
+  }
 }
+
+/** The registered sources by name. */
+export type SourceTable = ReadonlyMap<string, DataSource<any>>;
 
 /** The discriminated union needs each schema to be an object whose `kind` is the literal name. */
 function checkKindLiteral(name: string, schema: unknown): void {
@@ -111,7 +102,7 @@ function checkKindLiteral(name: string, schema: unknown): void {
  * over the registered sources' option schemas. A bare string is shorthand for
  * `{kind: string}`, normalized before validation, so both spellings hash the same.
  */
-export function sourceSchema(): z.ZodType<{ kind: string }> {
+export function sourceSchema(table: SourceTable): z.ZodType<{ kind: string }> {
   for (const [name, s] of table) checkKindLiteral(name, s.options);
   const options = [...table.values()].map((s) => s.options) as unknown as z.ZodObject<{ kind: z.ZodLiteral<string> }>[];
   if (options.length === 0) throw new DataSourceError('no data source is registered');
@@ -120,7 +111,7 @@ export function sourceSchema(): z.ZodType<{ kind: string }> {
 }
 
 /** The source object for a `source:` value (shorthand string or object), parsed with defaults. */
-export function resolveSource(value: string | { kind: string }): { source: DataSource<any>; options: { kind: string } } {
+export function resolveSource(table: SourceTable, value: string | { kind: string }): { source: DataSource<any>; options: { kind: string } } {
   const raw = typeof value === 'string' ? { kind: value } : value;
   const source = table.get(raw.kind);
   if (!source) throw new DataSourceError(`unknown data source "${raw.kind}": expected one of ${[...table.keys()].join(', ')}`);
@@ -129,19 +120,21 @@ export function resolveSource(value: string | { kind: string }): { source: DataS
   return { source, options: parsed.data as { kind: string } };
 }
 
-const cache = new Map<string, Promise<LoadedSource>>();
+/** Loaded examples by source object (not by name: two registries may name different sources alike). */
+const cache = new WeakMap<DataSource<any>, Map<string, Promise<LoadedSource>>>();
 
 /** Loads a source, cached within the process (sources are read-only once loaded). */
-export function loadSource(value: string | { kind: string }, request: SourceRequest = {}): Promise<LoadedSource> {
-  const { source, options } = resolveSource(value);
+export function loadSource(table: SourceTable, value: string | { kind: string }, request: SourceRequest = {}): Promise<LoadedSource> {
+  const { source, options } = resolveSource(table, value);
   const key = source.cacheKey ? source.cacheKey(options, request) : JSON.stringify(options);
   if (key === undefined) return Promise.resolve(source.load(options, request)).then((s) => checkSource(source.name, s));
-  const full = `${source.name}\u0000${key}`;
-  let hit = cache.get(full);
+  const loaded = cache.get(source) ?? new Map<string, Promise<LoadedSource>>();
+  cache.set(source, loaded);
+  let hit = loaded.get(key);
   if (!hit) {
     hit = Promise.resolve(source.load(options, request)).then((s) => checkSource(source.name, s));
-    hit.catch(() => cache.delete(full));
-    cache.set(full, hit);
+    hit.catch(() => loaded.delete(key));
+    loaded.set(key, hit);
   }
   return hit;
 }
@@ -185,7 +178,7 @@ const fileDigests = new Map<string, string>();
 
 /**
  * sha256 of a file named in params, for the stage hash; memoized by (path, size, mtime)
- * so planning a large sweep reads each file once. Throws ParamsError when it is missing.
+ * so planning a large sweep reads each file once. Throws SourceFileError when it is missing.
  */
 export function fileFingerprint(key: string, path: string): string {
   const full = resolvePath(path);
@@ -194,7 +187,7 @@ export function fileFingerprint(key: string, path: string): string {
     stat = statSync(full);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ParamsError(`cannot read ${path}${full !== path ? ` (${full})` : ''}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, ['source', key]);
+    throw new SourceFileError(`cannot read ${path}${full !== path ? ` (${full})` : ''}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, ['source', key]);
   }
   const memo = `${full}\0${stat.size}\0${stat.mtimeMs}`;
   let digest = fileDigests.get(memo);

@@ -13,7 +13,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Artifact } from '../../pipeline/registry.ts';
 import { DATASET, MASKS, type DatasetMeta } from '../artifacts.ts';
 import { writeJsonAtomic } from '../io/json.ts';
 import { NpyWriter, readNpy, writeNpy } from '../io/npy.ts';
@@ -112,11 +111,14 @@ export interface KnobDraws {
   meta: KnobsMeta;
 }
 
-/** The knob draws of a masks artifact; a clear error when it is a plain subsets stage. */
-export function readKnobDraws(masks: Artifact, who: string): KnobDraws {
-  const path = (name: string) => join(masks.dir, name);
+/**
+ * The knob draws of the masks artifact in store entry `dir` (`label` names it in
+ * errors); a clear error when it is a plain subsets stage.
+ */
+export function readKnobDraws(dir: string, label: string, who: string): KnobDraws {
+  const path = (name: string) => join(dir, name);
   if (!existsSync(path(MASKS.theta)) || !existsSync(path(MASKS.inclusion))) {
-    throw new KnobError(`${who}: the masks (${masks.stageKind} ${masks.hash.slice(0, 12)}) have no knob settings (theta.npy): draw them with a subsets stage that has knobs:`);
+    throw new KnobError(`${who}: the masks (${label}) have no knob settings (theta.npy): draw them with a subsets stage that has knobs:`);
   }
   const json = JSON.parse(readFileSync(path(MASKS.meta), 'utf8')) as { count: number; nTrain: number; knobs: KnobsMeta };
   const theta = readNpy(path(MASKS.theta));

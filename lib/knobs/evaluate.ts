@@ -12,15 +12,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Artifact, Metrics } from '../../pipeline/registry.ts';
 import { DATASET, KNOBS, MODELS, type DatasetMeta } from '../artifacts.ts';
 import { writeJsonAtomic } from '../io/json.ts';
 import { ldsPerTarget, marginsPerMask, summarize } from '../evaluation/linear-datamodeling.ts';
 import { readNpy, readNpyHeader, writeNpy } from '../io/npy.ts';
 import { pearson } from '../linalg/index.ts';
 import type { Rng } from '../random/rng.ts';
-import { readKnobDraws, type KnobDraws } from './draws.ts';
+import type { KnobDraws } from './draws.ts';
 import { KnobError } from './groups.ts';
+
+/** Numbers a person reads first (the engine stores them in the manifest): plain JSON values. */
+export type Metrics = Record<string, number | string | boolean | null>;
 
 /** A train stage over knob draws: θ of every draw and the seed-averaged margins of the targets. */
 export interface KnobOutcomes {
@@ -31,22 +33,16 @@ export interface KnobOutcomes {
   nTest: number;
 }
 
-export function masksOfModels(models: Artifact, who: string): Artifact {
-  const masks = models.inputs.masks;
-  if (!masks || masks.kind !== 'masks') throw new KnobError(`${who}: the models input (${models.stageKind} ${models.hash.slice(0, 12)}) has no "masks" input; train it on a subsets stage with knobs`);
-  return masks;
+/** Number of test examples the models in store entry `modelsDir` were scored on. */
+export function testCount(modelsDir: string): number {
+  return readNpyHeader(join(modelsDir, MODELS.marginsTest)).shape[1];
 }
 
-/** Number of test examples the models were scored on. */
-export function testCount(models: Artifact): number {
-  return readNpyHeader(join(models.dir, MODELS.marginsTest)).shape[1];
-}
-
-export function knobOutcomes(models: Artifact, targetIndex: Int32Array, who: string): KnobOutcomes {
-  const draws = readKnobDraws(masksOfModels(models, who), who);
-  const margins = readNpy(join(models.dir, MODELS.marginsTest));
+/** The models in store entry `modelsDir`, trained on the knob `draws`, as outcomes of the targets. */
+export function knobOutcomes(modelsDir: string, draws: KnobDraws, targetIndex: Int32Array, who: string): KnobOutcomes {
+  const margins = readNpy(join(modelsDir, MODELS.marginsTest));
   const [nModels, nTest] = margins.shape;
-  const maskOf = readNpy(join(models.dir, MODELS.maskOf)).data as Int32Array;
+  const maskOf = readNpy(join(modelsDir, MODELS.maskOf)).data as Int32Array;
   const bad = targetIndex.find((t) => t >= nTest);
   if (bad !== undefined) throw new KnobError(`${who}: target ${bad} is outside the ${nTest} test examples the models were scored on`);
   const { truth } = marginsPerMask(margins.data as Float32Array, nModels, nTest, maskOf, draws.count, targetIndex);
@@ -72,8 +68,8 @@ export interface KnobReport {
   slopes: Float64Array;
   targetIndex: Int32Array;
   draws: KnobDraws;
-  /** The data set (for the targets' classes in slopesByClass). */
-  data: Artifact;
+  /** Store entry of the data set (for the targets' classes in slopesByClass). */
+  dataDir: string;
   bootstrap: number;
   ci: number;
   rng: Rng;
@@ -84,10 +80,10 @@ export interface KnobReport {
 }
 
 /** Mean slope of every knob over the targets of each class, and how many targets each knob raises or lowers. */
-export function slopeSummary(slopes: Float64Array, T: number, names: string[], targetIndex: Int32Array, data: Artifact) {
+export function slopeSummary(slopes: Float64Array, T: number, names: string[], targetIndex: Int32Array, dataDir: string) {
   const d = names.length;
-  const meta = JSON.parse(readFileSync(join(data.dir, DATASET.meta), 'utf8')) as DatasetMeta;
-  const yTest = readNpy(join(data.dir, DATASET.yTest)).data as Int32Array;
+  const meta = JSON.parse(readFileSync(join(dataDir, DATASET.meta), 'utf8')) as DatasetMeta;
+  const yTest = readNpy(join(dataDir, DATASET.yTest)).data as Int32Array;
   const byClass: Record<string, { targets: number; slopes: Record<string, number> }> = {};
   for (let j = 0; j < T; j++) {
     const c = yTest[targetIndex[j]];
@@ -120,7 +116,7 @@ export function writeKnobReport(outDir: string, r: KnobReport, log: (line: strin
     if (!Number.isNaN(v)) pearsonSum += v;
   }
   if (draws.meta.mode === 'mixture') centerSlopes(r.slopes, T, d);
-  const summary = slopeSummary(r.slopes, T, names, r.targetIndex, r.data);
+  const summary = slopeSummary(r.slopes, T, names, r.targetIndex, r.dataDir);
 
   writeNpy(join(outDir, KNOBS.predictions), Float32Array.from(r.predictions), [T, K]);
   writeNpy(join(outDir, KNOBS.truth), Float32Array.from(r.truth), [T, K]);

@@ -3,7 +3,7 @@
  *
  *     A X = B   ⇔   L Y = B,  Lᵀ X = Y          (A = L Lᵀ)
  *
- * and the ridge systems attribution needs (TRAK, DESIGN.md "The math"):
+ * and the ridge systems attribution needs (TRAK, docs/design.md "The math"):
  *
  *     X = (G + λI)⁻¹ B,    λ absolute, or {relative: r} → λ = r · mean diag(G)
  *

@@ -1,10 +1,11 @@
 /**
- * Networks: the model-kind table (extension point 'model'), the built-in sequential
- * networks, saving/loading (tfjs model.json + weights.bin) and the margin.
+ * Networks: model kinds (the functions take the table of registered kinds), the
+ * built-in sequential networks, saving/loading (tfjs model.json + weights.bin) and the
+ * margin.
  */
 export type { LinearLayerInfo, MarginFn, Network, TappedForward } from './types.ts';
-export { bindModelKinds, cnn, createNetwork, listCheckpoints, loadModel, loadNetwork, logreg, mlp, modelKinds, modelSchema, ModelError, registerModelKind } from './kinds.ts';
-export type { Checkpoint, DataShape, ModelKind } from './kinds.ts';
+export { builtinModelKinds, cnn, createNetwork, listCheckpoints, loadModel, loadNetwork, logreg, mlp, modelSchema, ModelError } from './kinds.ts';
+export type { Checkpoint, DataShape, ModelKind, ModelKindTable } from './kinds.ts';
 export { crossEntropy, evaluate, margin } from './margin.ts';
 export type { Evaluation } from './margin.ts';
 export { im2col, SequentialNetwork } from './sequential.ts';

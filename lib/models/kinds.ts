@@ -1,9 +1,9 @@
 /**
- * Model kinds: the `model:` of a train recipe. A module-level table (extension point
- * 'model') that the train kind's params schema is built from at validation time;
- * built-ins logreg, mlp, cnn. A plugin registers `{name, description, params, create}`
- * with `registry.register('model', name, kind)` (after `bindModelKinds(registry)`,
- * which registerBuiltins does) or `registerModelKind(kind)`.
+ * Model kinds: the `model:` of a train recipe. The functions here take the table of
+ * registered kinds (the registry's MODEL_KINDS, stages/extensions.ts), from which the
+ * train kind's params schema is built at validation time; built-ins logreg, mlp, cnn.
+ * A plugin registers `{name, description, params, create}` with
+ * `registry.register(MODEL_KINDS, name, kind)`.
  *
  *   logreg: logits = x W + b                       (multi-class logistic regression)
  *   mlp:    dense(h_1, act) … dense(h_k, act), dense(classes)
@@ -13,7 +13,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Artifact, Registry } from '../../pipeline/registry.ts';
 import { MODELS } from '../artifacts.ts';
 import type { Rng } from '../random/rng.ts';
 import { readNetworkFiles } from './io.ts';
@@ -116,24 +115,11 @@ export const cnn: ModelKind<z.infer<typeof cnnParams>> = {
   },
 };
 
-let table = new Map<string, ModelKind<any>>([logreg, mlp, cnn].map((k) => [k.name, k]));
+/** The built-in model kinds, in the order `attrib kinds` lists them. */
+export const builtinModelKinds: readonly ModelKind<any>[] = [logreg, mlp, cnn];
 
-export function modelKinds(): Map<string, ModelKind<any>> {
-  return table;
-}
-
-export function registerModelKind(kind: ModelKind<any>): void {
-  if (table.has(kind.name)) throw new ModelError(`model kind "${kind.name}" is registered twice`);
-  table.set(kind.name, kind);
-}
-
-/** Makes the registry's 'model' collection the live table, with the built-ins in it. */
-export function bindModelKinds(registry: Registry): void {
-  const collection = registry.collection<ModelKind<any>>('model');
-  if (collection === table) return;
-  for (const [name, kind] of table) if (!collection.has(name)) collection.set(name, kind);
-  table = collection;
-}
+/** The registered model kinds by name. */
+export type ModelKindTable = ReadonlyMap<string, ModelKind<any>>;
 
 /** The discriminated union needs each schema to be an object whose `kind` is the literal name. */
 function checkKindLiteral(name: string, schema: unknown): void {
@@ -142,7 +128,7 @@ function checkKindLiteral(name: string, schema: unknown): void {
 }
 
 /** Schema of `model:`: a discriminated union over the registered kinds, read at validation time. A bare string is shorthand for {kind}. */
-export function modelSchema(): z.ZodType<{ kind: string }> {
+export function modelSchema(table: ModelKindTable): z.ZodType<{ kind: string }> {
   for (const [name, k] of table) checkKindLiteral(name, k.params);
   const options = [...table.values()].map((k) => k.params) as unknown as z.ZodObject<{ kind: z.ZodLiteral<string> }>[];
   const union = z.discriminatedUnion('kind', options as [z.ZodObject<{ kind: z.ZodLiteral<string> }>]);
@@ -150,14 +136,17 @@ export function modelSchema(): z.ZodType<{ kind: string }> {
 }
 
 /** A freshly initialized network of a model spec (`{kind, ...}`) for a data shape. */
-export function createNetwork(spec: { kind: string; [option: string]: unknown }, shape: DataShape, init: Rng): Network {
+export function createNetwork(table: ModelKindTable, spec: { kind: string; [option: string]: unknown }, shape: DataShape, init: Rng): Network {
   const kind = table.get(spec.kind);
   if (!kind) throw new ModelError(`unknown model kind "${spec.kind}": expected one of ${[...table.keys()].join(', ')}`);
   return kind.create(kind.params.parse(spec), shape, init);
 }
 
-/** Loads a network saved by Network.save (a model/ or checkpoints/<epoch>/ folder). */
-export function loadNetwork(dir: string): Network {
+/**
+ * Loads a network saved by Network.save (a model/ or checkpoints/<epoch>/ folder). A kind
+ * in `table` with its own restore() rebuilds it; otherwise its topology's blocks do.
+ */
+export function loadNetwork(table: ModelKindTable, dir: string): Network {
   const { json, weights } = readNetworkFiles<Topology>(dir);
   const topology = json.modelTopology;
   const kind = table.get(topology.kind);
@@ -166,10 +155,9 @@ export function loadNetwork(dir: string): Network {
   return new SequentialNetwork(topology, weights);
 }
 
-/** Model m of a `models` artifact (m = mask · seeds + seed). */
-export function loadModel(models: Artifact | string, m: number): Network {
-  const dir = typeof models === 'string' ? models : models.dir;
-  return loadNetwork(join(dir, MODELS.modelDir(m)));
+/** Model m of a `models` artifact in store entry `dir` (m = mask · seeds + seed). */
+export function loadModel(table: ModelKindTable, dir: string, m: number): Network {
+  return loadNetwork(table, join(dir, MODELS.modelDir(m)));
 }
 
 export interface Checkpoint {
@@ -180,9 +168,8 @@ export interface Checkpoint {
   dir: string;
 }
 
-/** The intermediate checkpoints of model m of a `models` artifact, by epoch (empty when none were kept). */
-export function listCheckpoints(models: Artifact | string, m: number): Checkpoint[] {
-  const base = typeof models === 'string' ? models : models.dir;
+/** The intermediate checkpoints of model m of the `models` artifact in `base`, by epoch (empty when none were kept). */
+export function listCheckpoints(base: string, m: number): Checkpoint[] {
   const root = join(base, 'units', String(m), 'checkpoints');
   if (!existsSync(root)) return [];
   return readdirSync(root)

@@ -1,5 +1,5 @@
 /**
- * Kronecker-factored projection (DESIGN.md "The math"; measured there as the best
+ * Kronecker-factored projection (docs/design.md "The math"; measured there as the best
  * projector for LDS per second). For layer l with per-example gradient
  * G = Σ_p a_p ⊗ δ_p ([in, out]):
  *
@@ -12,7 +12,7 @@
  * a batched [k_in, P]·[P, k_out] matMul). Entries of P_l have variance 1/k and the
  * layers are independent, so E[φᵀφ'] = gᵀg' as for a dense projection. Summing over
  * layers rather than concatenating per-layer blocks scored much higher LDS (0.64 vs
- * 0.48 on MNIST, DESIGN.md).
+ * 0.48 on MNIST, docs/design.md).
  *
  * The split k = k_in·k_out of each layer (factorize below) maximizes the projection's
  * rank min(k_in, in)·min(k_out, out) (a factor wider than its side only wastes dims),

@@ -7,7 +7,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { CommandExtension, CommandTools } from '../cli.ts';
+import type { CommandExtension, CommandTools } from './types.ts';
 import { loadSource } from '../load.ts';
 import { loadPlugins } from '../plugins.ts';
 import { table } from '../record.ts';
@@ -29,9 +29,9 @@ export async function loadConfigPlugins(registry: Registry, config: string, tool
 }
 
 /** The params of a kind as rows, or the reason they cannot be read. */
-function paramRows(kind: StageKind): { rows: ParamDoc[] } | { error: string } {
+function paramRows(kind: StageKind, registry: Registry): { rows: ParamDoc[] } | { error: string } {
   try {
-    return { rows: describeParams(paramsJsonSchema(kind)) };
+    return { rows: describeParams(paramsJsonSchema(kind, registry)) };
   } catch (e) {
     return { error: e instanceof Error ? e.message : String(e) };
   }
@@ -43,7 +43,7 @@ function defaultText(row: ParamDoc): string {
 }
 
 /** `attrib kinds NAME`, as text. */
-export function renderKind(kind: StageKind): string {
+export function renderKind(kind: StageKind, registry: Registry): string {
   const out: string[] = [];
   out.push(`${kind.name} (version ${kind.version}) -> ${kind.output}`);
   out.push(kind.description);
@@ -55,7 +55,7 @@ export function renderKind(kind: StageKind): string {
     out.push(indent(table([['input', 'artifact', 'description'], ...rows])));
   }
   out.push('', `output: ${kind.output}`);
-  const params = paramRows(kind);
+  const params = paramRows(kind, registry);
   if ('error' in params) {
     out.push('', `params: cannot be read (${params.error})`);
   } else if (params.rows.length === 0) {
@@ -161,7 +161,7 @@ export function renderReference(registry: Registry): string {
       out.push('Inputs: none.', '');
     }
     out.push(`Output: \`${kind.output}\`. Version ${kind.version}. ${hasUnits(kind) ? 'Runs as work units (resumable unit by unit).' : 'Runs in one step.'}`, '');
-    const params = paramRows(kind);
+    const params = paramRows(kind, registry);
     if ('error' in params) out.push(`Params: cannot be read (${params.error}).`);
     else if (params.rows.length === 0) out.push('Params: none.');
     else out.push(mdParams(params.rows));
@@ -192,7 +192,7 @@ export const kindsCommand: CommandExtension = {
           const known = [...tools.registry.stages.keys()].join(', ');
           tools.fail(`no stage kind named "${name}" (known: ${known || 'none'})`);
         }
-        tools.print(renderKind(kind));
+        tools.print(renderKind(kind, tools.registry));
       });
   },
 };

@@ -12,7 +12,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { CommandExtension, CommandTools } from '../cli.ts';
+import type { CommandExtension, CommandTools } from './types.ts';
 import type { Registry } from '../registry.ts';
 import { configJsonSchema } from '../schema.ts';
 import { loadConfigPlugins } from './kinds.ts';

@@ -7,6 +7,7 @@ import test from 'ava';
 import { initBackend, tf } from '../../lib/backend.ts';
 import { margin } from '../../lib/models/margin.ts';
 import { createNetwork } from '../../lib/models/index.ts';
+import { builtinModels } from '../helpers/builtins.ts';
 import { Rng } from '../../lib/random/rng.ts';
 import { checkNetwork } from './grad-reference.ts';
 import { toyMlp } from './toy-network.ts';
@@ -37,7 +38,7 @@ for (const [title, spec, featureShape] of [
 ] as const) {
   test(`${title}: batched factors = per-example loop = finite differences`, async (t) => {
     await initBackend(process.env.ATTRIB_TEST_BACKEND ?? 'wasm');
-    const net = createNetwork(spec as unknown as { kind: string }, { featureShape: [...featureShape], classes: 4 }, Rng.from('grad-net', title));
+    const net = createNetwork(builtinModels(), spec as unknown as { kind: string }, { featureShape: [...featureShape], classes: 4 }, Rng.from('grad-net', title));
     const rng = Rng.from('grad-data', title);
     const size = featureShape.reduce((a, b) => a * b, 1);
     const x = tf.tensor(rng.fillNormal(new Float32Array(5 * size)), [5, ...featureShape]);

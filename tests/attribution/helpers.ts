@@ -6,13 +6,14 @@
 import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Artifact, StageHash, StageKind } from '../../pipeline/registry.ts';
-import { hasUnits } from '../../pipeline/registry.ts';
+import { hasUnits, paramsSchema } from '../../pipeline/registry.ts';
 import { DATASET, FEATURES, MODELS, type DatasetMeta } from '../../lib/artifacts.ts';
 import { writeNpy } from '../../lib/io/npy.ts';
 import { createNetwork } from '../../lib/models/index.ts';
 import type { Network } from '../../lib/models/types.ts';
 import { Rng } from '../../lib/random/rng.ts';
 import { runStage, tempDir } from '../helpers/run-stage.ts';
+import { builtinModels, builtins } from '../helpers/builtins.ts';
 
 export interface HandFeatures {
   /** Per model, [n, k] row-major. */
@@ -195,10 +196,10 @@ export async function modelsArtifact(
 ): Promise<{ artifact: Artifact; networks: Network[] }> {
   const networks: Network[] = [];
   for (let s = 0; s < count; s++) {
-    const net = createNetwork(spec, { featureShape: d.featureShape, classes: d.classes }, Rng.from('hand-model', s));
+    const net = createNetwork(builtinModels(), spec, { featureShape: d.featureShape, classes: d.classes }, Rng.from('hand-model', s));
     await net.save(join(dir, MODELS.modelDir(s)));
     for (const c of checkpoints) {
-      const ck = createNetwork(spec, { featureShape: d.featureShape, classes: d.classes }, Rng.from('hand-checkpoint', s, c.epoch));
+      const ck = createNetwork(builtinModels(), spec, { featureShape: d.featureShape, classes: d.classes }, Rng.from('hand-checkpoint', s, c.epoch));
       const ckDir = join(dir, MODELS.checkpointDir(s, c.epoch));
       await ck.save(ckDir);
       writeFileSync(join(ckDir, 'checkpoint.json'), JSON.stringify(c));
@@ -227,7 +228,7 @@ export async function runInTwoPasses(kind: StageKind, run: { params?: unknown; i
   const staging = join(dir, '.staging-combine');
   mkdirSync(staging, { recursive: true });
   await kind.combine({
-    params: kind.params.parse(run.params ?? {}),
+    params: paramsSchema(kind, builtins()).parse(run.params ?? {}),
     inputs: run.inputs,
     hash: a.hash,
     seed: 0,
@@ -235,6 +236,7 @@ export async function runInTwoPasses(kind: StageKind, run: { params?: unknown; i
     dir,
     outDir: staging,
     log: () => {},
+    registry: builtins(),
     count: units,
     unitDir: (i) => join(dir, 'units', String(i)),
     unitOutcomes: [],

@@ -35,8 +35,8 @@ test('attrib kinds NAME shows inputs, output, params with types, defaults and de
   t.regex(r.stdout, /mode\s+"exact" \| "bernoulli"\s+exact/);
   // Every kind renders, and every param of every kind appears by its path.
   for (const kind of registry.stages.values()) {
-    const text = renderKind(kind);
-    for (const row of describeParams(paramsJsonSchema(kind))) t.true(text.includes(row.path), `${kind.name}: ${row.path}`);
+    const text = renderKind(kind, registry);
+    for (const row of describeParams(paramsJsonSchema(kind, registry))) t.true(text.includes(row.path), `${kind.name}: ${row.path}`);
   }
 });
 
@@ -127,8 +127,21 @@ test('a kind whose params cannot be read is shown as such, not a crash', (t) => 
     output: 'nothing',
     async run() {},
   });
-  t.regex(renderKind(broken), /params: cannot be read \(no model registered\)/);
   const registry = builtinRegistry();
+  t.regex(renderKind(broken, registry), /params: cannot be read \(no model registered\)/);
+  // The same for params built from the registry (as dataset and train build theirs).
+  const builtFromRegistry = defineStage({
+    name: 'broken-built',
+    version: '1',
+    description: 'a plugin kind whose params builder throws',
+    params: (): z.ZodType => {
+      throw new Error('no source registered');
+    },
+    inputs: {},
+    output: 'nothing',
+    async run() {},
+  });
+  t.regex(renderKind(builtFromRegistry, registry), /params: cannot be read \(no source registered\)/);
   registry.registerStage(broken);
   t.regex(renderKindList(registry), /^broken\s+-\s+nothing/m);
 });

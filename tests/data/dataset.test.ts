@@ -7,12 +7,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { Registry } from '../../pipeline/registry.ts';
+import { paramsSchema, Registry } from '../../pipeline/registry.ts';
 import { DATASET, type DatasetMeta } from '../../lib/artifacts.ts';
 import { dataset } from '../../stages/dataset.ts';
-import { bindSources, loadDataset, loadSource, sourceTable } from '../../lib/data/index.ts';
+import { loadDataset, loadSource as loadFrom, resolveSource, type DataSource } from '../../lib/data/index.ts';
 import { readNpy } from '../../lib/io/npy.ts';
+import { DATA_SOURCES } from '../../stages/extensions.ts';
+import { registerBuiltins } from '../../stages/index.ts';
 import { runStage } from '../helpers/run-stage.ts';
+import { builtins } from '../helpers/builtins.ts';
+
+/** A built-in source's examples. */
+const loadSource = (value: Parameters<typeof loadFrom>[1]) => loadFrom(builtins().extensions(DATA_SOURCES), value);
 
 const fixtures = fileURLToPath(new URL('../fixtures/data/', import.meta.url));
 const read = (dir: string, name: string) => readNpy(join(dir, name));
@@ -60,8 +66,8 @@ test('sizes a source cannot provide are clear errors', async (t) => {
   await t.throwsAsync(runStage(dataset, { params: { source: 'iris' } }), { message: /one pool of 150 examples: give both train and test/ });
   const csv = { kind: 'csv', train: join(fixtures, 'table.csv'), test: join(fixtures, 'table_test.csv'), label: 'kind', ignore: ['id'] };
   await t.throwsAsync(runStage(dataset, { params: { source: csv, train: 7 } }), { message: /has 6 train examples: cannot provide train 7/ });
-  t.throws(() => dataset.params.parse({ source: 'imagenet', train: 1, test: 1 }), { message: /Invalid discriminator value/ });
-  t.throws(() => dataset.params.parse({ source: { kind: 'mnist', path: 'x' }, train: 1, test: 1 }), { message: /Unrecognized key/ });
+  t.throws(() => paramsSchema(dataset, builtins()).parse({ source: 'imagenet', train: 1, test: 1 }), { message: /Invalid discriminator value/ });
+  t.throws(() => paramsSchema(dataset, builtins()).parse({ source: { kind: 'mnist', path: 'x' }, train: 1, test: 1 }), { message: /Unrecognized key/ });
 });
 
 test('normalization is fitted on train only and recorded', async (t) => {
@@ -173,22 +179,39 @@ test('synthetic: same options, same data; teacher and blobs', async (t) => {
   t.notDeepEqual(c.pool!.x.subarray(0, 10), a.pool!.x.subarray(0, 10));
 });
 
+/** A plugin's source: n copies of one example per class. */
+const constantSource: DataSource<{ kind: 'constant-test'; n: number }> = {
+  name: 'constant-test',
+  description: 'n copies of one example per class',
+  options: z.strictObject({ kind: z.literal('constant-test'), n: z.number().int().default(10) }),
+  load: (o) => ({
+    featureShape: [2],
+    classes: 2,
+    image: false,
+    pool: { x: Float32Array.from({ length: o.n * 2 }, (_, i) => (i >> 1) % 2), y: Int32Array.from({ length: o.n }, (_, i) => i % 2), n: o.n },
+  }),
+};
+
 test('a plugin source registered through the registry is accepted by the dataset schema', async (t) => {
   const registry = new Registry();
-  bindSources(registry);
-  t.is(registry.collection('source'), sourceTable());
-  registry.register('source', 'constant-test', {
-    name: 'constant-test',
-    description: 'n copies of one example per class',
-    options: z.strictObject({ kind: z.literal('constant-test'), n: z.number().int().default(10) }),
-    load: (o: { n: number }) => ({
-      featureShape: [2],
-      classes: 2,
-      image: false,
-      pool: { x: Float32Array.from({ length: o.n * 2 }, (_, i) => (i >> 1) % 2), y: Int32Array.from({ length: o.n }, (_, i) => i % 2), n: o.n },
-    }),
-  });
-  const a = await runStage(dataset, { params: { source: 'constant-test', train: 6, test: 4, normalize: 'none' } });
+  registerBuiltins(registry);
+  registry.register(DATA_SOURCES, 'constant-test', constantSource);
+  t.is(registry.extensions(DATA_SOURCES).get('constant-test'), constantSource);
+  const a = await runStage(dataset, { registry, params: { source: 'constant-test', train: 6, test: 4, normalize: 'none' } });
   t.is(meta(a.dir).source, 'constant-test');
   t.is(meta(a.dir).nTrain, 6);
+});
+
+test('a source registered in one registry is unknown in another in the same process', (t) => {
+  const a = new Registry();
+  const b = new Registry();
+  registerBuiltins(a);
+  registerBuiltins(b);
+  a.register(DATA_SOURCES, 'constant-test', constantSource);
+  t.true(a.extensions(DATA_SOURCES).has('constant-test'));
+  t.false(b.extensions(DATA_SOURCES).has('constant-test'));
+  const params = { source: 'constant-test', train: 6, test: 4 };
+  t.true(paramsSchema(dataset, a).safeParse(params).success);
+  t.throws(() => paramsSchema(dataset, b).parse(params), { message: /Invalid discriminator value/ });
+  t.throws(() => resolveSource(b.extensions(DATA_SOURCES), 'constant-test'), { message: /^unknown data source "constant-test": expected one of mnist, / });
 });

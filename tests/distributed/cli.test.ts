@@ -7,11 +7,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { attrib, tmp } from '../engine/helpers.ts';
-import { jobId, parseUnitJob } from '../../pipeline/distributed/jobs.ts';
-import { checkRedisUrl, redact } from '../../pipeline/distributed/redis.ts';
-import { arrayName, indexRanges, jobName, parseJobName, parseSqueue, shellQuote } from '../../pipeline/distributed/slurm.ts';
-import { bullmqExecutor } from '../../pipeline/executors/bullmq.ts';
-import { sbatchResourceArgs, slurmExecutor } from '../../pipeline/executors/slurm.ts';
+import { jobId, parseUnitJob } from '../../pipeline/executors/bullmq/jobs.ts';
+import { checkRedisUrl, redact } from '../../pipeline/executors/bullmq/redis.ts';
+import { findExecutor } from '../../pipeline/executors/index.ts';
+import { sbatchResourceArgs } from '../../pipeline/executors/slurm/index.ts';
+import { arrayName, indexRanges, jobName, parseJobName, parseSqueue, shellQuote } from '../../pipeline/executors/slurm/jobs.ts';
+import { Registry } from '../../pipeline/registry.ts';
 import type { StageHash } from '../../pipeline/registry.ts';
 import { CONFIG, PLUGIN } from './helpers.ts';
 
@@ -68,13 +69,14 @@ test('redis URLs: checked, and never shown with their password', (t) => {
 });
 
 test('the executor section: one block per executor, defaults, per-kind SLURM resources', (t) => {
-  const bull = bullmqExecutor.options!;
+  const registry = new Registry();
+  const bull = findExecutor('bullmq', registry)!.options!;
   t.like(bull.parse(undefined), { queue: 'attrib', prefix: 'attrib', attempts: 3 });
   t.like(bull.parse({ bullmq: { attempts: 5 }, slurm: { partition: 'gpu' } }), { attempts: 5, queue: 'attrib' });
   const typo = bull.safeParse({ bullmq: { attempt: 5 } });
   t.false(typo.success);
   t.false(bull.safeParse({ slrum: {} }).success, 'unknown blocks are errors');
-  const slurm = slurmExecutor.options!.parse({ slurm: { partition: 'cpu', time: '01:00:00', kinds: { train: { partition: 'gpu', gres: 'gpu:1', sbatchArgs: ['--exclusive'] } } } });
+  const slurm = findExecutor('slurm', registry)!.options!.parse({ slurm: { partition: 'cpu', time: '01:00:00', kinds: { train: { partition: 'gpu', gres: 'gpu:1', sbatchArgs: ['--exclusive'] } } } });
   t.deepEqual(sbatchResourceArgs(slurm), ['--partition=cpu', '--time=01:00:00']);
   t.deepEqual(sbatchResourceArgs({ ...slurm, ...slurm.kinds.train }), ['--partition=gpu', '--time=01:00:00', '--gres=gpu:1', '--exclusive']);
 });

@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmp } from '../engine/helpers.ts';
-import { command } from '../../pipeline/distributed/slurm.ts';
+import { command } from '../../pipeline/executors/slurm/jobs.ts';
 import { CONFIG, finished, runJson, sameStore, SLURM_BIN, slurmPath, slurmTest, spawnCli, unitFolders, unitLog, waitUntil } from './helpers.ts';
 
 const MINUTE = 60_000;

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { Registry, runConfig, type Executor, type ExecutorFactory, type RunEvent, type StageRunner, type StageToRun } from '../../index.ts';
+import { EXECUTORS, Registry, runConfig, type Executor, type ExecutorFactory, type RunEvent, type StageRunner, type StageToRun } from '../../index.ts';
 import { countUnits, finishStage, performTask } from '../../pipeline/task.ts';
 import type { StageHash } from '../../pipeline/registry.ts';
 import type { Manifest } from '../../pipeline/store.ts';
@@ -52,7 +52,7 @@ function dagExecutor(submitted: StageToRun[][]): ExecutorFactory {
 test('a stage runner gets every stage to compute up front, upstream first, and its manifests are the results', async (t) => {
   const submitted: StageToRun[][] = [];
   const registry = new Registry();
-  registry.register('executor', 'dag', dagExecutor(submitted));
+  registry.register(EXECUTORS, 'dag', dagExecutor(submitted));
   const runsDir = tmp();
   const events: RunEvent[] = [];
   const result = await runConfig(join(FIXTURES, 'toy.yaml'), { registry, runsDir, executor: 'dag', onEvent: (e) => events.push(e) });
@@ -94,7 +94,7 @@ test('a stage runner gets every stage to compute up front, upstream first, and i
 test('a stage the runner fails blocks its dependents, which it is not asked to wait for', async (t) => {
   const submitted: StageToRun[][] = [];
   const registry = new Registry();
-  registry.register('executor', 'dag', dagExecutor(submitted));
+  registry.register(EXECUTORS, 'dag', dagExecutor(submitted));
   const runsDir = tmp();
   const result = await runConfig(join(FIXTURES, 'toy.yaml'), { registry, runsDir, executor: 'dag', set: ['stages.squares.params.failAt=2'] });
   if (!result.ok) return t.fail(JSON.stringify(result.errors));

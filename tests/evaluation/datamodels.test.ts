@@ -9,6 +9,7 @@ import { readNpy } from '../../lib/io/npy.ts';
 import { lds } from '../../stages/lds.ts';
 import { Rng } from '../../lib/random/rng.ts';
 import { runStage, tempDir } from '../helpers/run-stage.ts';
+import { builtins } from '../helpers/builtins.ts';
 import { dataset, masksArtifact, modelsArtifact, randomMasks } from './fakes.ts';
 
 const nTrain = 50;
@@ -88,7 +89,7 @@ test('datamodels resumes after a kill: finished units are kept, the rest run, th
   const p = datamodels.params.parse(params);
   const outDir = tempDir();
   await datamodels.combine({
-    params: p, inputs: { models }, hash: whole.hash, seed: 0, backend: 'wasm', dir, outDir, log: () => {},
+    params: p, inputs: { models }, hash: whole.hash, seed: 0, backend: 'wasm', dir, outDir, log: () => {}, registry: builtins(),
     count: 3, unitDir: (i) => join(dir, 'units', String(i)), unitOutcomes: [],
   });
   t.deepEqual(readFileSync(join(outDir, SCORES.scores)), readFileSync(join(whole.dir, SCORES.scores)));

@@ -8,8 +8,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Artifact, Metrics, StageHash, StageKind, StageOutcome } from '../../pipeline/registry.ts';
-import { hasUnits } from '../../pipeline/registry.ts';
+import type { Artifact, Metrics, Registry, StageHash, StageKind, StageOutcome } from '../../pipeline/registry.ts';
+import { hasUnits, paramsSchema } from '../../pipeline/registry.ts';
+import { builtins } from './builtins.ts';
 
 export interface DirectRun {
   params?: unknown;
@@ -21,6 +22,8 @@ export interface DirectRun {
   /** Run only these units (to emulate a killed run); combine is skipped when set. */
   onlyUnits?: number[];
   log?: (message: string) => void;
+  /** Whose data sources and model kinds the stage sees (default: the built-in ones). */
+  registry?: Registry;
 }
 
 export function tempDir(prefix = 'attrib-test-'): string {
@@ -39,7 +42,8 @@ function moveContents(from: string, to: string): void {
 
 /** Runs `kind` and returns the Artifact a downstream stage would receive. */
 export async function runStage(kind: StageKind, run: DirectRun = {}): Promise<Artifact & { outcome: StageOutcome }> {
-  const params = kind.params.parse(run.params ?? {});
+  const registry = run.registry ?? builtins();
+  const params = paramsSchema(kind, registry).parse(run.params ?? {});
   const inputs = run.inputs ?? {};
   const seed = run.seed ?? 0;
   const hash = createHash('sha256')
@@ -55,6 +59,7 @@ export async function runStage(kind: StageKind, run: DirectRun = {}): Promise<Ar
     backend: process.env.ATTRIB_TEST_BACKEND ?? 'wasm',
     dir,
     log: run.log ?? (() => {}),
+    registry,
   };
   let outcome: StageOutcome = {};
   let units = 0;

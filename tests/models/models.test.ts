@@ -6,12 +6,15 @@
 import test from 'ava';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Registry } from '../../pipeline/registry.ts';
+import { paramsSchema, Registry } from '../../pipeline/registry.ts';
 import { initBackend, tf } from '../../lib/backend.ts';
 import { z } from 'zod';
-import { bindModelKinds, createNetwork, loadNetwork, margin, modelKinds, modelSchema, type DataShape, type Network } from '../../lib/models/index.ts';
+import { createNetwork, loadNetwork, margin, modelSchema, type DataShape, type ModelKind, type Network } from '../../lib/models/index.ts';
 import { Rng } from '../../lib/random/rng.ts';
+import { MODEL_KINDS } from '../../stages/extensions.ts';
+import { registerBuiltins } from '../../stages/index.ts';
 import { train } from '../../stages/train.ts';
+import { builtinModels } from '../helpers/builtins.ts';
 import { tempDir } from '../helpers/run-stage.ts';
 
 test.before(async () => {
@@ -116,7 +119,7 @@ test('margin = logit_y − logsumexp of the other logits, σ(margin) = softmax_y
 
 for (const { title, spec, featureShape } of SPECS) {
   test(`${title}: ∇θ f by tf.grad = by forwardTapped factors = by central differences`, (t) => {
-    const net = createNetwork(spec, { featureShape, classes: CLASSES }, Rng.from('models-test-init', title));
+    const net = createNetwork(builtinModels(), spec, { featureShape, classes: CLASSES }, Rng.from('models-test-init', title));
     const { x, y } = batch(featureShape, title);
     const byTf = gradsByTf(net, x, y);
     const byFactors = gradsByFactors(net, x, y);
@@ -149,7 +152,7 @@ for (const { title, spec, featureShape } of SPECS) {
 }
 
 test('cnn layers: conv inputs are im2col patches [B, H·W, k·k·cin + 1] with a bias column of ones', (t) => {
-  const net = createNetwork({ kind: 'cnn', channels: [3], kernel: 3, hidden: [] }, { featureShape: [4, 4, 2], classes: 2 }, Rng.from('shapes'));
+  const net = createNetwork(builtinModels(), { kind: 'cnn', channels: [3], kernel: 3, hidden: [] }, { featureShape: [4, 4, 2], classes: 2 }, Rng.from('shapes'));
   t.deepEqual(net.layers.map((l) => [l.kind, l.inDim, l.outDim]), [['conv2d', 18, 3], ['dense', 12, 2]]);
   t.deepEqual(net.tapShapes(5), [[5, 16, 3], [5, 1, 2]]);
   const x = tf.tensor(Float32Array.from({ length: 32 }, (_, i) => i + 1), [1, 4, 4, 2]);
@@ -168,9 +171,9 @@ test('cnn layers: conv inputs are im2col patches [B, H·W, k·k·cin + 1] with a
 test('initialization is seeded; save/load round-trips as tfjs model.json + weights.bin', async (t) => {
   const spec = { kind: 'cnn', channels: [2], hidden: [4] };
   const shape = { featureShape: [6, 6, 1], classes: 3 };
-  const a = createNetwork(spec, shape, Rng.from('init', 1));
-  const b = createNetwork(spec, shape, Rng.from('init', 1));
-  const c = createNetwork(spec, shape, Rng.from('init', 2));
+  const a = createNetwork(builtinModels(), spec, shape, Rng.from('init', 1));
+  const b = createNetwork(builtinModels(), spec, shape, Rng.from('init', 1));
+  const c = createNetwork(builtinModels(), spec, shape, Rng.from('init', 2));
   t.deepEqual(a.variables[0].dataSync(), b.variables[0].dataSync());
   t.notDeepEqual(a.variables[0].dataSync(), c.variables[0].dataSync());
   const dir = join(tempDir(), 'model');
@@ -180,32 +183,53 @@ test('initialization is seeded; save/load round-trips as tfjs model.json + weigh
   t.is(json.modelTopology.kind, 'cnn');
   t.deepEqual(json.weightsManifest[0].weights.map((w: { shape: number[] }) => w.shape), [[3, 3, 1, 2], [2], [18, 4], [4], [4, 3], [3]]);
   t.is(statSync(join(dir, 'weights.bin')).size, 4 * a.numParams);
-  const loaded = loadNetwork(dir);
+  const loaded = loadNetwork(builtinModels(), dir);
   const { x } = batch([6, 6, 1], 'roundtrip');
   t.deepEqual(loaded.logits(x).dataSync(), a.logits(x).dataSync());
   for (const n of [a, b, c, loaded]) n.dispose();
 });
 
 test('model schema: shorthand, defaults, unknown kinds, a cnn needs images, plugins', (t) => {
-  t.deepEqual(modelSchema().parse('mlp'), { kind: 'mlp', hidden: [128], activation: 'relu' });
-  t.like(modelSchema().parse({ kind: 'cnn' }), { channels: [16, 32], kernel: 3, pool: 2, hidden: [128] });
-  t.throws(() => modelSchema().parse({ kind: 'resnet' }), { message: /Invalid discriminator/ });
-  t.throws(() => modelSchema().parse({ kind: 'mlp', hiden: [3] }), { message: /Unrecognized key/ });
-  t.throws(() => modelSchema().parse({ kind: 'cnn', kernel: 4 }), { message: /odd kernel/ });
-  t.throws(() => createNetwork({ kind: 'cnn' }, { featureShape: [4], classes: 2 }, Rng.from(0)), { message: /needs image examples/ });
+  const modelSchemaOf = () => modelSchema(builtinModels());
+  t.deepEqual(modelSchemaOf().parse('mlp'), { kind: 'mlp', hidden: [128], activation: 'relu' });
+  t.like(modelSchemaOf().parse({ kind: 'cnn' }), { channels: [16, 32], kernel: 3, pool: 2, hidden: [128] });
+  t.throws(() => modelSchemaOf().parse({ kind: 'resnet' }), { message: /Invalid discriminator/ });
+  t.throws(() => modelSchemaOf().parse({ kind: 'mlp', hiden: [3] }), { message: /Unrecognized key/ });
+  t.throws(() => modelSchemaOf().parse({ kind: 'cnn', kernel: 4 }), { message: /odd kernel/ });
+  t.throws(() => createNetwork(builtinModels(), { kind: 'cnn' }, { featureShape: [4], classes: 2 }, Rng.from(0)), { message: /needs image examples/ });
   const registry = new Registry();
-  bindModelKinds(registry);
-  const mlp = modelKinds().get('mlp')!;
-  registry.register('model', 'wide-test', {
+  registerBuiltins(registry);
+  registry.register(MODEL_KINDS, 'wide-test', wideTest(registry));
+  t.true(registry.extensions(MODEL_KINDS).has('wide-test'));
+  // The train kind's schema is built from the registry's table when a config is validated.
+  t.like(paramsSchema(train, registry).parse({ model: 'wide-test', fit: { epochs: 1, batchSize: 8, optimizer: { kind: 'sgd', lr: 0.1 } } }), { model: { kind: 'wide-test' } });
+  const net = createNetwork(registry.extensions(MODEL_KINDS), { kind: 'wide-test' }, { featureShape: [3], classes: 2 }, Rng.from(0));
+  t.deepEqual(net.layers.map((l) => l.outDim), [64, 2]);
+  net.dispose();
+});
+
+/** A plugin's model kind: an mlp with one hidden layer of 64, built on the registry's mlp. */
+function wideTest(registry: Registry): ModelKind<{ kind: 'wide-test' }> {
+  const mlp = registry.extensions(MODEL_KINDS).get('mlp')!;
+  return {
     name: 'wide-test',
     description: 'an mlp with one hidden layer of 64',
     params: z.strictObject({ kind: z.literal('wide-test') }),
     create: (_s: unknown, shape: DataShape, init: Rng) => mlp.create({ kind: 'mlp', hidden: [64], activation: 'relu' }, shape, init),
+  };
+}
+
+test('a model kind registered in one registry is unknown in another in the same process', (t) => {
+  const a = new Registry();
+  const b = new Registry();
+  registerBuiltins(a);
+  registerBuiltins(b);
+  a.register(MODEL_KINDS, 'wide-test', wideTest(a));
+  t.false(b.extensions(MODEL_KINDS).has('wide-test'));
+  const params = { model: 'wide-test', fit: { epochs: 1, batchSize: 8, optimizer: { kind: 'sgd', lr: 0.1 } } };
+  t.true(paramsSchema(train, a).safeParse(params).success);
+  t.throws(() => paramsSchema(train, b).parse(params), { message: /Invalid discriminator/ });
+  t.throws(() => createNetwork(b.extensions(MODEL_KINDS), { kind: 'wide-test' }, { featureShape: [3], classes: 2 }, Rng.from(0)), {
+    message: 'unknown model kind "wide-test": expected one of logreg, mlp, cnn',
   });
-  t.true(modelKinds().has('wide-test'));
-  // The train kind's schema is built from the table when a config is validated.
-  t.like(train.params.parse({ model: 'wide-test', fit: { epochs: 1, batchSize: 8, optimizer: { kind: 'sgd', lr: 0.1 } } }), { model: { kind: 'wide-test' } });
-  const net = createNetwork({ kind: 'wide-test' }, { featureShape: [3], classes: 2 }, Rng.from(0));
-  t.deepEqual(net.layers.map((l) => l.outDim), [64, 2]);
-  net.dispose();
 });

@@ -6,7 +6,7 @@
 import test from 'ava';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Artifact, CombineContext, UnitKind } from '../../pipeline/registry.ts';
+import { paramsSchema, type Artifact, type CombineContext, type UnitKind } from '../../pipeline/registry.ts';
 import { MODELS } from '../../lib/artifacts.ts';
 import { initBackend, tf } from '../../lib/backend.ts';
 import { dataset } from '../../stages/dataset.ts';
@@ -16,6 +16,7 @@ import { evaluate, listCheckpoints, loadModel, loadNetwork } from '../../lib/mod
 import { subsets } from '../../stages/subsets.ts';
 import { train } from '../../stages/train.ts';
 import { runStage, tempDir } from '../helpers/run-stage.ts';
+import { builtinModels, builtins } from '../helpers/builtins.ts';
 
 const recipe = {
   model: { kind: 'mlp', hidden: [16] },
@@ -53,8 +54,8 @@ test('trains seeds × masks models and stores margins/probs [models × examples]
   t.like(meta, { models: 4, seeds: 2, masks: 2, nTrain: 200, nTest: 60 });
   t.is(meta.testAccuracy.length, 4);
   // The saved model reproduces the stored margins.
-  const net = loadModel(a, 3);
-  const ds = loadDataset(await data);
+  const net = loadModel(builtinModels(), a.dir, 3);
+  const ds = loadDataset((await data).dir);
   const x = tf.tensor(ds.xTest, [60, 5]);
   const again = evaluate(net, x, ds.yTest);
   t.true(again.margins.every((m, i) => Math.abs(m - margins[3 * 60 + i]) < 1e-4));
@@ -85,13 +86,13 @@ test('checkpoints keep the weights of chosen epochs with the learning rate used 
   t.true(c4.lr < c2.lr);
   const meta = JSON.parse(readFileSync(join(a.dir, MODELS.meta), 'utf8'));
   t.deepEqual(meta.checkpoints.map((c: { epoch: number }) => c.epoch), [2, 4]);
-  const listed = listCheckpoints(a, 1);
+  const listed = listCheckpoints(a.dir, 1);
   t.deepEqual(listed.map((c) => [c.epoch, c.lr, c.dir]), [[2, c2.lr, dir], [4, c4.lr, join(a.dir, MODELS.checkpointDir(1, 4))]]);
   t.deepEqual(listCheckpoints(a.dir, 0).length, 2);
-  const net = loadNetwork(dir);
+  const net = loadNetwork(builtinModels(), dir);
   t.is(net.numParams, 5 * 16 + 16 + 16 * 3 + 3);
   net.dispose();
-  t.throws(() => train.params.parse({ ...recipe, checkpoints: [5] }), { message: /after the last epoch/ });
+  t.throws(() => paramsSchema(train, builtins()).parse({ ...recipe, checkpoints: [5] }), { message: /after the last epoch/ });
 });
 
 test('a killed train stage resumes at the next unfinished model; finished models are not retrained', async (t) => {
@@ -111,12 +112,12 @@ test('a killed train stage resumes at the next unfinished model; finished models
   const missing = [0, 1, 2, 3].filter((i) => !finished(i));
   t.deepEqual(missing, [2, 3]);
   const resumed = await runStage(train, { params, inputs, dir, onlyUnits: missing, log });
-  const parsed = train.params.parse(params);
+  const parsed = paramsSchema(train, builtins()).parse(params);
   const staging = join(dir, '.staging-combine-test');
   mkdirSync(staging, { recursive: true });
   const ctx: CombineContext = {
     params: parsed, inputs, hash: resumed.hash, seed: 0, backend: process.env.ATTRIB_TEST_BACKEND ?? 'wasm', dir, outDir: staging,
-    log, count: 4, unitDir: (i) => join(dir, 'units', String(i)), unitOutcomes: [],
+    log, registry: builtins(), count: 4, unitDir: (i) => join(dir, 'units', String(i)), unitOutcomes: [],
   };
   const outcome = await (train as UnitKind).combine(ctx);
   for (const name of readdirSync(staging)) renameSync(join(staging, name), join(dir, name));

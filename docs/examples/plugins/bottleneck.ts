@@ -4,7 +4,7 @@
  * margin, per-example gradients and saving come with it); a network written from
  * scratch implements the `Network` interface of lib/models/types.ts instead.
  */
-import { z, type Registry } from 'attrib';
+import { MODEL_KINDS, z, type Registry } from 'attrib';
 
 const params = z.strictObject({
   kind: z.literal('bottleneck'),
@@ -13,18 +13,14 @@ const params = z.strictObject({
 });
 type Params = z.infer<typeof params>;
 
-interface ModelKind {
-  create(spec: object, shape: unknown, init: unknown): unknown;
-}
-
 export default function register(registry: Registry) {
-  const mlp = registry.collection<ModelKind>('model').get('mlp');
+  const mlp = registry.extensions(MODEL_KINDS).get('mlp');
   if (!mlp) throw new Error('the built-in model kinds are not registered');
-  registry.register('model', 'bottleneck', {
+  registry.register(MODEL_KINDS, 'bottleneck', {
     name: 'bottleneck',
     description: 'MLP width → bottleneck → width with relu, then a linear output',
     params,
-    create: (spec: Params, shape: unknown, init: unknown) =>
+    create: (spec: Params, shape, init) =>
       mlp.create({ kind: 'mlp', hidden: [spec.width, spec.bottleneck, spec.width], activation: 'relu' }, shape, init),
   });
 }

@@ -6,14 +6,14 @@
  *
  *   τ(x_j)_i = cos(x_j, x_i) · (+1 if y_i = y_j else −1)
  *
- * It reads the `dataset` artifact and writes a `scores` artifact (the layout in
- * lib/artifacts.ts), so every stage that takes scores (lds, reports) takes it.
+ * It reads the `dataset` artifact and writes a `scores` artifact (the file names in
+ * 'attrib/artifacts'), so every stage that takes scores (lds, reports) takes it.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineStage, z, type Registry } from 'attrib';
-import { DATASET, SCORES } from '../../../lib/artifacts.ts';
-import { readNpy, writeNpy } from '../../../lib/io/npy.ts';
+import { DATASET, SCORES } from 'attrib/artifacts';
+import { readNpy, writeNpy } from 'attrib/npy';
 
 const params = z.strictObject({
   targets: z.number().int().positive().optional().describe('score the first `targets` test examples (default: all)'),

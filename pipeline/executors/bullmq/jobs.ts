@@ -5,8 +5,8 @@
  * command line), never the queue's.
  */
 import { z } from 'zod';
-import { isStageHash } from '../hash.ts';
-import type { StageHash } from '../registry.ts';
+import { isStageHash } from '../../hash.ts';
+import type { StageHash } from '../../registry.ts';
 
 export const JOB_NAME = 'unit';
 export const DEFAULT_QUEUE = 'attrib';

@@ -2,7 +2,7 @@
  * `--executor bullmq --redis URL`: the coordinator (`attrib run`) puts every unit that is
  * not finished on a Redis queue (bullmq) and waits; `attrib worker --redis URL --runs DIR`
  * processes, on any machines that share the runs folder, take units off it and commit
- * them into the store (pipeline/commands/worker.ts). count, run() and combine() stay in
+ * them into the store (worker.ts). count, run() and combine() stay in
  * the coordinator's own worker threads: they are short next to the units, and combine
  * reads every unit anyway.
  *
@@ -18,17 +18,14 @@
  *   truth: a job is done when units/<i>/unit.json is there.
  */
 import { Queue, QueueEvents } from 'bullmq';
-import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { ExecutorSetupError, TaskError, type Executor, type ExecutorEnv, type ExecutorFactory, type TakesEveryUnit } from '../executor.ts';
-import { DEFAULT_PREFIX, DEFAULT_QUEUE, JOB_NAME, jobId, queueName, type UnitJob, type UnitProgress } from '../distributed/jobs.ts';
-import { awaitUnit, removeUnitLeftovers } from '../distributed/leftovers.ts';
-import { checkRedisUrl, connect, ping, redact, redisUrl, type Connection } from '../distributed/redis.ts';
-import { executorSection } from '../distributed/section.ts';
-import type { StageHash } from '../registry.ts';
-import type { Store } from '../store.ts';
-import type { Task, TaskHooks, TaskResult } from '../task.ts';
-import { localExecutor } from './local.ts';
+import { TaskError, type Executor, type TakesEveryUnit } from '../../executor.ts';
+import type { StageHash } from '../../registry.ts';
+import type { Store } from '../../store.ts';
+import type { Task, TaskHooks, TaskResult } from '../../task.ts';
+import { DEFAULT_PREFIX, DEFAULT_QUEUE, JOB_NAME, jobId, queueName, type UnitJob, type UnitProgress } from './jobs.ts';
+import { awaitUnit, removeUnitLeftovers } from './leftovers.ts';
+import { connect, ping, redact, type Connection } from './redis.ts';
 
 export const bullmqOptions = z.strictObject({
   /** Queue name; workers must be started with the same `--queue`. */
@@ -280,17 +277,3 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
     }
   }
 }
-
-export const bullmqExecutor: ExecutorFactory<BullmqOptions> = {
-  name: 'bullmq',
-  description: 'units go on a Redis queue (bullmq) that `attrib worker` processes serve from any machines sharing the runs folder; needs --redis URL',
-  options: executorSection('bullmq', bullmqOptions),
-  create(env: ExecutorEnv<BullmqOptions>) {
-    const url = redisUrl(env.cli?.redis);
-    if (!url) throw new ExecutorSetupError('the bullmq executor needs --redis URL (or ATTRIB_REDIS_URL in the environment)');
-    const problem = checkRedisUrl(url);
-    if (problem) throw new ExecutorSetupError(`--redis: ${problem}`);
-    // count, run() and combine() here: --jobs threads at most, and no more than this machine's cores.
-    return new BullmqExecutor(env.store, url, env.options, localExecutor.create({ ...env, jobs: Math.min(env.jobs, availableParallelism()) }));
-  },
-};

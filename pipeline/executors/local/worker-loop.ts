@@ -4,10 +4,10 @@
  * message is one task; logs and progress go back tagged with the task's id.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadPlugins } from './plugins.ts';
-import { Registry } from './registry.ts';
-import { Store } from './store.ts';
-import { performTask, type Task, type TaskResult } from './task.ts';
+import { loadPlugins } from '../../plugins.ts';
+import { Registry } from '../../registry.ts';
+import { Store } from '../../store.ts';
+import { performTask, type Task, type TaskResult } from '../../task.ts';
 
 export interface WorkerSetup {
   plugins: string[];

@@ -7,8 +7,8 @@
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StageHash } from '../registry.ts';
-import type { Store } from '../store.ts';
+import type { StageHash } from '../../registry.ts';
+import type { Store } from '../../store.ts';
 
 export function removeUnitLeftovers(store: Store, hash: StageHash, index: number): void {
   const prefix = `.staging-unit-${index}-`;

@@ -2,7 +2,7 @@
  * `--executor slurm`: the cluster runs the DAG. The coordinator submits every stage it
  * must compute up front, as jobs joined by `afterok` dependencies, and then only watches
  * (squeue and the store) to report progress; it can be stopped and started again, and
- * the jobs go on without it. Per stage (names in pipeline/distributed/slurm.ts):
+ * the jobs go on without it. Per stage (names in jobs.ts):
  *
  *   single-step stage:  finish job (`attrib unit <hash> finish`: run(), manifest)
  *                         --dependency=afterok:<finish jobs of its inputs>
@@ -31,74 +31,17 @@
  * Every job's script is written here, from this coordinator's config, and sbatch keeps a
  * copy: the plugins it loads are the config's, given as --plugin, never read from the store.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
-import { ExecutorSetupError, TaskError, type Executor, type ExecutorEnv, type ExecutorFactory, type StageHooks, type StageRunner, type StageToRun } from '../executor.ts';
-import { executorSection } from '../distributed/section.ts';
-import { arrayName, command, indexRanges, jobName, maxArraySize, onPath, queuedTasks, runsComment, shellQuote, type QueuedTask } from '../distributed/slurm.ts';
-import type { Registry, StageHash } from '../registry.ts';
-import type { Manifest, Store } from '../store.ts';
-import { countUnits, type Task, type TaskHooks, type TaskResult } from '../task.ts';
-
-/** What a stage's jobs ask SLURM for; `kinds:` overrides these keys per stage kind. */
-export const slurmResources = z.strictObject({
-  partition: z.string().min(1).optional(),
-  /** --time, e.g. "02:00:00" or "1-00:00:00". */
-  time: z.string().min(1).optional(),
-  /** --mem per node, e.g. "16G". */
-  mem: z.string().min(1).optional(),
-  /** --gres, e.g. "gpu:1" or "gpu:a100:1". */
-  gres: z.string().min(1).optional(),
-  cpusPerTask: z.number().int().positive().optional(),
-  account: z.string().min(1).optional(),
-  qos: z.string().min(1).optional(),
-  constraint: z.string().min(1).optional(),
-  /** Further sbatch arguments, as given (e.g. ["--exclusive"]). */
-  sbatchArgs: z.array(z.string()).optional(),
-  /** Shell lines run before attrib in each task (e.g. "module load cuda/12"). */
-  setup: z.array(z.string()).optional(),
-});
-export type SlurmResources = z.output<typeof slurmResources>;
-
-export const slurmOptions = slurmResources.extend({
-  /** The attrib command on the nodes (default: this node binary and this attrib's bin/attrib.js). */
-  command: z.array(z.string().min(1)).min(1).optional(),
-  /** Per stage kind (e.g. train: {gres: "gpu:1"}): the keys given replace the ones above for that kind's arrays. */
-  kinds: z.record(z.string(), slurmResources).default({}),
-  /** Times an array task tries its unit before it fails (and with it, its stage). */
-  attempts: z.number().int().min(1).default(3),
-  /** Seconds between the coordinator's squeue polls. */
-  poll: z.number().positive().default(5),
-  /** Seconds a stage's finish job may be out of squeue before its manifest shows in the store (a shared filesystem can lag). */
-  settle: z.number().min(0).default(10),
-  /** Folder for the tasks' output, on the shared filesystem (default: <runs>/slurm-logs; relative to the working directory). */
-  logs: z.string().min(1).optional(),
-});
-export type SlurmOptions = z.output<typeof slurmOptions>;
+import { TaskError, type Executor, type StageHooks, type StageRunner, type StageToRun } from '../../executor.ts';
+import type { StageHash } from '../../registry.ts';
+import type { Manifest, Store } from '../../store.ts';
+import type { Task, TaskHooks, TaskResult } from '../../task.ts';
+import { command, exec, jobName, queuedTasks, runsComment, sbatch, script, type QueuedTask } from './jobs.ts';
+import { sbatchResourceArgs, type ArraySpec, type SlurmOptions, type SlurmResources } from './options.ts';
 
 /** squeue may fail for a while (slurmctld restarting); give up after this long. */
 const SQUEUE_PATIENCE_MS = 10 * 60_000;
-
-/**
- * What a count job needs to submit its stage's array, written into its own command line
- * by the coordinator (so sbatch holds it; nothing is read from the runs folder).
- */
-export const arraySpec = z.strictObject({
-  /** The attrib command on the nodes. */
-  command: z.array(z.string()).min(1),
-  plugins: z.array(z.string()),
-  /** The array's `%` limit (--jobs), if any. */
-  limit: z.number().int().positive().optional(),
-  /** Resource arguments for sbatch (sbatchResourceArgs). */
-  sbatch: z.array(z.string()),
-  setup: z.array(z.string()),
-  /** The stage's log folder. */
-  logs: z.string(),
-  attempts: z.number().int().min(1),
-});
-export type ArraySpec = z.output<typeof arraySpec>;
 
 interface Waiter {
   hash: StageHash;
@@ -321,78 +264,6 @@ export class SlurmExecutor implements Executor, StageRunner {
   }
 }
 
-/**
- * Run by a stage's count job (`attrib slurm-expand`): counts the units, submits the
- * unfinished ones as job arrays (one per MaxArraySize block), and makes the stage's
- * finish job wait for them. Returns what it did, for the job's log.
- */
-export async function expandStage(registry: Registry, store: Store, hash: StageHash, spec: ArraySpec, hooks: TaskHooks): Promise<string> {
-  const count = await countUnits(registry, store, hash, hooks);
-  const done = new Set(store.finishedUnits(hash));
-  const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i));
-  const kind = store.readStage(hash)!.kind;
-  const arrays: string[] = [];
-  const max = await maxArraySize();
-  const blocks = new Map<number, number[]>();
-  for (const i of todo) {
-    const offset = Math.floor(i / max) * max;
-    let block = blocks.get(offset);
-    if (!block) blocks.set(offset, (block = []));
-    block.push(i - offset);
-  }
-  for (const [offset, tasks] of blocks) {
-    const attrib = [...spec.command, 'unit', hash];
-    const tail = ['--runs', store.runsDir, ...spec.plugins.flatMap((p) => ['--plugin', p])];
-    const n = spec.attempts;
-    const body = [
-      `unit=$((SLURM_ARRAY_TASK_ID + ${offset}))`,
-      'attempt=1',
-      `until ${attrib.map(shellQuote).join(' ')} "$unit" ${tail.map(shellQuote).join(' ')}; do`,
-      `  [ "$attempt" -ge ${n} ] && exit 1`,
-      '  attempt=$((attempt + 1))',
-      `  echo "attrib: unit $unit: attempt $attempt of ${n}" >&2`,
-      'done',
-    ];
-    const id = await sbatch(
-      [
-        `--job-name=${arrayName(hash, offset)}`,
-        `--comment=${runsComment(store.runsDir)}`,
-        `--array=${indexRanges(tasks)}${spec.limit ? `%${spec.limit}` : ''}`,
-        `--output=${join(spec.logs, '%A_%a.out')}`,
-        `--chdir=${store.runsDir}`,
-        ...spec.sbatch,
-      ],
-      script(spec.logs, `array-${offset}`, `units of store entry ${hash} (${kind}), one per array task (unit = task id + ${offset}), each tried up to ${n} times`, spec.setup, body),
-    );
-    arrays.push(id);
-  }
-  if (arrays.length) {
-    const finish = (await queuedTasks(store.runsDir)).filter((j) => j.hash === hash && j.role === 'finish');
-    if (finish.length === 0) hooks.log(`no finish job of ${hash.slice(0, 12)} is queued: run the coordinator again once the array is done`);
-    for (const f of finish) {
-      const r = await command('scontrol', ['update', `JobId=${f.arrayJobId}`, `Dependency=afterok:${arrays.join(':')}`], 60_000);
-      if (r.code !== 0) throw new Error(`scontrol update JobId=${f.arrayJobId} failed: ${(r.stderr || r.stdout).trim()}`);
-    }
-  }
-  return `${count} unit(s), ${todo.length} to run${arrays.length ? `: SLURM job array ${arrays.join(', ')}${spec.limit ? `, at most ${spec.limit} at once` : ''}` : ''}`;
-}
-
-/** Writes a job's batch script (sbatch keeps its own copy; this one is for people to read). */
-function script(dir: string, name: string, what: string, setup: string[], lines: string[]): string {
-  const path = join(dir, `${name}-${Date.now()}.sh`);
-  writeFileSync(path, ['#!/bin/sh', `# attrib: ${what}.`, ...setup, ...lines, ''].join('\n'), { mode: 0o755 });
-  return path;
-}
-
-const exec = (argv: string[]) => [`exec ${argv.map(shellQuote).join(' ')}`];
-
-async function sbatch(args: string[], scriptPath: string): Promise<string> {
-  const r = await command('sbatch', ['--parsable', ...args, scriptPath], 120_000);
-  const id = r.stdout.trim().split(';')[0]!;
-  if (r.code !== 0 || !/^\d+$/.test(id)) throw new TaskError(`sbatch failed: ${(r.stderr || r.stdout).trim() || `exit code ${r.code}`}`);
-  return id;
-}
-
 /** Why a stage's jobs ended without its manifest: the error line a job logged, if any. */
 function stageError(dir: string): string | undefined {
   let names: string[] = [];
@@ -422,31 +293,3 @@ async function jobState(id: string): Promise<string | undefined> {
   return state ? `${state}${reason && reason !== 'None' ? ` (${reason})` : ''}` : undefined;
 }
 
-/** sbatch arguments for a stage's resources. */
-export function sbatchResourceArgs(r: SlurmResources): string[] {
-  const args: string[] = [];
-  if (r.partition) args.push(`--partition=${r.partition}`);
-  if (r.time) args.push(`--time=${r.time}`);
-  if (r.mem) args.push(`--mem=${r.mem}`);
-  if (r.gres) args.push(`--gres=${r.gres}`);
-  if (r.cpusPerTask) args.push(`--cpus-per-task=${r.cpusPerTask}`);
-  if (r.account) args.push(`--account=${r.account}`);
-  if (r.qos) args.push(`--qos=${r.qos}`);
-  if (r.constraint) args.push(`--constraint=${r.constraint}`);
-  return [...args, ...(r.sbatchArgs ?? [])];
-}
-
-export const slurmExecutor: ExecutorFactory<SlurmOptions> = {
-  name: 'slurm',
-  description: 'the DAG becomes SLURM jobs joined by afterok dependencies; each stage\'s units a job array (sbatch --array, %--jobs) running `attrib unit` on nodes that share the runs folder',
-  options: executorSection('slurm', slurmOptions),
-  create(env: ExecutorEnv<SlurmOptions>) {
-    for (const cmd of ['sbatch', 'squeue', 'scontrol', 'scancel']) {
-      if (!onPath(cmd)) throw new ExecutorSetupError(`the slurm executor needs ${cmd} on PATH (run attrib on a SLURM login node)`);
-    }
-    let bin: string[] | undefined;
-    if (env.workerEntry) bin = [process.execPath, fileURLToPath(new URL('attrib.js', env.workerEntry))];
-    if (!env.options.command && !bin) throw new ExecutorSetupError('the slurm executor needs executor.slurm.command (the attrib command on the nodes)');
-    return new SlurmExecutor(env.store, env.options, env.plugins, env.cli?.jobs, bin ?? []);
-  },
-};

@@ -1,14 +1,14 @@
 /**
- * The default executor: a pool of `--jobs` worker threads kept alive across stages, so
+ * The local executor's pool of `--jobs` worker threads, kept alive across stages, so
  * CPU-bound units really use all cores (one JavaScript thread cannot) and each thread
  * keeps its own tensor backend. A thread starts from `workerEntry` (bin/worker.js),
  * which registers the built-in kinds and the config's plugins and then serves tasks
- * (pipeline/worker-loop.ts). A crashed thread fails only its task and is replaced.
+ * (worker-loop.ts). A crashed thread fails only its task and is replaced.
  */
 import { Worker } from 'node:worker_threads';
-import { TaskError, type Executor, type ExecutorFactory } from '../executor.ts';
-import type { Task, TaskHooks, TaskResult } from '../task.ts';
-import type { FromWorker, ToWorker, WorkerSetup } from '../worker-loop.ts';
+import { TaskError, type Executor } from '../../executor.ts';
+import type { Task, TaskHooks, TaskResult } from '../../task.ts';
+import type { FromWorker, ToWorker, WorkerSetup } from './worker-loop.ts';
 
 interface Job {
   id: number;
@@ -96,12 +96,3 @@ export class ThreadPool implements Executor {
     return thread;
   }
 }
-
-export const localExecutor: ExecutorFactory = {
-  name: 'local',
-  description: 'a pool of --jobs worker threads on this machine (default)',
-  create: ({ workerEntry, jobs, plugins, store }) => {
-    if (!workerEntry) throw new Error('the local executor needs a workerEntry (bin/worker.js)');
-    return new ThreadPool(workerEntry, jobs, { plugins }, store.runsDir);
-  },
-};

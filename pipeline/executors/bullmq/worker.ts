@@ -5,7 +5,7 @@
  * A job names a store hash and a unit index, nothing else: the worker reads stage.json
  * from its own `--runs`, and runs only kinds that the built-ins and its own `--plugin`
  * modules register. Nothing in the queue or the store makes it import a module or run
- * a command. Units run in `--concurrency` worker threads (pipeline/executors/local.ts),
+ * a command. Units run in `--concurrency` worker threads (pipeline/executors/local/),
  * so the main thread stays free to renew the jobs' locks however long a unit computes;
  * each unit is committed into the store atomically by performTask.
  *
@@ -16,13 +16,13 @@ import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { CommandExtension, CommandTools } from '../cli.ts';
-import { DEFAULT_PREFIX, DEFAULT_QUEUE, parseUnitJob, type UnitProgress } from '../distributed/jobs.ts';
-import { checkRedisUrl, connect, ping, redact, redisUrl, REDIS_ENV } from '../distributed/redis.ts';
-import { ThreadPool } from '../executors/local.ts';
-import { loadPlugins } from '../plugins.ts';
-import type { StageOutcome } from '../registry.ts';
-import { Store } from '../store.ts';
+import { collect, type CommandExtension, type CommandTools } from '../../commands/types.ts';
+import { loadPlugins } from '../../plugins.ts';
+import type { StageOutcome } from '../../registry.ts';
+import { Store } from '../../store.ts';
+import { ThreadPool } from '../local/index.ts';
+import { DEFAULT_PREFIX, DEFAULT_QUEUE, parseUnitJob, type UnitProgress } from './jobs.ts';
+import { checkRedisUrl, connect, ping, redact, redisUrl, REDIS_ENV } from './redis.ts';
 
 const positive = (name: string, integer: boolean) => (value: string) => {
   const n = Number(value);
@@ -33,7 +33,6 @@ const name = (flag: string) => (value: string) => {
   if (!/^[A-Za-z0-9_.-]+$/.test(value)) throw new InvalidArgumentError(`${flag} may hold letters, digits, _ . - only`);
   return value;
 };
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 interface WorkerFlags {
   redis?: string;
@@ -49,12 +48,10 @@ interface WorkerFlags {
   name?: string;
 }
 
-/** The `worker` command; its threads start from `workerEntry` (bin/worker.js). */
-export function workerCommand(workerEntry: URL): CommandExtension {
-  return { define: (program, tools) => defineWorker(program, tools, workerEntry) };
-}
+/** The `worker` command; its threads start from `tools.workerEntry` (bin/worker.js). */
+export const workerCommand: CommandExtension = { define: defineWorker };
 
-function defineWorker(program: Command, tools: CommandTools, workerEntry: URL): void {
+function defineWorker(program: Command, tools: CommandTools): void {
   program
     .command('worker')
     .description('serve the bullmq executor\'s queue: run units of stages whose store entries are in --runs (start any number, on any machines sharing it)')
@@ -77,11 +74,11 @@ function defineWorker(program: Command, tools: CommandTools, workerEntry: URL): 
       const plugins = (o.plugin ?? []).map((p) => resolve(p));
       const failures = await loadPlugins(tools.registry, plugins);
       if (failures.length) tools.fail(failures.map((f) => `plugin ${f.plugin}: ${f.message}`).join('\n'), '--plugin');
-      await serve(tools, workerEntry, url, plugins, o);
+      await serve(tools, url, plugins, o);
     });
 }
 
-async function serve(tools: CommandTools, workerEntry: URL, url: string, plugins: string[], o: WorkerFlags): Promise<void> {
+async function serve(tools: CommandTools, url: string, plugins: string[], o: WorkerFlags): Promise<void> {
   const store = new Store(resolve(o.runs));
   const concurrency = o.concurrency ?? availableParallelism();
   const me = o.name ?? `${hostname()}:${process.pid}`;
@@ -93,7 +90,7 @@ async function serve(tools: CommandTools, workerEntry: URL, url: string, plugins
     tools.fail(e instanceof Error ? e.message : String(e), '--redis');
   }
 
-  const pool = new ThreadPool(workerEntry, concurrency, { plugins }, store.runsDir);
+  const pool = new ThreadPool(tools.workerEntry, concurrency, { plugins }, store.runsDir);
   let active = 0;
   let lastBusy = Date.now();
   const say = (text: string) => tools.print(`[worker ${me}] ${text}`);

@@ -2,8 +2,8 @@
  * Runs tasks in the calling thread. For scripts whose stage kinds were registered in
  * code (not in a plugin module a worker could load), and for `attrib unit`.
  */
-import type { ExecutorFactory } from '../executor.ts';
-import { performTask } from '../task.ts';
+import type { ExecutorFactory } from '../../executor.ts';
+import { performTask } from '../../task.ts';
 
 export const inlineExecutor: ExecutorFactory = {
   name: 'inline',

@@ -1,0 +1,85 @@
+/**
+ * `attrib status CONFIG`: what runs of this config have done so far, with metrics, and
+ * the units each executor that can tell (its status probe: squeue, a bullmq queue with
+ * --redis) has queued or running.
+ */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { CommandLine } from '../executor.ts';
+import { knownExecutors } from '../executors/index.ts';
+import { describeState, entryState, planExperiment } from '../plan.ts';
+import { formatMetrics, table } from '../record.ts';
+import type { Registry, StageHash } from '../registry.ts';
+import { Store } from '../store.ts';
+import type { CommandExtension, CommandTools } from './types.ts';
+
+export interface RemoteUnits {
+  queued: number;
+  running: number;
+  /** The executor that has them. */
+  where: string;
+}
+
+/** Every executor's status probe, in the executor list's order; stages with nothing queued or running are left out. */
+export async function remoteUnitStates(
+  registry: Registry,
+  store: Store,
+  hashes: readonly StageHash[],
+  opts: { executor: Record<string, unknown>; cli: CommandLine },
+): Promise<{ units: Map<StageHash, RemoteUnits[]>; notes: string[] }> {
+  const units = new Map<StageHash, RemoteUnits[]>();
+  const notes: string[] = [];
+  for (const factory of knownExecutors(registry)) {
+    if (!factory.status) continue;
+    const answer = await factory.status({ store, hashes, block: opts.executor[factory.name], cli: opts.cli });
+    for (const [hash, c] of answer.units) {
+      if (c.queued || c.running) units.set(hash, [...(units.get(hash) ?? []), { ...c, where: factory.name }]);
+    }
+    notes.push(...answer.notes);
+  }
+  return { units, notes };
+}
+
+/** ", 3 queued, 1 running (slurm)" or "". */
+export function describeRemote(states: readonly RemoteUnits[] | undefined): string {
+  return (states ?? []).map((r) => `, ${r.queued} queued, ${r.running} running (${r.where})`).join('');
+}
+
+export const statusCommand: CommandExtension = {
+  define(program: Command, tools: CommandTools) {
+    const { print } = tools;
+    program
+      .command('status')
+      .description('what runs of this config have done so far, with metrics')
+      .argument('<config>', 'experiment YAML')
+      .addOption(tools.setOption())
+      .addOption(tools.runsOption())
+      .option('--redis <url>', 'also count units queued / running on this bullmq Redis (default: $ATTRIB_REDIS_URL)')
+      .action(async (config: string, o: { set?: string[]; runs: string; redis?: string }) => {
+        const loaded = await tools.load(config, o.set);
+        const store = new Store(resolve(o.runs));
+        const plans = loaded.experiments.map(planExperiment);
+        // Units queued / running in SLURM (squeue) or on a bullmq queue (--redis).
+        const unfinished = [...new Set(plans.flatMap((p) => p.instances.map((i) => i.hash)))].filter((h) => entryState(store, h).state !== 'cached');
+        const remote = await remoteUnitStates(tools.registry, store, unfinished, { executor: loaded.experiments[0]!.executor, cli: { redis: o.redis } });
+        for (const note of remote.notes) tools.warn(`note: ${note}`);
+        for (const plan of plans) {
+          const run = store.readRun(plan.experiment.name);
+          const rows = [['stage', 'state', 'seconds', 'metrics']];
+          for (const inst of plan.instances) {
+            const state = entryState(store, inst.hash);
+            const recorded = run?.[inst.name]?.hash === inst.hash ? run[inst.name] : undefined;
+            let text = describeState(state);
+            if (state.state !== 'cached' && store.isLocked(inst.hash)) text = `running${state.state === 'partial' ? `, ${text}` : ''}`;
+            else if (state.state !== 'cached' && recorded && (recorded.status === 'failed' || recorded.status === 'blocked')) text = `${recorded.status}: ${recorded.error ?? ''}`;
+            text += describeRemote(remote.units.get(inst.hash));
+            const metrics = state.state === 'cached' ? state.manifest.metrics : {};
+            rows.push([inst.name, text, state.state === 'cached' ? String(state.manifest.seconds) : '-', formatMetrics(metrics)]);
+          }
+          print(`${plan.experiment.name}${run ? '' : ' (never run)'}`);
+          print(table(rows));
+          print();
+        }
+      });
+  },
+};

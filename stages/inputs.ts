@@ -1,0 +1,107 @@
+/**
+ * Walking a stage's inputs: the adapters between the engine's Artifacts (an upstream
+ * store entry with its own inputs) and the library, which takes folders and plain
+ * values. Which upstream entry a kind reads (the data set behind its models, the masks
+ * they were trained on) and where it came from (lineage, to refuse mixing two data
+ * sets) is decided here, once, for every kind.
+ */
+import type { Artifact } from '../pipeline/registry.ts';
+import type { TrainedOn } from '../lib/attribution/features.ts';
+import { readKnobDraws } from '../lib/knobs/draws.ts';
+import { knobOutcomes, type KnobOutcomes } from '../lib/knobs/evaluate.ts';
+
+/** How an error names a store entry: "train 1a2b3c4d5e6f". */
+export function entryLabel(artifact: Artifact): string {
+  return `${artifact.stageKind} ${artifact.hash.slice(0, 12)}`;
+}
+
+/** The data set a `models` artifact was trained on (its `data` input). */
+export function dataOf(models: Artifact, who: string): Artifact {
+  const data = models.inputs.data;
+  if (!data) throw new Error(`${who}: the models input (${entryLabel(models)}) has no "data" input to read examples from`);
+  return data;
+}
+
+/** The masks a `models` artifact was trained on (its `masks` input); `hint` says how to fix a missing one. */
+export function masksOf(models: Artifact, who: string, hint = 'train it on a subsets stage'): Artifact {
+  const masks = models.inputs.masks;
+  if (!masks || masks.kind !== 'masks') throw new Error(`${who}: the models input (${entryLabel(models)}) has no "masks" input; ${hint}`);
+  return masks;
+}
+
+/** The draws θ_k of the knob subsets `models` were trained on, and the models' outcomes on the targets. */
+export function knobOutcomesOf(models: Artifact, targetIndex: Int32Array, who: string): KnobOutcomes {
+  const masks = masksOf(models, who, 'train it on a subsets stage with knobs');
+  return knobOutcomes(models.dir, readKnobDraws(masks.dir, entryLabel(masks), who), targetIndex, who);
+}
+
+/** The models and masks a features artifact comes from; undefined when the models were not trained on masks. */
+export function trainedOn(features: Artifact): TrainedOn | undefined {
+  const models = features.inputs.models;
+  const masks = models?.inputs.masks;
+  return models && masks ? { models: models.dir, masks: masks.dir } : undefined;
+}
+
+/** The data set an artifact was made from: itself if it is one, else through `inputs.data` (or any input) upstream. */
+export function findDataset(artifact: Artifact): Artifact {
+  const seen = new Set<string>();
+  const walk = (a: Artifact): Artifact | undefined => {
+    if (a.kind === 'dataset') return a;
+    if (seen.has(a.hash)) return undefined;
+    seen.add(a.hash);
+    if (a.inputs.data) {
+      const hit = walk(a.inputs.data);
+      if (hit) return hit;
+    }
+    for (const input of Object.values(a.inputs)) {
+      const hit = walk(input);
+      if (hit) return hit;
+    }
+    return undefined;
+  };
+  const found = walk(artifact);
+  if (!found) throw new Error(`no dataset artifact upstream of ${entryLabel(artifact)}`);
+  return found;
+}
+
+export interface Upstream {
+  artifact: Artifact;
+  /** The input names followed to reach it, e.g. "scores → features → models → data". */
+  path: string;
+}
+
+/** Every upstream artifact of kind `kind` (the artifact itself included), each once. */
+export function findUpstream(root: Artifact, kind: string, rootName: string): Upstream[] {
+  const found = new Map<string, Upstream>();
+  const seen = new Set<string>();
+  const visit = (a: Artifact, path: string) => {
+    if (seen.has(a.hash + path)) return;
+    seen.add(a.hash + path);
+    if (a.kind === kind) {
+      if (!found.has(a.hash)) found.set(a.hash, { artifact: a, path });
+      return;
+    }
+    for (const [name, input] of Object.entries(a.inputs ?? {})) visit(input, `${path} → ${name}`);
+  };
+  visit(root, rootName);
+  return [...found.values()];
+}
+
+/**
+ * Throws a clear error when both sides reach a data set and they are different stage
+ * instances, so an evaluation never scores attributions computed on one data set
+ * against models trained on another. Silent when either side reaches none (e.g. scores
+ * imported from a file).
+ */
+export function checkSameDataset(a: Artifact, aName: string, b: Artifact, bName: string): void {
+  const left = findUpstream(a, 'dataset', aName);
+  const right = findUpstream(b, 'dataset', bName);
+  if (left.length === 0 || right.length === 0) return;
+  const rightHashes = new Set(right.map((u) => u.artifact.hash));
+  if (left.some((u) => rightHashes.has(u.artifact.hash))) return;
+  const describe = (u: Upstream) => `${u.path} (${entryLabel(u.artifact)}, params ${JSON.stringify(u.artifact.params)})`;
+  throw new Error(
+    `${aName} and ${bName} come from different data sets: ${left.map(describe).join('; ')} vs ${right.map(describe).join('; ')}. ` +
+      `Point both at the same dataset stage (same params) so the targets and train examples are the same.`,
+  );
+}
