@@ -21,6 +21,8 @@ import { subsets } from './subsets.ts';
 import { train } from './train.ts';
 import { backendPreflight } from '../lib/backend.ts';
 import { trak } from './trak.ts';
+import { commandKinds } from './command.ts';
+import { importKinds } from './import.ts';
 import { DATA_SOURCES, MODEL_KINDS } from './extensions.ts';
 
 export const builtinKinds: StageKind[] = [
@@ -39,6 +41,8 @@ export const builtinKinds: StageKind[] = [
   knobmodel,
   knobPredict,
   report,
+  ...importKinds, // import-masks, import-margins, import-features, import-scores: .npy files with sha256 pins
+  ...commandKinds, // command-models, command-features, command-scores: outside programs, checked against the contract
 ];
 
 export function registerBuiltins(registry: Registry): void {

@@ -139,3 +139,15 @@ export class ScoresWriter {
     return lines;
   }
 }
+
+/** A whole score matrix [targets, nTrain] at once (imports), through the same writer. */
+export function writeScores(outDir: string, scores: Float32Array, targetIndex: Int32Array, nTrain: number, meta: ScoresInfo, k = 10): ScoresMeta {
+  const writer = new ScoresWriter(outDir, nTrain, targetIndex, k);
+  try {
+    writer.append(scores);
+  } catch (e) {
+    writer.abort();
+    throw e;
+  }
+  return writer.close(meta);
+}
