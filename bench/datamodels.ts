@@ -12,7 +12,7 @@
  *
  * Responses: by default a planted sparse linear map of the masks plus noise, sized like
  * MNIST-10 logistic regression (n = 5000 train examples, α = 0.5, 100 nonzero weights
- * per target, held-out R² near the 0.2 the real regression reaches), so it needs no
+ * per target, noise for a held-out R² near 0.2, about what the real regression reaches), so it needs no
  * trained models. With --entry, the real margins of a finished train stage (its first N
  * models, as `datamodels` with `models: N` uses them) and its masks.
  *
@@ -60,7 +60,7 @@ function planted(N: number): { masks: Uint8Array; y: Float32Array; nTrain: numbe
     for (let j = 0; j < B; j++) {
       let f = 2;
       for (let i = 0; i < n; i++) if (masks[k * n + i]) f += w[j * n + i]!;
-      y[k * B + j] = f + 0.9 * noise.normal();
+      y[k * B + j] = f + 0.5 * noise.normal();
     }
   }
   return { masks, y, nTrain: n };
