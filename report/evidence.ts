@@ -7,7 +7,12 @@
  *                         seconds = Σ manifest.seconds over the scores entry and
  *                         everything upstream of it (the ground-truth branch of the
  *                         lds stage is not upstream of the scores, so not counted);
- *                         models = Σ models trained in those entries.
+ *                         models = Σ models trained in those entries. A scores stage
+ *                         with `models: N` of M trained pays N/M of the per-model
+ *                         stages (subsets, train, linearize) and counts N models.
+ *                         Methods are named by kind and distinguishing params
+ *                         (methodNames); reaches() finds where TRAK-S first matches
+ *                         datamodels-N.
  *   predicted vs real     for target j and ground-truth subset S_k:
  *                         ĝ_j(S_k) = Σ_{i∈S_k} τ(x_j)_i  against  f̄(x_j; θ(S_k)),
  *                         the margin averaged over the seeds trained on S_k: the pairs
@@ -27,8 +32,18 @@ import { closure, experimentsOf, input, upstreamOf, type ReportGraph, type Stage
 import { imageDataUri } from './png.ts';
 
 export interface ComputePoint {
-  /** The scores stage's name (what a method is called in the config). */
+  /**
+   * The method as people name it: its kind and the params that set it apart from the
+   * other stages of the same kind (`TRAK k=2048`, `Grad-Dot`). One line per method: the
+   * number of models it used is the x axis, not part of this name.
+   */
   method: string;
+  /** The method with the models it used where that varies (`TRAK k=2048 S=10`): a point's name. */
+  name: string;
+  /** `S=10`, `N=300` (the models the scores used), or '' for a method drawn at one count only. */
+  count: string;
+  /** The scores stage's name in the config. */
+  stage: string;
   /** The scores stage's kind (trak, datamodels, graddot, ...). */
   kind: string;
   /** Sweep point(s) this lds entry belongs to ('' without a sweep). */
@@ -38,9 +53,13 @@ export interface ComputePoint {
   lds: number;
   low: number;
   high: number;
-  /** Seconds spent computing the scores and everything upstream of them. */
+  /**
+   * Seconds spent computing the scores and everything upstream of them. A scores stage
+   * that uses the first N of M models (`models: N`) is charged N/M of the stages that
+   * scale with the models (subsets, train, linearize): what N models would have cost.
+   */
   seconds: number;
-  /** Models trained for the scores (Σ over train stages upstream). */
+  /** Models trained for the scores (Σ over train stages upstream; N with `models: N`). */
   models: number;
   /** Ground-truth seeds per subset: the noise level every LDS must be read with. */
   seedsPerSubset: number;
@@ -53,24 +72,28 @@ export function finishedLds(nodes: Iterable<StageNode>): StageNode[] {
 
 const num = (v: unknown, fallback = Number.NaN): number => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
 
+/** Artifacts whose cost grows with the number of models: a `models: N` stage pays N/M of them. */
+const PER_MODEL_OUTPUTS = new Set(['masks', 'models', 'features']);
+
 export function computePoints(graph: ReportGraph, ldsNodes: StageNode[]): ComputePoint[] {
-  const points: ComputePoint[] = [];
+  const rows: (Omit<ComputePoint, 'method' | 'name' | 'count'> & { scores: StageNode })[] = [];
   for (const node of ldsNodes) {
     const scores = input(graph, node, 'scores');
     const m = node.manifest?.metrics ?? {};
     if (!scores || !node.manifest) continue;
     const upstream = closure(graph, scores.hash);
+    let trained = 0;
+    for (const n of upstream) if (n.output === 'models') trained += modelsOf(n);
+    const used = modelsParam(scores);
+    const share = used !== undefined && trained > 0 ? Math.min(1, used / trained) : 1;
     let seconds = 0;
-    let models = 0;
-    for (const n of upstream) {
-      seconds += num(n.manifest?.seconds, 0);
-      if (n.output === 'models') models += num(n.manifest?.metrics.models, num(n.manifest?.units, 0));
-    }
+    for (const n of upstream) seconds += num(n.manifest?.seconds, 0) * (n !== scores && PER_MODEL_OUTPUTS.has(n.output) ? share : 1);
     const experiments = experimentsOf(graph, node.hash);
     const everywhere = experiments.length === graph.experiments.length && graph.experiments.length > 1;
     const lds = num(m.lds);
-    points.push({
-      method: scores.name,
+    rows.push({
+      scores,
+      stage: scores.name,
       kind: scores.kind,
       point: everywhere ? 'all points' : experiments.map((e) => e.point).filter(Boolean).join(' | '),
       ldsLabel: node.label,
@@ -79,11 +102,122 @@ export function computePoints(graph: ReportGraph, ldsNodes: StageNode[]): Comput
       low: num(m.ldsLow, lds),
       high: num(m.ldsHigh, lds),
       seconds,
-      models,
+      models: Math.round(trained * share),
       seedsPerSubset: num(m.seedsPerSubset, 1),
     });
   }
-  return points;
+  const methods = methodNames(graph, rows.map((r) => r.scores));
+  const countsOf = new Map<string, Set<number>>();
+  rows.forEach((r, i) => countsOf.set(methods[i]!, (countsOf.get(methods[i]!) ?? new Set()).add(r.models)));
+  return rows.map(({ scores, ...r }, i) => {
+    const method = methods[i]!;
+    const letter = COUNT_LETTER[r.kind];
+    const count = letter || countsOf.get(method)!.size > 1 ? `${letter ?? 'models'}=${r.models}` : '';
+    return { ...r, method, count, name: count ? `${method} ${count}` : method };
+  });
+}
+
+function modelsOf(n: StageNode): number {
+  return num(n.manifest?.metrics.models, num(n.manifest?.units, 0));
+}
+
+function modelsParam(scores: StageNode): number | undefined {
+  const p = scores.params as { models?: unknown } | undefined;
+  return typeof p?.models === 'number' ? p.models : undefined;
+}
+
+// --- naming methods ------------------------------------------------------------------------
+
+/** How papers write the kinds; a kind not listed is named as it is. */
+const KIND_NAMES: Record<string, string> = {
+  trak: 'TRAK',
+  datamodels: 'Datamodels',
+  graddot: 'Grad-Dot',
+  gradcos: 'Grad-Cos',
+  influence: 'Influence',
+  tracin: 'TracIn',
+};
+
+/** The letter the literature uses for a method's number of models (TRAK's S, datamodels' N). */
+const COUNT_LETTER: Record<string, string> = { trak: 'S', datamodels: 'N' };
+
+/** Facts every name of a kind shows, even when all its stages agree (TRAK is read with its k). */
+const ALWAYS_SHOWN: Record<string, string[]> = { trak: ['k'] };
+
+/** Params that say how much or how the work is split, not which method: never in a name. */
+const NOT_A_METHOD = new Set(['models', 'topK', 'targetBlock', 'blockSize', 'targets', 'chunk', 'batchSize', 'maxParams']);
+
+/**
+ * What identifies a scores stage as a method: its own params (flattened: `lambda.relative`)
+ * and its projection (`k`, and the projector kind) from the features it reads.
+ */
+function methodFacts(graph: ReportGraph, scores: StageNode): Map<string, string> {
+  const facts = new Map<string, string>();
+  const features = input(graph, scores, 'features');
+  const projector = (features?.params as { projector?: { kind?: string; dim?: number } } | undefined)?.projector;
+  if (projector?.kind) {
+    facts.set('k', projector.kind === 'identity' ? 'exact' : String(projector.dim ?? '?'));
+    facts.set('projector', projector.kind);
+  }
+  const flatten = (value: unknown, path: string) => {
+    if (value && typeof value === 'object' && !Array.isArray(value)) for (const [k, v] of Object.entries(value)) flatten(v, path ? `${path}.${k}` : k);
+    else facts.set(path, JSON.stringify(value));
+  };
+  for (const [key, value] of Object.entries((scores.params ?? {}) as Record<string, unknown>)) if (!NOT_A_METHOD.has(key)) flatten(value, key);
+  return facts;
+}
+
+function factText(key: string, value: string): string {
+  if (key === 'k') return value === 'exact' ? 'exact gradients' : `k=${value}`;
+  if (key === 'projector') return value;
+  const short = key.replace(/^lambda(\.relative)?$/, 'λ').replace(/\.relative$/, '');
+  return `${short}=${value.replace(/^"|"$/g, '')}`;
+}
+
+/**
+ * One name per scores stage: the kind as papers write it, plus every fact in which it
+ * differs from another stage of the same kind (so two TRAKs with different λ are two
+ * methods, and one Grad-Dot is just `Grad-Dot`).
+ */
+export function methodNames(graph: ReportGraph, scores: StageNode[]): string[] {
+  const facts = scores.map((s) => methodFacts(graph, s));
+  return scores.map((s, i) => {
+    const sameKind = scores.map((o, j) => (o.kind === s.kind ? facts[j]! : undefined)).filter((f): f is Map<string, string> => !!f);
+    const parts: string[] = [KIND_NAMES[s.kind] ?? s.kind];
+    for (const [key, value] of facts[i]!) {
+      const differs = sameKind.some((f) => f.get(key) !== value);
+      if (differs || ALWAYS_SHOWN[s.kind]?.includes(key)) parts.push(factText(key, value));
+    }
+    return parts.join(' ');
+  });
+}
+
+/**
+ * Where a cheaper method first matches another's LDS: for each point of a `reference`
+ * kind (datamodels), the point of each `challenger` method (TRAK) with the fewest models
+ * whose LDS is at least the reference point's. `reached` undefined: no challenger
+ * point gets there (the best one is given instead).
+ */
+export interface Reach {
+  reference: ComputePoint;
+  challenger: string;
+  reached?: ComputePoint;
+  best: ComputePoint;
+}
+
+export function reaches(points: ComputePoint[], reference = 'datamodels', challenger = 'trak'): Reach[] {
+  const out: Reach[] = [];
+  const challengers = new Map<string, ComputePoint[]>();
+  for (const p of points) if (p.kind === challenger && Number.isFinite(p.lds)) challengers.set(p.method, [...(challengers.get(p.method) ?? []), p]);
+  const refs = points.filter((p) => p.kind === reference && Number.isFinite(p.lds)).sort((a, b) => a.models - b.models || a.seconds - b.seconds);
+  for (const ref of refs) {
+    for (const [method, list] of challengers) {
+      const sorted = [...list].sort((a, b) => a.models - b.models || a.seconds - b.seconds);
+      const best = sorted.reduce((a, b) => (b.lds > a.lds ? b : a));
+      out.push({ reference: ref, challenger: method, reached: sorted.find((p) => p.lds >= ref.lds), best });
+    }
+  }
+  return out;
 }
 
 // --- data sets ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../lib/io/atomic.ts';
 import { formatMetrics } from '../pipeline/record.ts';
 import { dagSvg, STATE_STYLE } from './dag.ts';
-import { computePoints, finishedLds, scoresDetail, type ComputePoint, type Example, type ScoresDetail, type TargetDetail } from './evidence.ts';
+import { computePoints, finishedLds, reaches, scoresDetail, type ComputePoint, type Reach, type Example, type ScoresDetail, type TargetDetail } from './evidence.ts';
 import { experimentsOf, nodesOf, topological, type ExperimentView, type ReportGraph, type StageNode } from './graph.ts';
 import { escapeHtml as esc, htmlTable, page } from './html.ts';
 import { formatPaired, PAIRED, pairedLdsEntries } from '../lib/evaluation/paired.ts';
@@ -92,7 +92,7 @@ function headline(points: ComputePoint[], graph: ReportGraph): string {
     .map((p) => {
       const node = graph.nodes.get(p.ldsHash)!;
       const m = node.manifest!.metrics;
-      return `<div class="card" data-lds="${esc(node.label)}"><div>${esc(p.method)} <span class="note">(${esc(p.kind)}, ${esc(node.label)})</span></div><div class="value">LDS ${fmt(p.lds)}</div><div class="note">${p.low !== p.high ? `CI ${fmt(p.low)} … ${fmt(p.high)} · ` : ''}${m.targets ?? '?'} targets · ${m.subsets ?? '?'} subsets × ${fmt(p.seedsPerSubset)} seed(s)</div></div>`;
+      return `<div class="card" data-lds="${esc(node.label)}" data-method="${esc(p.method)}"><div>${esc(p.name)} <span class="note">(${esc(p.stage)}, ${esc(node.label)})</span></div><div class="value">LDS ${fmt(p.lds)}</div><div class="note">${p.low !== p.high ? `CI ${fmt(p.low)} … ${fmt(p.high)} · ` : ''}${m.targets ?? '?'} targets · ${m.subsets ?? '?'} subsets × ${fmt(p.seedsPerSubset)} seed(s)</div></div>`;
     })
     .join('')}</div>`;
 }
@@ -100,11 +100,41 @@ function headline(points: ComputePoint[], graph: ReportGraph): string {
 async function computeSection(plots: Plots, points: ComputePoint[], prefix: string): Promise<string> {
   if (points.length === 0) return `<p class="note">No lds stage has finished yet: nothing to plot.</p>`;
   const seeds = [...new Set(points.map((p) => p.seedsPerSubset))].join(' / ');
-  const caption = `One point per method and sweep point; bars are the bootstrap interval over targets. Ground truth: ${seeds} seed(s) per subset (more seeds raise the attainable LDS).`;
+  const reach = reaches(points);
+  const caption = `One line per method (its kind and the params that set it apart), one point per number of models it used (S for TRAK, N for datamodels) and sweep point; bars are the bootstrap interval over targets. Ground truth: ${seeds} seed(s) per subset (more seeds raise the attainable LDS).${reach.some((r) => r.reached) ? ' Dashed: from the first TRAK point that reaches a datamodels point\'s LDS to that point, with the factor saved.' : ''}`;
   return [
-    await plots.add(`${prefix}lds-vs-seconds`, 'LDS against seconds', `${caption} Seconds are the scores stage's and every stage upstream of it (the ground-truth branch excluded), as recorded when each ran.`, ldsComputeSpec(points, 'seconds')),
-    await plots.add(`${prefix}lds-vs-models`, 'LDS against models trained', `${caption} Models: every model trained upstream of the scores.`, ldsComputeSpec(points, 'models')),
+    await plots.add(`${prefix}lds-vs-models`, 'LDS against models trained', `${caption} Models: those trained upstream of the scores (only the first N where a stage uses the first N of a larger ensemble).`, ldsComputeSpec(points, 'models', reach)),
+    await plots.add(`${prefix}lds-vs-seconds`, 'LDS against compute', `${caption} Seconds: the scores stage's and every stage's upstream of it (the ground-truth branch excluded), as recorded when each ran; a stage using the first N of M models is charged N/M of the training and featurizing.`, ldsComputeSpec(points, 'seconds', reach)),
+    pointsTable(points),
+    reachTable(reach),
   ].join('\n');
+}
+
+/** Every point of the compute plots as numbers, so nothing hides behind an unplaced label. */
+function pointsTable(points: ComputePoint[]): string {
+  const rows = [['method', 'models', 'LDS', 'interval', 'seconds', 'scores stage', 'lds stage']];
+  const sorted = [...points].sort((a, b) => a.method.localeCompare(b.method) || a.models - b.models);
+  for (const p of sorted) rows.push([esc(p.name), String(p.models), fmt(p.lds), p.low !== p.high ? `${fmt(p.low)} … ${fmt(p.high)}` : '–', fmt(p.seconds), esc(p.stage), esc(p.ldsLabel)]);
+  return `<div class="scroll">${htmlTable(rows, { className: 'points', numeric: [1, 2, 4] })}</div>`;
+}
+
+/** For each datamodels point: the first TRAK point with at least its LDS, and what that saves. */
+function reachTable(reach: Reach[]): string {
+  if (reach.length === 0) return '';
+  const rows = [['datamodels', 'LDS', 'first TRAK point reaching it', 'its LDS', 'fewer models', 'less compute']];
+  for (const r of reach) {
+    const ref = r.reference;
+    const hit = r.reached;
+    rows.push([
+      esc(ref.name),
+      fmt(ref.lds),
+      hit ? esc(hit.name) : `<span class="note">not reached (best: ${esc(r.best.name)}, ${fmt(r.best.lds)})</span>`,
+      hit ? fmt(hit.lds) : '–',
+      hit && hit.models > 0 ? `${fmt(ref.models / hit.models)}×` : '–',
+      hit && hit.seconds > 0 ? `${fmt(ref.seconds / hit.seconds)}×` : '–',
+    ]);
+  }
+  return `<h3>Where TRAK reaches datamodels</h3><div class="scroll" data-table="reach">${htmlTable(rows, { className: 'reach', numeric: [1, 3, 4, 5] })}</div>`;
 }
 
 function exampleHtml(e: Example, role: 'target' | 'pro' | 'opp'): string {
@@ -137,7 +167,7 @@ function examplesSection(detail: ScoresDetail): string {
   const parts: string[] = [];
   for (const t of detail.targets) {
     if (!t.target) continue;
-    const who = `<div class="who"><b>target: test #${t.testIndex}</b><br>label ${esc(t.target.labelName)}${t.lds !== undefined ? `<br>LDS_j ${fmt(t.lds)}` : ''}</div>`;
+    const who = `<div class="who"><b>target: test #${t.testIndex}</b><br>label ${esc(t.target.labelName)}${t.lds !== undefined ? `<br>target LDS ${fmt(t.lds)}` : ''}</div>`;
     if (image) {
       parts.push(
         `<div class="target-block" data-target="${t.testIndex}">${who}<div>${exampleHtml(t.target, 'target')}</div><div>` +
@@ -164,7 +194,7 @@ async function detailSection(plots: Plots, detail: ScoresDetail, graph: ReportGr
   );
   for (const p of detail.problems) out.push(`<p class="problem">${esc(p)}</p>`);
   if (detail.perTarget) {
-    out.push(await plots.add(`${id}-lds-per-target`, 'Per-target LDS', `LDS_j of each of the ${detail.perTarget.length} targets; the LDS is their mean.`, ldsHistogramSpec(detail.perTarget)));
+    out.push(await plots.add(`${id}-lds-per-target`, 'Per-target LDS', `The LDS of each of the ${detail.perTarget.length} targets (the Spearman correlation over the ground-truth subsets); the LDS is their mean.`, ldsHistogramSpec(detail.perTarget)));
   }
   const scatter = scatterSpec(detail);
   if (scatter) {
@@ -172,7 +202,7 @@ async function detailSection(plots: Plots, detail: ScoresDetail, graph: ReportGr
       await plots.add(
         `${id}-predicted-vs-real`,
         'Predicted against real outputs',
-        'For each shown target (best, median and worst LDS_j), one point per ground-truth subset S_k: the linear prediction Σ_{i∈S_k} τ_i against the margin of the models trained on S_k. LDS_j is the Spearman correlation of these points.',
+        'For each shown target (best, median and worst target LDS), one point per ground-truth subset: the linear prediction (the sum of the scores τ_i of the train examples in the subset) against the margin of the models trained on that subset. The target\'s LDS is the Spearman correlation of these points.',
         scatter,
       ),
     );
@@ -268,12 +298,12 @@ export async function sweepPage(graph: ReportGraph, opts: ReportOptions = DEFAUL
   const series: { label: string; method: string; values: Float32Array }[] = [];
   for (const l of lds) {
     const detail = scoresDetail(graph, l, { targets: 0, top: 0 });
-    if (detail.perTarget) series.push({ label: l.label, method: detail.scores.name, values: detail.perTarget });
+    if (detail.perTarget) series.push({ label: l.label, method: points.find((p) => p.ldsHash === l.hash)?.method ?? detail.scores.name, values: detail.perTarget });
   }
   body.push(
     `<section id="distribution" data-section="distribution"><h2>Per-target LDS</h2>${
       series.length
-        ? await plots.add('lds-per-target', 'Per-target LDS of every lds entry', 'Each box spans the LDS_j of one lds entry from its worst target to its best; the line is the median. The per-point pages show the targets themselves.', ldsBoxplotSpec(series))
+        ? await plots.add('lds-per-target', 'Per-target LDS of every lds entry', 'Each box spans the per-target LDS of one lds entry from its worst target to its best; the line is the median. The per-point pages show the targets themselves.', ldsBoxplotSpec(series))
         : '<p class="note">No lds stage has finished yet.</p>'
     }</section>`,
   );

@@ -11,6 +11,14 @@
  * at that λ_j (see evaluation/lasso.ts for the solver: FISTA in tfjs matMuls, vectorized
  * over a block of targets, warm-started along the path). Scores: τ(x_j)_i = w_{j,i}.
  *
+ * `models: N` regresses on the first N models of the train stage only (models are
+ * ordered mask by mask, so on the masks of those models): one train stage of the
+ * largest N serves every smaller N through the cache (the masks of a subsets stage do
+ * not depend on its count, so its first masks are an α-subset sample of their own).
+ *
+ * `screening: true` leaves features out of each solve by the strong rule and checks KKT
+ * after (lib/evaluation/lasso.ts): the same solution, less work per FISTA iteration.
+ *
  * Work units: blocks of targets. Extra files beside the SCORES layout: intercept.npy,
  * lambda.npy (chosen λ_j), lambda_max.npy, held_out_mse.npy, held_out_mse_null.npy.
  */
@@ -30,6 +38,7 @@ import { masksOf } from './inputs.ts';
 
 export const datamodelsParams = z.strictObject({
   targets: targetsParams.describe('which test examples get a datamodel: {split: test, count?} (the first count, default all) or {indices}'),
+  models: z.number().int().positive().optional().describe('regress on the first N models of the models input (default: all of them)'),
   heldOut: z.number().gt(0).lt(1).default(0.1).describe('fraction of the masks held out to choose λ per target'),
   path: z.number().int().min(2).default(20).describe('number of λ values on the path, log-spaced from λ_max down to λ_max · lambdaMinRatio'),
   lambdaMinRatio: z.number().gt(0).lt(1).default(0.01).describe('smallest λ on the path, relative to λ_max'),
@@ -38,6 +47,7 @@ export const datamodelsParams = z.strictObject({
   maxIter: z.number().int().positive().default(500).describe('FISTA iteration cap per λ'),
   tol: z.number().positive().default(1e-4).describe('FISTA relative-change tolerance'),
   blockSize: z.number().int().positive().default(50).describe('targets per work unit'),
+  screening: z.boolean().optional().describe('strong-rule screening along the path, KKT-checked: the same solution, each iteration on the kept features only (default: off)'),
 });
 export type DatamodelsParams = z.infer<typeof datamodelsParams>;
 
@@ -52,6 +62,20 @@ const UNIT = {
   nonzeros: 'nonzeros.npy',
 } as const;
 const PER_TARGET = ['intercept', 'lambda', 'lambdaMax', 'heldOutMse', 'heldOutMseNull'] as const;
+
+/**
+ * The models the regression uses: the first `models` (default all) of the train stage,
+ * and the masks they were trained on (0..masks−1, since models are ordered by mask).
+ */
+function modelsUsed(params: DatamodelsParams, models: Artifact): { models: number; masks: number } {
+  const available = readNpyHeader(join(models.dir, MODELS.marginsTest)).shape[0];
+  const N = params.models ?? available;
+  if (N > available) throw new Error(`datamodels: models: ${N}, but the models input (${models.stageKind} ${models.hash.slice(0, 12)}) holds ${available}`);
+  const maskOf = readNpy(join(models.dir, MODELS.maskOf)).data as Int32Array;
+  let masks = 0;
+  for (let m = 0; m < N; m++) masks = Math.max(masks, maskOf[m] + 1);
+  return { models: N, masks };
+}
 
 function testCount(models: Artifact): number {
   return readNpyHeader(join(models.dir, MODELS.marginsTest)).shape[1];
@@ -77,6 +101,7 @@ export const datamodels = defineStage<DatamodelsParams>({
   output: 'scores',
 
   units(ctx) {
+    modelsUsed(ctx.params, ctx.inputs.models); // a count beyond the models input fails here, before any unit
     return Math.ceil(targetIndices(ctx).length / ctx.params.blockSize);
   },
 
@@ -89,10 +114,14 @@ export const datamodels = defineStage<DatamodelsParams>({
     const block = targets.subarray(start, end);
     const B = block.length;
 
-    const masks = readNpy(join(masksOf(models, 'datamodels').dir, MASKS.masks));
-    const [nMasks, nTrain] = masks.shape;
+    const used = modelsUsed(p, models);
+    const allMasks = readNpy(join(masksOf(models, 'datamodels').dir, MASKS.masks));
+    const nTrain = allMasks.shape[1];
+    const nMasks = used.masks;
+    const masks = (allMasks.data as Uint8Array).subarray(0, nMasks * nTrain);
     const margins = readNpy(join(models.dir, MODELS.marginsTest));
-    const [nModels, nTest] = margins.shape;
+    const nTest = margins.shape[1];
+    const nModels = used.models;
     const maskOf = readNpy(join(models.dir, MODELS.maskOf)).data as Int32Array;
     const { truth } = marginsPerMask(margins.data as Float32Array, nModels, nTest, maskOf, nMasks, block);
     // Responses as [masks, B] (row k = every block target's margin on mask k).
@@ -102,28 +131,28 @@ export const datamodels = defineStage<DatamodelsParams>({
     // The held-out masks depend on the stage alone, so every block chooses λ on the same ones.
     const nHeld = Math.max(1, Math.round(p.heldOut * nMasks));
     const heldOut = Rng.from(ctx.hash, 'held-out').permutation(nMasks).subarray(0, nHeld);
-    const r = lassoBlock(masks.data as Uint8Array, nMasks, nTrain, y, B, heldOut, {
+    const r = lassoBlock(masks, nMasks, nTrain, y, B, heldOut, {
       pathLength: p.path,
       lambdaMinRatio: p.lambdaMinRatio,
       maxIter: p.maxIter,
       tol: p.tol,
       patience: p.patience,
       refit: p.refit,
+      screening: p.screening,
       progress: ctx.progress,
     });
     writeNpy(join(ctx.outDir, UNIT.weights), r.weights, [B, nTrain]);
     for (const key of PER_TARGET) writeNpy(join(ctx.outDir, UNIT[key]), r[key], [B]);
     writeNpy(join(ctx.outDir, UNIT.nonzeros), r.nonzeros, [B]);
-    ctx.log(`datamodels: targets ${start}..${end - 1}: ${r.pathVisited} λ values, ${r.iterations} iterations`);
-    return { metrics: { targets: B, pathVisited: r.pathVisited, iterations: r.iterations } };
+    ctx.log(`datamodels: targets ${start}..${end - 1}: ${r.pathVisited} λ values, ${r.iterations} iterations${p.screening ? `, on ${(100 * r.featuresSolved).toFixed(0)}% of the features` : ''}`);
+    return { metrics: { targets: B, pathVisited: r.pathVisited, iterations: r.iterations, ...(p.screening ? { featuresSolved: r.featuresSolved } : {}) } };
   },
 
   async combine(ctx) {
     const targets = targetIndices(ctx);
     const masks = masksOf(ctx.inputs.models, 'datamodels');
     const nTrain = readNpyHeader(join(masks.dir, MASKS.masks)).shape[1];
-    const nMasks = readNpyHeader(join(masks.dir, MASKS.masks)).shape[0];
-    const nModels = readNpyHeader(join(ctx.inputs.models.dir, MODELS.marginsTest)).shape[0];
+    const { masks: nMasks, models: nModels } = modelsUsed(ctx.params, ctx.inputs.models);
     const writer = new ScoresWriter(ctx.outDir, nTrain, targets);
     const extra = Object.fromEntries(PER_TARGET.map((k) => [k, new Float32Array(targets.length)])) as Record<(typeof PER_TARGET)[number], Float32Array>;
     let nonzeros = 0;

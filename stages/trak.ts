@@ -13,6 +13,10 @@
  * paper does); S is the number of models. soft_t(v) = sign(v)·max(|v| − t, 0) is the
  * paper's optional soft-thresholding (off by default: t = 0).
  *
+ * `models: S` uses the first S models of the features (default: all), so one
+ * linearize over the largest ensemble serves every smaller S through the cache: the
+ * paper's curve of LDS against the number of models, from one ensemble.
+ *
  * λ_s: `{relative: r}` (default r = 0.05) means r · mean diag(Φ_sᵀΦ_s), per model;
  * λ = 0 is the paper's unregularized estimator and breaks down as k approaches n
  * (docs/design.md, "The math").
@@ -44,6 +48,7 @@ export const trakParams = z.strictObject({
     .union([z.number().nonnegative(), z.strictObject({ relative: z.number().min(0).max(1) })])
     .optional()
     .describe('soft-threshold t of the scores: absolute, or {relative: r} = r · max_i |τ(x)_i| per target (default: off)'),
+  models: z.number().int().positive().optional().describe('use the first S models of the features (default: all of them)'),
   topK: z.number().int().nonnegative().default(10).describe('proponents and opponents per target in top.json'),
   targetBlock: z.number().int().positive().optional().describe('targets scored per block (default: as many as keep a block ≤ 16M floats, at most 512)'),
 });
@@ -52,6 +57,13 @@ export type TrakParams = z.infer<typeof trakParams>;
 /** Per unit s: X_s = Φ_s(Φ_sᵀΦ_s + λ_s I)⁻¹ and the solve's λ. */
 const X_FILE = 'x.npy';
 const SOLVE_FILE = 'solve.json';
+
+/** S: the first `models` models of the features, or all of them. */
+function modelsUsed(params: TrakParams, available: number): number {
+  const S = params.models ?? available;
+  if (S > available) throw new Error(`trak: models: ${S}, but the features hold ${available} model(s)`);
+  return S;
+}
 
 export const trak = defineStage<TrakParams>({
   name: 'trak',
@@ -62,7 +74,7 @@ export const trak = defineStage<TrakParams>({
   inputs: { features: { kinds: ['features'], description: 'projected gradients from linearize' } },
   output: 'scores',
   units(ctx) {
-    return openFeatures(ctx.inputs.features.dir).meta.models;
+    return modelsUsed(ctx.params, openFeatures(ctx.inputs.features.dir).meta.models);
   },
   async runUnit(ctx) {
     await initBackend(ctx.backend);
@@ -78,8 +90,8 @@ export const trak = defineStage<TrakParams>({
     const { params } = ctx;
     const features = openFeatures(ctx.inputs.features.dir);
     const { meta } = features;
-    const S = meta.models;
-    const q = meanOneMinusP(features.probs());
+    const S = modelsUsed(params, meta.models);
+    const q = meanOneMinusP(features.probs().slice(0, S));
     const n = meta.nTrain;
     const writer = new ScoresWriter(ctx.outDir, n, features.targetIndex(), params.topK);
     const threshold = params.softThreshold;

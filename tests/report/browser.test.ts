@@ -37,8 +37,19 @@ async function launch(): Promise<{ browser: Browser; profile: string }> {
   return { browser, profile };
 }
 
+interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
 interface PageCheck {
   svgs: { cls: string; width: number; height: number }[];
+  /** Per LDS-against-compute plot: the drawn box of every text label inside the plot area. */
+  computeLabels: { id: string; labels: (Rect & { text: string })[] }[];
+  /** The page's visible text, to look for raw markup. */
+  text: string;
   imgs: { complete: boolean; naturalWidth: number; width: number; height: number }[];
   figures: { id: string; hasSvg: boolean }[];
 }
@@ -65,6 +76,12 @@ async function open(browser: Browser, file: string) {
       imgs: [...document.querySelectorAll('img')]
         .map((i) => ({ complete: i.complete, naturalWidth: i.naturalWidth, width: box(i).width, height: box(i).height })),
       figures: [...document.querySelectorAll('figure.plot')].map((f) => ({ id: f.id, hasSvg: !!f.querySelector('svg') })),
+      computeLabels: [...document.querySelectorAll('figure.plot')].filter((f) => /lds-vs-(models|seconds)$/.test(f.id)).map((f) => ({
+        id: f.id,
+        labels: [...f.querySelectorAll('g.mark-text.role-mark text')].filter((t) => t.textContent)
+          .map((t) => { const r = box(t); return { text: t.textContent, x: r.x, y: r.y, width: r.width, height: r.height }; }),
+      })),
+      text: document.body.innerText,
     };
   })()`)) as PageCheck;
   await page.close();
@@ -78,6 +95,8 @@ maybe('report pages render from file:// with every plot and image and no console
     { file: reportPage(runs, 'report-tabular'), plots: 3, images: 0 },
     { file: reportPage(runs, 'report-image'), plots: 4, images: 33 },
     { file: join(runs, 'store', runJson(runs, 'report-tabular@count=1').report!.hash, 'index.html'), plots: 4, images: 0 },
+    // The TRAK paper's plot: 2 compute plots + 2 per lds stage (10).
+    { file: reportPage(runs, 'trak-vs-datamodels'), plots: 22, images: 0 },
   ];
   const { browser, profile } = await launch();
   try {
@@ -96,7 +115,23 @@ maybe('report pages render from file:// with every plot and image and no console
       t.is(check.imgs.length, p.images, what);
       t.is(check.imgs.length, tags(read(p.file), 'img').length, what);
       for (const i of check.imgs) t.true(i.complete && i.naturalWidth > 0 && i.width > 0 && i.height > 0, `${what}: ${JSON.stringify(i)}`);
+      // Labels on the compute plots as drawn: none overlaps another.
+      for (const plot of check.computeLabels) {
+        for (const [i, a] of plot.labels.entries()) {
+          for (const b of plot.labels.slice(i + 1)) {
+            const overlap = a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+            t.false(overlap, `${what} ${plot.id}: "${a.text}" overlaps "${b.text}"`);
+          }
+        }
+      }
+      t.false(/_\{|\\[a-z]/.test(check.text), `${what}: raw markup in the page text`);
     }
+    // The curve page: counts beside the points, the method names of issue 17, the reach table.
+    const curve = await open(browser, reportPage(runs, 'trak-vs-datamodels'));
+    const models = curve.check.computeLabels.find((p) => p.id === 'lds-vs-models')!;
+    t.true(models.labels.some((l) => /^[SN]=\d+$/.test(l.text)), JSON.stringify(models.labels.map((l) => l.text)));
+    for (const name of ['TRAK k=16 S=4', 'Datamodels N=30', 'Grad-Dot', 'Influence']) t.true(curve.check.text.includes(name), name);
+    t.regex(curve.check.text, /Where TRAK reaches datamodels/);
   } finally {
     await browser.close();
     rmSync(profile, { recursive: true, force: true });

@@ -16,11 +16,31 @@ export { attrib, ROOT };
 export const FIXTURES = join(ROOT, 'tests', 'fixtures', 'report');
 export const TABULAR = join(FIXTURES, 'tabular.yaml');
 export const IMAGE = join(FIXTURES, 'image.yaml');
+/** The shipped TRAK-against-datamodels config, shrunk by --set to seconds of work (synthetic data). */
+export const CURVE = join(ROOT, 'configs', 'trak-vs-datamodels.yaml');
+export const CURVE_SETS = [
+  'stages.data.params.train=100',
+  'stages.data.params.test=12',
+  'stages.data.params.source={kind: synthetic, dim: 8, classes: 4}',
+  'stages.gt_masks.params.count=10',
+  'stages.dm_masks.params.count=30',
+  'stages.dm100.params.models=6',
+  'stages.dm300.params.models=12',
+  'stages.dm1000.params.models=20',
+  'stages.dm3000.params.models=30',
+  'stages.trak_masks.params.count=4',
+  'stages.trak_features.params.projector.dim=16',
+  'stages.f1_kron2048.params.projector.dim=16',
+  'stages.trak1.params.models=1',
+  'stages.trak3.params.models=2',
+  'stages.trak10.params.models=3',
+  'stages.trak30.params.models=4',
+].flatMap((s) => ['--set', s]);
 
 export interface FixtureRuns {
   runs: string;
   /** Output of `attrib report` for each config. */
-  reports: { tabular: CliResult; image: CliResult };
+  reports: { tabular: CliResult; image: CliResult; curve: CliResult };
 }
 
 function check(r: CliResult, what: string): CliResult {
@@ -43,9 +63,11 @@ export async function fixtureRuns(): Promise<FixtureRuns> {
     if (existsSync(done)) return JSON.parse(readFileSync(done, 'utf8')) as FixtureRuns;
     check(await attrib(['run', TABULAR, '--runs', runs, '--jobs', '2']), 'attrib run tabular');
     check(await attrib(['run', IMAGE, '--runs', runs, '--jobs', '2']), 'attrib run image');
+    check(await attrib(['run', CURVE, '--runs', runs, '--jobs', '2', ...CURVE_SETS]), 'attrib run trak-vs-datamodels');
     const reports = {
       tabular: check(await attrib(['report', TABULAR, '--runs', runs]), 'attrib report tabular'),
       image: check(await attrib(['report', IMAGE, '--runs', runs]), 'attrib report image'),
+      curve: check(await attrib(['report', CURVE, '--runs', runs, '--no-png', ...CURVE_SETS]), 'attrib report trak-vs-datamodels'),
     };
     const result: FixtureRuns = { runs, reports };
     writeFileSync(done, JSON.stringify(result));

@@ -10,10 +10,10 @@ import type { Metrics, StageHash } from '../../pipeline/registry.ts';
 import type { Manifest } from '../../pipeline/store.ts';
 import { compareRuns, findRun, RunNotFound } from '../../report/compare.ts';
 import { dagSvg, layoutDag } from '../../report/dag.ts';
-import { chooseTargets, computePoints } from '../../report/evidence.ts';
+import { chooseTargets, computePoints, reaches } from '../../report/evidence.ts';
 import type { ReportGraph, StageNode } from '../../report/graph.ts';
 import { escapeHtml, htmlTable } from '../../report/html.ts';
-import { uniqueIds } from '../../report/plots.ts';
+import { ldsComputeSpec, placeLabels, uniqueIds } from '../../report/plots.ts';
 import { encodePng, imagePixels } from '../../report/png.ts';
 
 function chunks(png: Buffer): { type: string; data: Buffer; crc: number }[] {
@@ -65,16 +65,16 @@ test('chooseTargets: best, median and worst LDS_j; first rows without an lds', (
 
 const H = (name: string) => name.padEnd(64, '0') as StageHash;
 
-function node(name: string, output: string, inputs: Record<string, string>, seconds?: number, metrics: Metrics = {}): StageNode {
+function node(name: string, output: string, inputs: Record<string, string>, seconds?: number, metrics: Metrics = {}, kind?: string, params: unknown = {}): StageNode {
   const hash = H(name);
   return {
     hash,
     name,
     label: name,
-    kind: output === 'models' ? 'train' : output === 'masks' ? 'subsets' : output,
+    kind: kind ?? (output === 'models' ? 'train' : output === 'masks' ? 'subsets' : output),
     output,
     inputs: Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, H(v)])),
-    params: {},
+    params,
     dir: `/nowhere/${name}`,
     state: seconds === undefined ? 'missing' : 'done',
     stateText: seconds === undefined ? 'not run' : 'cached',
@@ -96,11 +96,11 @@ const nodes = [
   node('data', 'dataset', {}, 10),
   node('masks', 'masks', { data: 'data' }, 1),
   node('models', 'models', { data: 'data', masks: 'masks' }, 5, { models: 8 }),
-  node('features', 'features', { models: 'models' }, 3),
-  node('trak', 'scores', { features: 'features' }, 2),
+  node('features', 'features', { models: 'models' }, 3, {}, 'linearize', { projector: { kind: 'kronecker', dim: 512 } }),
+  node('trak', 'scores', { features: 'features' }, 2, {}, 'trak', { lambda: { relative: 0.05 }, topK: 10 }),
   node('dm_masks', 'masks', { data: 'data' }, 1),
   node('dm_models', 'models', { data: 'data', masks: 'dm_masks' }, 40, { models: 80 }),
-  node('datamodels', 'scores', { models: 'dm_models' }, 4),
+  node('datamodels', 'scores', { models: 'dm_models' }, 4, {}, 'datamodels', { heldOut: 0.1 }),
   node('gt_masks', 'masks', { data: 'data' }, 100),
   node('gt_models', 'models', { data: 'data', masks: 'gt_masks' }, 500, { models: 50 }),
   node('lds_trak', 'lds', { scores: 'trak', models: 'gt_models' }, 1, { lds: 0.5, ldsLow: 0.4, ldsHigh: 0.6, seedsPerSubset: 2 }),
@@ -113,8 +113,80 @@ test('computePoints: seconds and models upstream of the scores, ground truth exc
   const lds = nodes.filter((n) => n.output === 'lds' && n.state === 'done');
   const points = computePoints(g, lds);
   t.is(points.length, 2);
-  t.like(points[0], { method: 'trak', seconds: 10 + 1 + 5 + 3 + 2, models: 8, lds: 0.5, low: 0.4, high: 0.6, seedsPerSubset: 2 });
-  t.like(points[1], { method: 'datamodels', seconds: 10 + 1 + 40 + 4, models: 80, lds: 0.3, low: 0.3, high: 0.3, seedsPerSubset: 1 });
+  t.like(points[0], { method: 'TRAK k=512', name: 'TRAK k=512 S=8', stage: 'trak', seconds: 10 + 1 + 5 + 3 + 2, models: 8, lds: 0.5, low: 0.4, high: 0.6, seedsPerSubset: 2 });
+  t.like(points[1], { method: 'Datamodels', name: 'Datamodels N=80', seconds: 10 + 1 + 40 + 4, models: 80, lds: 0.3, low: 0.3, high: 0.3, seedsPerSubset: 1 });
+});
+
+// The curve from one ensemble: TRAK on the first 2 and all 8 models, datamodels on the
+// first 20 of 80, a second TRAK with another λ, and Grad-Dot on the same features.
+const curve = [
+  ...nodes.filter((n) => n.output !== 'lds'),
+  node('trak2', 'scores', { features: 'features' }, 0.5, {}, 'trak', { lambda: { relative: 0.05 }, topK: 10, models: 2 }),
+  node('trak_l1', 'scores', { features: 'features' }, 2, {}, 'trak', { lambda: { relative: 1 }, topK: 10 }),
+  node('dm20', 'scores', { models: 'dm_models' }, 1, {}, 'datamodels', { heldOut: 0.1, models: 20 }),
+  node('graddot', 'scores', { features: 'features' }, 1, {}, 'graddot', { topK: 10 }),
+  node('lds_trak', 'lds', { scores: 'trak', models: 'gt_models' }, 1, { lds: 0.5 }),
+  node('lds_trak2', 'lds', { scores: 'trak2', models: 'gt_models' }, 1, { lds: 0.35 }),
+  node('lds_trak_l1', 'lds', { scores: 'trak_l1', models: 'gt_models' }, 1, { lds: 0.45 }),
+  node('lds_dm20', 'lds', { scores: 'dm20', models: 'gt_models' }, 1, { lds: 0.2 }),
+  node('lds_dm', 'lds', { scores: 'datamodels', models: 'gt_models' }, 1, { lds: 0.4 }),
+  node('lds_graddot', 'lds', { scores: 'graddot', models: 'gt_models' }, 1, { lds: 0.1 }),
+];
+
+test('computePoints: methods named by kind and distinguishing params; models: N pays N/M of the per-model stages', (t) => {
+  const g = graph(curve);
+  const points = computePoints(g, curve.filter((n) => n.output === 'lds'));
+  const by = Object.fromEntries(points.map((p) => [p.stage, p]));
+  t.like(by.trak, { method: 'TRAK k=512 λ=0.05', name: 'TRAK k=512 λ=0.05 S=8', count: 'S=8', models: 8 });
+  t.like(by.trak_l1, { method: 'TRAK k=512 λ=1', name: 'TRAK k=512 λ=1 S=8' });
+  // The first 2 of 8 models: 2/8 of masks, models and features; the data set and the solve in full.
+  t.like(by.trak2, { method: 'TRAK k=512 λ=0.05', name: 'TRAK k=512 λ=0.05 S=2', models: 2, seconds: 10 + (1 + 5 + 3) * (2 / 8) + 0.5 });
+  t.like(by.dm20, { method: 'Datamodels', name: 'Datamodels N=20', models: 20, seconds: 10 + (1 + 40) * (20 / 80) + 1 });
+  t.like(by.graddot, { method: 'Grad-Dot', name: 'Grad-Dot', count: '', models: 8 });
+
+  const reach = reaches(points);
+  const row = (ref: string, challenger: string) => reach.find((r) => r.reference.stage === ref && r.challenger === challenger)!;
+  // Datamodels N=20 (0.2): TRAK λ=0.05 first gets there at S=2 (0.35); N=80 (0.4) only at S=8.
+  t.is(row('dm20', 'TRAK k=512 λ=0.05').reached?.stage, 'trak2');
+  t.is(row('datamodels', 'TRAK k=512 λ=0.05').reached?.stage, 'trak');
+  t.is(row('datamodels', 'TRAK k=512 λ=1').reached?.stage, 'trak_l1');
+  const none = reaches(points.map((p) => (p.kind === 'datamodels' ? { ...p, lds: 0.9 } : p)));
+  t.true(none.every((r) => r.reached === undefined));
+  t.is(none.find((r) => r.challenger === 'TRAK k=512 λ=0.05')!.best.stage, 'trak');
+});
+
+test('placeLabels: no two labels overlap, none covers an obstacle or leaves the plot', (t) => {
+  const labels = Array.from({ length: 30 }, (_, i) => ({ x: 100 + (i % 5) * 4, y: 100 + Math.floor(i / 5) * 3, text: `S=${i}` }));
+  const obstacles = [{ x0: 90, y0: 90, x1: 130, y1: 95 }];
+  const spots = placeLabels(labels, obstacles, 300, 200);
+  const boxes = spots.flatMap((s, i) => {
+    if (!s) return [];
+    const w = labels[i]!.text.length * 9 * 0.62;
+    return [{ x0: s.x - w / 2, x1: s.x + w / 2, y0: s.y - 5.5, y1: s.y + 5.5 }];
+  });
+  t.true(boxes.length >= 5, `${boxes.length} placed`);
+  t.true(boxes.length < labels.length, 'the crowded ones are left out');
+  const hit = (a: { x0: number; y0: number; x1: number; y1: number }, b: typeof a) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+  for (const [i, a] of boxes.entries()) {
+    t.true(a.x0 >= 0 && a.y0 >= 0 && a.x1 <= 300 && a.y1 <= 200);
+    t.false(hit(a, obstacles[0]!));
+    for (const b of boxes.slice(i + 1)) t.false(hit(a, b));
+  }
+});
+
+test('ldsComputeSpec: one line per method, log x, a dashed mark where TRAK reaches datamodels, no raw markup', (t) => {
+  const g = graph(curve);
+  const points = computePoints(g, curve.filter((n) => n.output === 'lds'));
+  const spec = ldsComputeSpec(points, 'models', reaches(points)) as { layer: Record<string, any>[] };
+  const line = spec.layer[0]!;
+  t.is(line.mark.type, 'line');
+  t.is(line.encoding.color.field, 'method');
+  t.is(line.encoding.detail.field, 'method');
+  t.is(line.encoding.x.scale.type, 'log');
+  const dashed = spec.layer.find((l) => l.mark.type === 'rule' && l.mark.strokeDash)!;
+  t.true(dashed.data.values.length >= 3);
+  const text = JSON.stringify(spec);
+  t.false(/_\{|\\/.test(text), 'no TeX-like markup in titles or labels');
 });
 
 test('layoutDag: a stage sits one column right of its deepest input; the SVG escapes labels', (t) => {

@@ -147,7 +147,8 @@ test('the numbers behind the plots: the scatter is what LDS_j correlates, comput
   const expected = ['data', 'masks', 'models', 'features', 'trak'].reduce((s, n) => s + manifest(n).seconds, 0);
   t.true(Math.abs(point!.seconds - expected) < 1e-9, `${point!.seconds} vs ${expected}`);
   t.is(point!.models, 3);
-  t.is(point!.method, 'trak');
+  t.is(point!.method, 'TRAK exact gradients');
+  t.is(point!.name, 'TRAK exact gradients S=3');
   t.is(point!.lds, run.lds_trak!.metrics.lds as number);
 });
 
