@@ -5,7 +5,7 @@
 export type { LinearLayerInfo, MarginFn, Network, TappedForward } from './types.ts';
 export { bindModelKinds, cnn, createNetwork, listCheckpoints, loadModel, loadNetwork, logreg, mlp, modelKinds, modelSchema, ModelError, registerModelKind } from './kinds.ts';
 export type { Checkpoint, DataShape, ModelKind } from './kinds.ts';
-export { crossEntropy, evaluate, margin } from './margin.ts';
+export { crossEntropy, evaluate, margin, perExampleLoss } from './margin.ts';
 export type { Evaluation } from './margin.ts';
 export { im2col, SequentialNetwork } from './sequential.ts';
 export type { Activation, BlockSpec, Topology } from './sequential.ts';
