@@ -13,13 +13,13 @@ import type { FeaturesMeta } from '../../lib/attribution/features.ts';
 import { initBackend, tf } from '../../lib/backend.ts';
 import { readNpy } from '../../lib/io/npy.ts';
 import { margin, perExampleLoss } from '../../lib/models/index.ts';
-import type { Network } from '../../lib/models/types.ts';
 import { Rng } from '../../lib/random/rng.ts';
 import { dataset } from '../../stages/dataset.ts';
 import { linearize } from '../../stages/linearize.ts';
 import { subsets } from '../../stages/subsets.ts';
 import { train } from '../../stages/train.ts';
 import { runStage } from '../helpers/run-stage.ts';
+import { finiteDifferences } from './grad-reference.ts';
 import { datasetArtifact, modelsArtifact, randomData } from './helpers.ts';
 
 test.before(async () => {
@@ -56,32 +56,6 @@ test('train records every model\'s per-example loss beside its margins', async (
   }
 });
 
-/** Central differences of ℓ(z_i) for the given flat parameter indices ([W; b] per layer). */
-function lossFiniteDifferences(net: Network, x: tf.Tensor, y: tf.Tensor1D, params: number[]): Float64Array[] {
-  const B = x.shape[0];
-  const out = Array.from({ length: B }, () => new Float64Array(params.length));
-  const sizes = net.variables.map((v) => v.size);
-  const eps = 1e-3;
-  params.forEach((p, c) => {
-    let v = 0;
-    let off = p;
-    while (off >= sizes[v]) off -= sizes[v++];
-    const variable = net.variables[v];
-    const orig = variable.dataSync().slice();
-    const at = (delta: number) => {
-      const d = orig.slice();
-      d[off] += delta;
-      variable.assign(tf.tensor(d, variable.shape));
-      return tf.tidy(() => perExampleLoss(net.logits(x), y).dataSync().slice());
-    };
-    const plus = at(eps);
-    const minus = at(-eps);
-    variable.assign(tf.tensor(orig, variable.shape));
-    for (let i = 0; i < B; i++) out[i][c] = (plus[i] - minus[i]) / (2 * eps);
-  });
-  return out;
-}
-
 test('linearize output: loss = ∇θ ℓ (finite differences) = −(1 − p)·∇θ f; meta records the output', async (t) => {
   const data = randomData('loss-output', 12, 5, [4], 3);
   const models = await modelsArtifact(datasetArtifact(data), data, { kind: 'mlp', hidden: [5], activation: 'tanh' } as { kind: string }, 2);
@@ -98,7 +72,7 @@ test('linearize output: loss = ∇θ ℓ (finite differences) = −(1 − p)·�
     const net = models.networks[s];
     const x = tf.tensor2d(data.xTrain, [12, 4]);
     const y = tf.tensor1d(data.yTrain, 'int32');
-    const fd = lossFiniteDifferences(net, x, y, params);
+    const fd = finiteDifferences(net, x, y, params, perExampleLoss);
     const phi = readNpy(join(loss.dir, FEATURES.train(s))).data as Float32Array;
     const phiMargin = readNpy(join(plain.dir, FEATURES.train(s))).data as Float32Array;
     const p = (readNpy(join(plain.dir, FEATURES.probsTrain)).data as Float32Array).subarray(s * 12, (s + 1) * 12);
