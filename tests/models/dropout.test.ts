@@ -2,16 +2,18 @@
  * Dropout in the mlp kind (dattri's MNIST MLP: dropout 0.1 after each hidden relu):
  * a training pass (logits with a dropout stream) is the hand-computed inverted dropout
  * with masks drawn from that stream; inference (no stream) has no dropout, is
- * deterministic, and survives save/load; the option is absent unless given (hashes of
+ * deterministic, and survives save/load; attribution's per-example gradients are the
+ * eval-mode ones; the option is absent unless given (hashes of
  * configs without it do not change); fit is reproducible with dropout.
  */
 import test from 'ava';
 import { join } from 'node:path';
 import { initBackend, tf } from '../../lib/backend.ts';
 import { createNetwork, loadNetwork, mlp } from '../../lib/models/index.ts';
-import type { BlockSpec } from '../../lib/models/sequential.ts';
+import { SequentialNetwork, type BlockSpec, type Topology } from '../../lib/models/sequential.ts';
 import { Rng } from '../../lib/random/rng.ts';
 import { fit } from '../../lib/training/index.ts';
+import { gradientsFromFactors } from '../attribution/grad-reference.ts';
 import { tempDir } from '../helpers/run-stage.ts';
 
 test.before(async () => {
@@ -111,4 +113,18 @@ test('fit with dropout: the same streams give the same weights; dropout changes 
   const none = await trainOnce({ kind: 'mlp', hidden: [6, 4] });
   t.deepEqual(a, b);
   t.notDeepEqual(a, none);
+});
+
+test('mlp dropout: attribution gradients are those of the same weights without dropout (eval mode), run after run', (t) => {
+  const net = createNetwork(SPEC, SHAPE, Rng.from('dropout-net'));
+  const topology = (net as unknown as { topology: Topology }).topology;
+  const plain = new SequentialNetwork({ ...topology, blocks: topology.blocks.map((b) => (b.type === 'dense' ? { ...b, dropout: undefined } : b)) }, net.variables.map((v) => v.dataSync() as Float32Array));
+  const { x } = input('gradients', 4);
+  const y = tf.tensor1d([0, 1, 2, 0], 'int32');
+  const once = gradientsFromFactors(net, x, y).map((g) => Array.from(g));
+  t.deepEqual(gradientsFromFactors(net, x, y).map((g) => Array.from(g)), once);
+  t.deepEqual(gradientsFromFactors(plain, x, y).map((g) => Array.from(g)), once);
+  tf.dispose([x, y]);
+  net.dispose();
+  plain.dispose();
 });
