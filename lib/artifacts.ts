@@ -74,6 +74,12 @@ export const MODELS = {
   /** float32 [models, n]: correct-class probability p = σ(f). */
   probsTrain: 'probs_train.npy',
   probsTest: 'probs_test.npy',
+  /**
+   * float32 [models, n]: cross-entropy ℓ(z_i; θ_m) as torch computes it (dattri's LDS
+   * target is −ℓ). Absent from models trained before it was recorded.
+   */
+  lossesTrain: 'losses_train.npy',
+  lossesTest: 'losses_test.npy',
   /** int32 [models]: which mask each model was trained on. */
   maskOf: 'mask_of_model.npy',
   /** int32 [models]: which seed (0..seeds-1) of its mask each model is. */
@@ -84,6 +90,8 @@ export const MODELS = {
     marginsTest: 'margins_test.npy',
     probsTrain: 'probs_train.npy',
     probsTest: 'probs_test.npy',
+    lossesTrain: 'losses_train.npy',
+    lossesTest: 'losses_test.npy',
     /** JSON {mask, seed, trainAccuracy, testAccuracy, ...}. */
     meta: 'fit.json',
   },

@@ -4,7 +4,9 @@
  *     τ(x)_i = (1/S) Σ_s φ_s(x)ᵀ φ_{s,i}
  *
  * with φ the (projected) margin gradients: TRAK without the (ΦᵀΦ + λI)⁻¹ and (1 − p)
- * terms. Its cosine twin is `gradcos` (gradcos.ts), built by the same factory; on the
+ * terms. On linearize's `output: loss` features, φ = Pᵀ∇ℓ and this is dattri's Grad-Dot
+ * (one full-data model) and its TracIn (final weights of independent full-data models,
+ * equal learning-rate weights: a positive constant, so the same ranking). Its cosine twin is `gradcos` (gradcos.ts), built by the same factory; on the
  * same cached features, a sweep compares them.
  */
 import { z } from 'zod';

@@ -12,6 +12,10 @@
  * projector combines them with the layer inputs a_{l,i} (conv: the weight gradient is
  * Σ_positions δ ⊗ patch) without forming g_i when it can (kronecker).
  *
+ * `output: loss` featurizes the training loss ℓ = softplus(−f) instead of f:
+ * Pᵀ∇ℓ = −(1 − p)·Pᵀ∇f (dattri's Grad-Dot and TracIn take ∇ℓ on both sides). trak and
+ * influence expect the margin (their (1 − p) terms assume it).
+ *
  * Each model s has its own projector P_s, seeded `projector.seed` (else derived from
  * this stage's hash) + 10⁴·s as TRAK does, so the ensemble averages independent sketches;
  * `projector.shared: true` uses one P for all (an ablation). `grad_wrt` restricts θ to the
@@ -36,6 +40,7 @@ import {
   featurize,
   projectorFor,
   projectorParams,
+  outputParam,
   projectorSpec,
   readRows,
   resolveTargets,
@@ -51,6 +56,7 @@ export const linearizeParams = z
   .strictObject({
     projector: projectorParams,
     targets: targetsParams,
+    output: outputParam,
     chunk: z.number().int().positive().default(2048).describe('rows per work unit'),
     batchSize: z.number().int().positive().default(128).describe('examples per backward pass'),
     grad_wrt: z.array(z.string()).min(1).optional().describe('layer names to take gradients with respect to (default: all)'),
@@ -98,7 +104,7 @@ export const linearize = defineStage<LinearizeParams>({
   name: 'linearize',
   version: '2',
   description: 'Projected margin gradients φ = Pᵀ∇θ f of every model for the train split and the targets',
-  equation: 'φ_{s,i} = Pᵀ ∇θ f(z_i; θ_s),  f = logit_y − logsumexp_{y′≠y} logit_{y′},  p_{s,i} = σ(f)',
+  equation: 'φ_{s,i} = Pᵀ ∇θ f(z_i; θ_s),  f = logit_y − logsumexp_{y′≠y} logit_{y′},  p_{s,i} = σ(f);  output: loss → Pᵀ ∇θ ℓ = −(1 − p) Pᵀ ∇θ f',
   params: linearizeParams,
   inputs: { models: { kinds: ['models'], description: 'trained models (a train stage); the data set is reached through its data input' } },
   output: 'features',
@@ -122,7 +128,7 @@ export const linearize = defineStage<LinearizeParams>({
       const chosen = projectorFor(net, projectorSpec(params.projector, ctx.hash, u.model), params.grad_wrt);
       projector = chosen.projector;
       phi = new NpyWriter(join(ctx.outDir, PHI_FILE), 'float32', [projector.dim]);
-      const probs = featurize(net, chosen.which, projector, rows, meta.featureShape, params.batchSize, phi, ctx.progress);
+      const probs = featurize(net, chosen.which, projector, rows, meta.featureShape, params.batchSize, phi, ctx.progress, params.output);
       phi.close();
       if (u.part === 'train') writeNpy(join(ctx.outDir, PROBS_FILE), probs);
       return { metrics: { model: u.model, rows: u.end - u.start, k: projector.dim }, info: { ...info } };
@@ -185,6 +191,7 @@ export const linearize = defineStage<LinearizeParams>({
       nTargets: p.targets.length,
       layers,
       params: layers.reduce((a, l) => a + l.inDim * l.outDim, 0),
+      output: params.output ?? 'margin',
     };
     writeJsonAtomic(join(ctx.outDir, FEATURES.meta), meta);
     return { metrics: { models: p.models, k, train: p.nTrain, targets: p.targets.length, params: meta.params, projector: params.projector.kind } };

@@ -6,7 +6,8 @@
  *            checkpoints?: [epochs] | {every: k}}
  *   unit m = mask · seeds + seed:  θ_m = fit(init(Rng(unit seed, 'init')), S_mask,
  *                                            shuffle Rng(unit seed, 'shuffle'))
- *   per model and example: f(z; θ_m) = logit_y − logsumexp_{y'≠y} logit_{y'}, p = σ(f)
+ *   per model and example: f(z; θ_m) = logit_y − logsumexp_{y'≠y} logit_{y'}, p = σ(f),
+ *                          ℓ = cross-entropy (float32, as torch: dattri's target is −ℓ)
  *
  * Each unit saves units/<m>/model/ (and checkpoints/<epoch>/ with the epoch's mean
  * learning rate, for TracIn) plus its margins/probs over the whole train and test
@@ -14,7 +15,7 @@
  * MODELS). Train accuracy is measured on the model's own subset, held-out accuracy on
  * the train examples outside it. A killed run resumes at the next unfinished unit.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, type Artifact, type Extensions } from '../pipeline/registry.ts';
@@ -142,6 +143,8 @@ export const train = defineStage<TrainParams>({
       writeNpy(join(ctx.outDir, u.probsTrain), onTrain.probs);
       writeNpy(join(ctx.outDir, u.marginsTest), onTest.margins);
       writeNpy(join(ctx.outDir, u.probsTest), onTest.probs);
+      writeNpy(join(ctx.outDir, u.lossesTrain), onTrain.losses);
+      writeNpy(join(ctx.outDir, u.lossesTest), onTest.losses);
       const seconds = (performance.now() - started) / 1000;
       const record: UnitRecord = {
         model: ctx.index,
@@ -178,21 +181,20 @@ export const train = defineStage<TrainParams>({
     const count = ctx.count;
     const u = MODELS.unit;
     const records: UnitRecord[] = [];
-    const writers = {
-      marginsTrain: new NpyWriter(join(ctx.outDir, MODELS.marginsTrain), 'float32', [nTrain]),
-      marginsTest: new NpyWriter(join(ctx.outDir, MODELS.marginsTest), 'float32', [nTest]),
-      probsTrain: new NpyWriter(join(ctx.outDir, MODELS.probsTrain), 'float32', [nTrain]),
-      probsTest: new NpyWriter(join(ctx.outDir, MODELS.probsTest), 'float32', [nTest]),
-    };
+    // Units trained before losses were recorded have none: then the artifact has none either.
+    const withLosses = Array.from({ length: count }, (_, m) => existsSync(join(ctx.unitDir(m), u.lossesTest))).every(Boolean);
+    const keys = ['marginsTrain', 'marginsTest', 'probsTrain', 'probsTest', ...(withLosses ? (['lossesTrain', 'lossesTest'] as const) : [])] as const;
+    const writers: Partial<Record<(typeof keys)[number], NpyWriter>> = {};
+    for (const key of keys) writers[key] = new NpyWriter(join(ctx.outDir, MODELS[key]), 'float32', [key.endsWith('Train') ? nTrain : nTest]);
     try {
       for (let m = 0; m < count; m++) {
         const dir = ctx.unitDir(m);
         records.push(JSON.parse(readFileSync(join(dir, u.meta), 'utf8')) as UnitRecord);
-        for (const key of ['marginsTrain', 'marginsTest', 'probsTrain', 'probsTest'] as const) writers[key].append(readNpy(join(dir, u[key])).data);
+        for (const key of keys) writers[key]!.append(readNpy(join(dir, u[key])).data);
       }
-      for (const w of Object.values(writers)) w.close();
+      for (const w of Object.values(writers)) w!.close();
     } catch (e) {
-      for (const w of Object.values(writers)) w.abort();
+      for (const w of Object.values(writers)) w!.abort();
       throw e;
     }
     writeNpy(join(ctx.outDir, MODELS.maskOf), Int32Array.from(records, (r) => r.mask));

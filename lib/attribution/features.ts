@@ -24,6 +24,8 @@ export interface FeaturesMeta {
   layers: { name: string; inDim: number; outDim: number }[];
   /** Number of parameters those layers hold (the length of the unprojected g_i). */
   params: number;
+  /** Gradient of the margin f (also when absent: features written before the option) or of the loss ℓ. */
+  output?: 'margin' | 'loss';
 }
 
 export interface FeaturesView {

@@ -31,6 +31,22 @@ export const projectorParams = z
   .describe('the random projection φ = Pᵀ g');
 export type ProjectorParams = z.infer<typeof projectorParams>;
 
+/**
+ * The function whose gradient is featurized: the margin f (TRAK's output function, the
+ * default), or the training loss ℓ = −log softmax(z)_y = softplus(−f), whose gradient
+ * is −(1 − p)·∇f (dattri's Grad-Dot, Grad-Cos and TracIn use ∇ℓ on both sides).
+ */
+export const outputParam = z
+  .enum(['margin', 'loss'])
+  .optional()
+  .describe('gradient of which output: margin f (default; what trak and influence expect) or loss ℓ = softplus(−f), ∇ℓ = −(1 − p)∇f (dattri\'s Grad-Dot and TracIn)');
+export type FeatureOutput = 'margin' | 'loss';
+
+/** −(1 − p) = −σ(−f) per row: ∇ℓ = −σ(−f)·∇f. */
+export function lossGradientScale(margins: Float32Array): Float32Array {
+  return Float32Array.from(margins, (f) => -1 / (1 + Math.exp(f)));
+}
+
 /** Which test examples are targets: the first `count` (default all), or explicit indices. */
 export const targetsParams = z
   .union([
@@ -127,6 +143,7 @@ export function featurize(
   batchSize: number,
   out: NpyWriter,
   progress?: (fraction: number) => void,
+  output: FeatureOutput = 'margin',
 ): Float32Array {
   const size = featureShape.reduce((a, b) => a * b, 1);
   const n = rows.y.length;
@@ -142,6 +159,12 @@ export function featurize(
         projected = projector.project(layers);
       } finally {
         tf.dispose(layers.flatMap((l) => [l.a, l.d]));
+      }
+      if (output === 'loss') {
+        // Pᵀ∇ℓ = −(1 − p)·Pᵀ∇f: the projection is linear, so scale the projected rows.
+        const margin = projected;
+        projected = tf.tidy(() => tf.mul(margin, tf.tensor2d(lossGradientScale(margins), [b1 - b0, 1])));
+        margin.dispose();
       }
       out.append(projected.dataSync() as Float32Array);
       projected.dispose();

@@ -6,7 +6,7 @@
  * `registry.register(MODEL_KINDS, name, kind)`.
  *
  *   logreg: logits = x W + b                       (multi-class logistic regression)
- *   mlp:    dense(h_1, act) … dense(h_k, act), dense(classes)
+ *   mlp:    dense(h_1, act) [dropout] … dense(h_k, act) [dropout], dense(classes)
  *   cnn:    [conv k×k (c_i), relu, maxpool p] per channel entry, flatten,
  *           dense(h, act) per hidden entry, dense(classes)   (for H×W×C images)
  */
@@ -49,6 +49,8 @@ export const mlpParams = z.strictObject({
   kind: z.literal('mlp'),
   hidden: hidden.default([128]).describe('hidden layer widths'),
   activation,
+  // Optional without a default, so configs that do not use it keep their stage hashes.
+  dropout: z.number().min(0).lt(1).optional().describe('dropout rate after each hidden layer, in training only (kept units scaled by 1/(1 − rate), as torch); inference and attribution run without it'),
 });
 export const cnnParams = z.strictObject({
   kind: z.literal('cnn'),
@@ -91,8 +93,14 @@ export const mlp: ModelKind<z.infer<typeof mlpParams>> = {
   name: 'mlp',
   description: 'multilayer perceptron: dense layers of the hidden widths with an activation, then a linear output',
   params: mlpParams,
-  create: (spec, shape, init) => sequential('mlp', spec, shape, denseBlocks(size(shape.featureShape), spec.hidden, spec.activation, shape.classes), init),
+  create: (spec, shape, init) => sequential('mlp', spec, shape, withHiddenDropout(denseBlocks(size(shape.featureShape), spec.hidden, spec.activation, shape.classes), spec.dropout), init),
 };
+
+/** Dropout after every block but the output layer (dattri's MNIST MLP: after each hidden relu). */
+function withHiddenDropout(blocks: BlockSpec[], rate: number | undefined): BlockSpec[] {
+  if (!rate) return blocks;
+  return blocks.map((b, i) => (i < blocks.length - 1 && b.type === 'dense' ? { ...b, dropout: rate } : b));
+}
 
 export const cnn: ModelKind<z.infer<typeof cnnParams>> = {
   name: 'cnn',

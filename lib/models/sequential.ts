@@ -21,7 +21,15 @@ import type { LinearLayerInfo, Network, TappedForward } from './types.ts';
 export type Activation = 'relu' | 'tanh' | 'sigmoid' | 'elu' | 'linear';
 
 export type BlockSpec =
-  | { type: 'dense'; name: string; inDim: number; outDim: number; activation: Activation }
+  | {
+      type: 'dense';
+      name: string;
+      inDim: number;
+      outDim: number;
+      activation: Activation;
+      /** Dropout rate after the activation, applied only in a training pass (see `logits`). */
+      dropout?: number;
+    }
   | {
       type: 'conv2d';
       name: string;
@@ -65,6 +73,18 @@ function activate(z: tf.Tensor, a: Activation): tf.Tensor {
   }
 }
 
+/**
+ * Inverted dropout's multiplier: 0 with probability `rate`, else 1/(1 − rate) (torch's
+ * nn.Dropout in training). Drawn from our own stream, not tf's, so a model is the same
+ * on every backend.
+ */
+function dropoutMask(rng: Rng, shape: number[], rate: number): tf.Tensor {
+  const keep = 1 / (1 - rate);
+  const mask = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() < rate ? 0 : keep;
+  return tf.tensor(mask, shape, 'float32');
+}
+
 export class SequentialNetwork implements Network {
   readonly layers: LinearLayerInfo[];
   readonly variables: tf.Variable[];
@@ -99,8 +119,8 @@ export class SequentialNetwork implements Network {
     });
   }
 
-  logits(x: tf.Tensor): tf.Tensor2D {
-    return this.run(x);
+  logits(x: tf.Tensor, dropout?: Rng): tf.Tensor2D {
+    return this.run(x, undefined, undefined, dropout);
   }
 
   tapShapes(batch: number): [number, number, number][] {
@@ -114,7 +134,7 @@ export class SequentialNetwork implements Network {
     return { logits, inputs };
   }
 
-  private run(x: tf.Tensor, taps?: tf.Tensor3D[], inputs?: tf.Tensor3D[]): tf.Tensor2D {
+  private run(x: tf.Tensor, taps?: tf.Tensor3D[], inputs?: tf.Tensor3D[], dropout?: Rng): tf.Tensor2D {
     const batch = x.shape[0];
     let h: tf.Tensor = x;
     this.topology.blocks.forEach((b, l) => {
@@ -137,6 +157,7 @@ export class SequentialNetwork implements Network {
         }
       }
       h = activate(z, b.activation);
+      if (dropout && b.type === 'dense' && b.dropout) h = tf.mul(h, dropoutMask(dropout, h.shape, b.dropout));
       if (b.type === 'conv2d' && b.pool > 1) h = maxPool(h as tf.Tensor4D, b.pool);
     });
     return tf.reshape(h, [batch, this.topology.classes]) as tf.Tensor2D;

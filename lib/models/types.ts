@@ -10,6 +10,7 @@
  * [in, out] (x·W) and a conv W is [kh, kw, cin, cout] flattened to [kh·kw·cin, cout].
  */
 import type { tf } from '../backend.ts';
+import type { Rng } from '../random/rng.ts';
 
 export interface LinearLayerInfo {
   name: string;
@@ -34,8 +35,12 @@ export interface Network {
   readonly numParams: number;
   /** Trainable variables, [W, b] per layer in forward order. */
   readonly variables: tf.Variable[];
-  /** Logits [B, classes] for inputs [B, ...featureShape]. */
-  logits(x: tf.Tensor): tf.Tensor2D;
+  /**
+   * Logits [B, classes] for inputs [B, ...featureShape]: the inference pass. With a
+   * `dropout` stream it is the training pass instead (dropout layers, if the network has
+   * any, drop units drawn from it); fit passes one, evaluation and attribution never do.
+   */
+  logits(x: tf.Tensor, dropout?: Rng): tf.Tensor2D;
   /**
    * Shapes of each layer's pre-activation for a batch of B, as [B, P, outDim]. `taps`
    * passed to forwardTapped must have these shapes.

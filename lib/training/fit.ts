@@ -1,7 +1,8 @@
 /**
  * The training loop: minibatch steps of mean cross-entropy over a subset of the train
  * split, batched on the default tfjs backend. Epoch e visits the subset in the order of
- * a permutation drawn from rng.split('epoch', e) (the last batch may be smaller); the
+ * a permutation drawn from rng.split('epoch', e) (the last batch may be smaller), and
+ * a network with dropout draws its masks from rng.split('dropout', e); the
  * learning rate follows the schedule step by step. Batches are assembled in JavaScript
  * and uploaded (on wasm, tf.gather of 64 rows of 784 costs 5x more than the copy).
  */
@@ -60,6 +61,7 @@ export async function fit(
     for (let epoch = 1; epoch <= spec.epochs; epoch++) {
       const started = performance.now();
       const order = rng.split('epoch', epoch).permutation(n);
+      const dropout = rng.split('dropout', epoch);
       let lossSum = 0;
       let lrSum = 0;
       let lrFirst = NaN;
@@ -78,7 +80,7 @@ export async function fit(
         const loss = tf.tidy(() => {
           const xb = tf.tensor(xs, [rows, ...data.featureShape], 'float32');
           const yb = tf.tensor1d(ys, 'int32');
-          const { value, grads } = tf.variableGrads(() => crossEntropy(net.logits(xb), yb), net.variables);
+          const { value, grads } = tf.variableGrads(() => crossEntropy(net.logits(xb, dropout), yb), net.variables);
           optimizer.step(names.map((name) => grads[name]), lr);
           return value;
         });

@@ -6,7 +6,7 @@ import type { ExecutionContext } from 'ava';
 import { tf } from '../../lib/backend.ts';
 import { gradientFactors } from '../../lib/attribution/margin-gradients.ts';
 import { margin } from '../../lib/models/margin.ts';
-import type { Network } from '../../lib/models/types.ts';
+import type { MarginFn, Network } from '../../lib/models/types.ts';
 import { Rng } from '../../lib/random/rng.ts';
 
 /** Per-example gradients [B, p] from the factors of every layer. */
@@ -50,8 +50,11 @@ export function gradientsByLoop(net: Network, x: tf.Tensor, y: tf.Tensor1D): Flo
   return out;
 }
 
-/** Central differences of f(z_i) for a few parameters, in float32 (eps = 1e-3: small enough not to cross relu/max-pool kinks). */
-export function finiteDifferences(net: Network, x: tf.Tensor, y: tf.Tensor1D, params: number[]): Float32Array[] {
+/**
+ * Central differences of f(z_i) (or of another per-example output, e.g. the loss) for a
+ * few parameters, in float32 (eps = 1e-3: small enough not to cross relu/max-pool kinks).
+ */
+export function finiteDifferences(net: Network, x: tf.Tensor, y: tf.Tensor1D, params: number[], output: MarginFn = margin): Float32Array[] {
   const B = x.shape[0];
   const out = Array.from({ length: B }, () => new Float32Array(params.length));
   const sizes = net.variables.map((v) => v.size);
@@ -66,7 +69,7 @@ export function finiteDifferences(net: Network, x: tf.Tensor, y: tf.Tensor1D, pa
       const d = orig.slice();
       d[off] += delta;
       variable.assign(tf.tensor(d, variable.shape));
-      return tf.tidy(() => margin(net.logits(x), y).dataSync().slice());
+      return tf.tidy(() => output(net.logits(x), y).dataSync().slice());
     };
     const plus = evalAt(eps);
     const minus = evalAt(-eps);
