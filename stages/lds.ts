@@ -42,6 +42,10 @@ export const ldsParams = z.strictObject({
     .enum(RESAMPLE)
     .default('targets-and-subsets')
     .describe('what the bootstrap redraws: targets-and-subsets (two-way, the default) or targets only (treats the subsets as fixed)'),
+  target: z
+    .enum(['margin', 'loss'])
+    .optional()
+    .describe('what the ground truth measures: margin f (default, TRAK) or loss, the negative cross-entropy −ℓ (dattri\'s LDS)'),
 });
 export type LdsParams = z.infer<typeof ldsParams>;
 
@@ -61,7 +65,7 @@ export const lds = defineStage<LdsParams>({
     checkSameDataset(scores, 'scores', models, 'models');
     for (const selection of selectionsUpstream(scores)) checkHeldOut(masksOf(selection.inputs.models!, 'lds'), masksOf(models, 'lds'), `lds (scores chosen by select ${selection.hash.slice(0, 12)})`);
     const read = readScores(scores.dir, 'lds');
-    const gt = readGroundTruth(models.dir, masksOf(models, 'lds').dir, 'lds');
+    const gt = readGroundTruth(models.dir, masksOf(models, 'lds').dir, 'lds', ctx.params.target);
     checkTrainSize(read, gt, 'lds');
     const { nTargets } = read;
     const nMasks = gt.nMasks;
@@ -92,6 +96,7 @@ export const lds = defineStage<LdsParams>({
       ciLevel: params.ci,
       bootstrap: params.bootstrap,
       resample: params.resample,
+      target: params.target ?? 'margin',
       targets: nTargets,
       subsets: nMasks,
       seedsPerSubset: gt.seedsPerSubset,

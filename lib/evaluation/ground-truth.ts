@@ -4,6 +4,7 @@
  * trained on), checked against each other. Shared by the lds and select kinds, which
  * pass the entries' folders.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASKS, MODELS, SCORES } from '../artifacts.ts';
 import { readNpy } from '../io/npy.ts';
@@ -44,11 +45,18 @@ export interface GroundTruth {
   truthFor(targetIndex: Int32Array): Float64Array;
 }
 
+/**
+ * What the ground truth measures on each target: the margin f (TRAK's output function,
+ * the default) or the negative cross-entropy −ℓ (dattri's LDS target; train writes it as
+ * losses_test.npy).
+ */
+export type LdsTarget = 'margin' | 'loss';
+
 /** The ground truth of the models in `modelsDir`, trained on the masks in `masksDir`. */
-export function readGroundTruth(modelsDir: string, masksDir: string, who: string): GroundTruth {
+export function readGroundTruth(modelsDir: string, masksDir: string, who: string, target: LdsTarget = 'margin'): GroundTruth {
   const masks = readNpy(join(masksDir, MASKS.masks));
   const [nMasks, nTrain] = expect2d(who, 'masks.npy', masks.shape);
-  const margins = readNpy(join(modelsDir, MODELS.marginsTest));
+  const margins = target === 'loss' ? negativeLosses(modelsDir, who) : readNpy(join(modelsDir, MODELS.marginsTest));
   const [nModels, nTest] = expect2d(who, 'margins_test.npy', margins.shape);
   const maskOf = readNpy(join(modelsDir, MODELS.maskOf)).data as Int32Array;
   if (maskOf.length !== nModels) throw new Error(`${who}: mask_of_model.npy has ${maskOf.length} entries for ${nModels} models`);
@@ -68,6 +76,16 @@ export function readGroundTruth(modelsDir: string, masksDir: string, who: string
       return perMask(targetIndex).truth;
     },
   };
+}
+
+/** −ℓ(x_j; θ_m) for every model and test example, in the layout of margins_test.npy. */
+function negativeLosses(modelsDir: string, who: string): ReturnType<typeof readNpy> {
+  const path = join(modelsDir, MODELS.lossesTest);
+  if (!existsSync(path)) throw new Error(`${who}: target: loss needs ${MODELS.lossesTest} in the ground-truth models (${modelsDir}); they were trained before train wrote losses: re-run that train stage`);
+  const losses = readNpy(path);
+  const data = losses.data as Float32Array;
+  for (let i = 0; i < data.length; i++) data[i] = -data[i];
+  return losses;
 }
 
 /** Refuses scores over another number of train examples than the ground truth's masks. */
