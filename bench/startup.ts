@@ -3,7 +3,8 @@
  * configs/quickstart.yaml`, each run RUNS times as a fresh process, from the compiled
  * code in dist/ and from the TypeScript sources through tsx (ATTRIB_SOURCE=1). Prints
  * the median wall-clock seconds of each, a markdown table for BENCHMARKS.md. Goal: ≤ 0.3 s
- * compiled (issue 18).
+ * compiled (issue 18). Beside it, on Linux, the median CPU seconds (user + system) the
+ * process used: less sensitive to other work on the machine than the wall clock.
  *
  *     npm run build && npm run bench:startup
  *
@@ -11,7 +12,7 @@
  * when it is low (a loaded machine easily triples these figures).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,13 +23,25 @@ const RUNS = 5;
 const COMMANDS = [['--version'], ['validate', 'configs/quickstart.yaml']];
 const MODES = { compiled: { ATTRIB_SOURCE: '0' }, tsx: { ATTRIB_SOURCE: '1' } } as const;
 
-/** Wall-clock seconds of one run; a failing command stops the benchmark (its timing would mean nothing). */
-function timeOnce(args: string[], env: Record<string, string>): number {
+const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** CPU seconds (user + system) of this process's finished children so far (Linux: /proc), or undefined. */
+function childrenCpu(): number | undefined {
+  if (!existsSync('/proc/self/stat')) return undefined;
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from field 3 (state) on
+  return (Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND; // fields 16 and 17: cutime, cstime
+}
+
+/** Wall-clock and CPU seconds of one run; a failing command stops the benchmark (its timing would mean nothing). */
+function timeOnce(args: string[], env: Record<string, string>): { wall: number; cpu?: number } {
+  const cpu0 = childrenCpu();
   const start = process.hrtime.bigint();
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const wall = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu1 = childrenCpu();
   if (r.status !== 0) throw new Error(`attrib ${args.join(' ')} exited ${r.status}: ${r.stderr.trim().split('\n').at(-1)}`);
-  return seconds;
+  return { wall, cpu: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0 };
 }
 
 function median(xs: number[]): number {
@@ -56,7 +69,8 @@ for (const args of COMMANDS) {
   const cells = Object.values(MODES).map((env) => {
     timeOnce(args, env); // warm the file cache: the first run of a cold machine reads every module from disk
     const times = Array.from({ length: RUNS }, () => timeOnce(args, env));
-    return `${median(times).toFixed(2)} s`;
+    const cpu = times.every((t) => t.cpu !== undefined) ? ` (cpu ${median(times.map((t) => t.cpu!)).toFixed(2)} s)` : '';
+    return `${median(times.map((t) => t.wall)).toFixed(2)} s${cpu}`;
   });
   console.log(`| attrib ${args.join(' ')} | ${cells.join(' | ')} |`);
 }

@@ -17,21 +17,62 @@
  * initBackend() for its own backend instance.
  */
 import { isMainThread } from 'node:worker_threads';
-// tfjs-core with the two backends attrib ships; the union package @tensorflow/tfjs would
-// add layers, converter, data and webgl (about 220 MB) that nothing here uses. The native
-// packages depend on @tensorflow/tfjs themselves, whose tfjs-core npm dedupes with ours.
-import * as tf from '@tensorflow/tfjs-core';
-// What the union package adds to core besides its backends: the gradients of every op
-// (tf.grad, customGrad) and the chained methods (x.reshape(...)), bundled by
-// scripts/build-tfjs-extras.mjs (tfjs-core ships them only in a form Node cannot load).
-import './tfjs-extras.js';
-// Their types (the chained methods augment tf.Tensor); erased from the JavaScript.
+// Types only: TensorFlow.js itself loads in initBackend (loadTf), so that what never
+// computes (`attrib --version`, `validate`, `plan`, ...) starts without it.
+import type * as TF from '@tensorflow/tfjs-core';
+// The chained methods' types (x.reshape(...) augments tf.Tensor); erased from the JavaScript.
 import type {} from '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
 import { NATIVE } from './native-backends.ts';
 
-export { tf };
+let loaded: Promise<typeof TF> | undefined;
+let core: typeof TF | undefined;
+
+/**
+ * Loads TensorFlow.js once per thread: tfjs-core with the two backends attrib ships (the
+ * union package @tensorflow/tfjs would add layers, converter, data and webgl, about
+ * 220 MB, that nothing here uses; the native packages depend on @tensorflow/tfjs
+ * themselves, whose tfjs-core npm dedupes with ours), and what the union package adds
+ * to core besides its backends: the gradients of every op (tf.grad, customGrad) and the
+ * chained methods, bundled by scripts/build-tfjs-extras.mjs (tfjs-core ships them only
+ * in a form Node cannot load). In this order, as the static imports had them.
+ */
+function loadTf(): Promise<typeof TF> {
+  loaded ??= (async () => {
+    const tfjs = await import('@tensorflow/tfjs-core');
+    await import(new URL('./tfjs-extras.js', import.meta.url).href); // beside this module (the build copies it to dist/lib/)
+    await import('@tensorflow/tfjs-backend-cpu');
+    await import('@tensorflow/tfjs-backend-wasm');
+    return (core = tfjs);
+  })();
+  return loaded;
+}
+
+/**
+ * TensorFlow.js, usable once this thread's `await initBackend(...)` has run (every stage
+ * kind calls it before any tensor code); before that, a use is a programming error that
+ * says so instead of reading a property of undefined.
+ */
+export const tf: typeof TF = new Proxy({} as typeof TF, {
+  get(_, name) {
+    if (!core) throw new Error(`TensorFlow.js is not loaded yet (tf.${String(name)}): await initBackend() first`);
+    return Reflect.get(core, name);
+  },
+});
+/** tf's types: `tf.Tensor2D` and the rest, as with `import * as tf`. */
+export declare namespace tf {
+  export type Tensor<R extends TF.Rank = TF.Rank> = TF.Tensor<R>;
+  export type Scalar = TF.Scalar;
+  export type Tensor1D = TF.Tensor1D;
+  export type Tensor2D = TF.Tensor2D;
+  export type Tensor3D = TF.Tensor3D;
+  export type Tensor4D = TF.Tensor4D;
+  export type Variable<R extends TF.Rank = TF.Rank> = TF.Variable<R>;
+  export type GradSaveFunc = TF.GradSaveFunc;
+  export type Rank = TF.Rank;
+  export namespace Rank {
+    export type R4 = TF.Rank.R4;
+  }
+}
 
 export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const;
 export type BackendRequest = (typeof BACKENDS)[number];
@@ -96,6 +137,7 @@ async function select(requested: string): Promise<BackendInUse> {
   if (!(BACKENDS as readonly string[]).includes(requested)) {
     throw new BackendError(`unknown backend "${requested}" (expected one of ${BACKENDS.join(', ')})`);
   }
+  await loadTf();
   const req = requested as BackendRequest;
   if (req === 'tensorflow' || req === 'tensorflow-gpu') {
     const pkg = NATIVE[req];

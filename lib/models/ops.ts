@@ -19,7 +19,9 @@ import { tf } from '../backend.ts';
 
 type Saved = tf.Tensor[];
 
-function custom(f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: Saved) => tf.Tensor[] }) {
+type CustomOp = (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: Saved) => tf.Tensor[] };
+
+function custom(f: CustomOp) {
   return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const { value, gradFunc } = f(args.slice(0, -1) as tf.Tensor[], save);
@@ -27,7 +29,13 @@ function custom(f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.T
   });
 }
 
-const matMulOp = custom(([x, w], save) => {
+/** custom(f), made on first use: TensorFlow.js loads in initBackend, after this module. */
+function customOnce(f: CustomOp): ReturnType<typeof custom> {
+  let op: ReturnType<typeof custom> | undefined;
+  return (...inputs) => (op ??= custom(f))(...inputs);
+}
+
+const matMulOp = customOnce(([x, w], save) => {
   save([x, w]);
   return {
     value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
@@ -98,7 +106,7 @@ function filterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number): tf.Tensor4D {
   return tf.transpose(tf.conv2d(xt, dyt, 1, 'valid'), [1, 2, 0, 3]) as tf.Tensor4D;
 }
 
-const conv2dOp = custom(([x, w], save) => {
+const conv2dOp = customOnce(([x, w], save) => {
   save([x, w]);
   return {
     value: tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),

@@ -17,7 +17,7 @@
  *   queue and the store (events can be missed while Redis reconnects). The store is the
  *   truth: a job is done when units/<i>/unit.json is there.
  */
-import { Queue, QueueEvents } from 'bullmq';
+import type { Queue, QueueEvents } from 'bullmq';
 import { z } from 'zod';
 import { TaskError, type Executor, type TakesEveryUnit } from '../../executor.ts';
 import type { StageHash } from '../../registry.ts';
@@ -82,10 +82,12 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
 
   private start(): Promise<void> {
     this.ready ??= (async () => {
-      const conn = (this.conn = connect(this.url, 'attrib-coordinator'));
+      // bullmq loads here, on the first unit to queue: commands that never queue start without it.
+      const { Queue, QueueEvents } = await import('bullmq');
+      const conn = (this.conn = await connect(this.url, 'attrib-coordinator'));
       await ping(conn, this.url);
       if (this.closed) return;
-      this.eventsConn = connect(this.url, 'attrib-coordinator-events');
+      this.eventsConn = await connect(this.url, 'attrib-coordinator-events');
       const queue = (this.queue = new Queue(this.o.queue, { connection: conn.redis, prefix: this.o.prefix }));
       const events = (this.events = new QueueEvents(this.o.queue, { connection: this.eventsConn.redis, prefix: this.o.prefix }));
       // bullmq re-emits connection errors; the connections reconnect by themselves.

@@ -3,7 +3,7 @@
  * `--redis` or ATTRIB_REDIS_URL (prefer the variable when it holds a password: other
  * users of a machine can read command lines). `rediss://` connects over TLS.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 export const REDIS_ENV = 'ATTRIB_REDIS_URL';
 
@@ -45,9 +45,11 @@ export interface Connection {
 
 /**
  * A connection as bullmq wants it (`maxRetriesPerRequest: null`: commands wait for a
- * reconnect instead of failing). Errors are kept for messages, not printed.
+ * reconnect instead of failing). Errors are kept for messages, not printed. ioredis
+ * loads here, on first use: commands that never talk to Redis start without it.
  */
-export function connect(url: string, name: string): Connection {
+export async function connect(url: string, name: string): Promise<Connection> {
+  const { Redis } = await import('ioredis');
   let last: string | undefined;
   const redis = new Redis(url, { maxRetriesPerRequest: null, connectionName: name, connectTimeout: 10_000 });
   redis.on('error', (e: Error) => {

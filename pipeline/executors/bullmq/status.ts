@@ -3,7 +3,6 @@
  * given): the units of unfinished stages that wait or run on the queue. Bounded in time;
  * a Redis that does not answer becomes a note, not an error.
  */
-import { Queue } from 'bullmq';
 import type { StatusAnswer, StatusQuery } from '../../executor.ts';
 import { bullmqOptions } from './executor.ts';
 import { jobId } from './jobs.ts';
@@ -16,7 +15,8 @@ export async function bullmqStatus({ store, hashes, block, cli }: StatusQuery): 
   if (!url) return { units, notes };
   const parsed = bullmqOptions.safeParse(block ?? {});
   const o = parsed.success ? parsed.data : bullmqOptions.parse({});
-  const conn = connect(url, 'attrib-status');
+  const { Queue } = await import('bullmq'); // loaded only when there is a Redis to ask
+  const conn = await connect(url, 'attrib-status');
   const queue = new Queue(o.queue, { connection: conn.redis, prefix: o.prefix });
   queue.on('error', () => {});
   try {

@@ -14,7 +14,7 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import { InvalidArgumentError, type Command } from 'commander';
 import { collect, type CommandExtension, type CommandTools } from '../../commands/types.ts';
 import { loadPlugins } from '../../plugins.ts';
@@ -82,7 +82,8 @@ async function serve(tools: CommandTools, url: string, plugins: string[], o: Wor
   const store = new Store(resolve(o.runs));
   const concurrency = o.concurrency ?? availableParallelism();
   const me = o.name ?? `${hostname()}:${process.pid}`;
-  const conn = connect(url, `attrib-worker-${me}`);
+  const { UnrecoverableError, Worker } = await import('bullmq'); // loaded when a worker serves, not when the CLI starts
+  const conn = await connect(url, `attrib-worker-${me}`);
   try {
     await ping(conn, url);
   } catch (e) {
