@@ -64,7 +64,7 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
       code = c;
     },
     runsOption: () => new Option('--runs <dir>', 'where run folders and the store live').default('./runs'),
-    setOption: () => new Option('--set <path=value>', 'override a config value (repeatable), e.g. stages.train.params.fit.epochs=3').argParser(collect),
+    setOption: () => new Option('--set <path=value>', 'override a config value (repeatable), e.g. defaults.recipe.fit.epochs=3 (in the quickstart, the recipe of every train stage)').argParser(collect),
     stderr: err,
     workerEntry: env.workerEntry,
   };

@@ -1,8 +1,9 @@
 /**
  * Step 5: execute. Runs the planned instances of one or more experiments (sweep points)
  * in topological order. Instances are deduplicated by hash, so variants that share an
- * upstream stage run it once. Every task goes through one p-limit of `--jobs` and then
- * to the Executor, so independent stages and the units of one stage run concurrently.
+ * upstream stage run it once. Every task goes through one set of `--jobs` slots and then
+ * to the Executor, so independent stages and the units of one stage run concurrently;
+ * the slots go to the longest chain of stages first (schedule.ts).
  *
  * An instance's life cycle, one named step each below:
  *   cached?   a valid manifest: done.
@@ -18,10 +19,10 @@
  * The steps are functions over one `Execution`: what the call shares, with its two maps
  * of per-entry state written only by submitStages.
  */
-import pLimit, { type LimitFunction } from 'p-limit';
 import type { RunEvent } from './events.ts';
 import { runsStages, type Executor, type StageRunner, type StageToRun } from './executor.ts';
 import { whyChanged, type ExperimentPlan, type StageInstance } from './plan.ts';
+import { chainLengths, PrioritySlots, taskPriority, type Release } from './schedule.ts';
 import { pendingRun, runEntry, type InstanceResult } from './record.ts';
 import { hasUnits, type StageHash, type StageOutcome } from './registry.ts';
 import type { EntryLock, Manifest, RunRecord, StageRecord, Store } from './store.ts';
@@ -50,8 +51,12 @@ interface Execution {
   store: Store;
   executor: Executor;
   emit: (event: RunEvent) => void;
-  /** The one limit of `--jobs` tasks in flight, across stages. */
-  limit: LimitFunction;
+  /** The one limit of `--jobs` tasks in flight, across stages, longest chain first. */
+  slots: PrioritySlots;
+  /** Per instance, the stages on its longest path to a result (itself counted): its priority. */
+  chains: Map<StageHash, number>;
+  /** An instance between two of its tasks holds back lower priorities (schedule.ts). */
+  gaps: Map<StageHash, Release>;
   attribVersion: string;
   /** Stage names as people see them. */
   labels: Map<StageHash, string>;
@@ -73,7 +78,9 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
     store: opts.store,
     executor: opts.executor,
     emit: opts.onEvent ?? (() => {}),
-    limit: pLimit(Math.max(1, opts.jobs)),
+    slots: new PrioritySlots(Math.max(1, opts.jobs)),
+    chains: chainLengths(plans),
+    gaps: new Map(),
     attribVersion: opts.attribVersion,
     labels: instanceLabels(plans),
     forced: forcedHashes(plans, opts.force ?? []),
@@ -124,9 +131,27 @@ async function runInstance(ex: Execution, inst: StageInstance, upstream: Upstrea
 
   const held = ex.submitted.get(hash);
   if (held) return awaitSubmitted(ex, inst, held);
-  const claim = await claimEntry(ex, inst, isForced);
-  if ('result' in claim) return claim.result;
-  return computeEntry(ex, inst, claim.lock);
+  // Ready: until its first task is queued, lower priorities wait (and again between its tasks).
+  holdGap(ex, hash);
+  try {
+    const claim = await claimEntry(ex, inst, isForced);
+    if ('result' in claim) return claim.result;
+    return await computeEntry(ex, inst, claim.lock);
+  } finally {
+    endGap(ex, hash);
+  }
+}
+
+/** The instance is between two of its tasks: tasks of lower priority do not take a free slot meanwhile. */
+function holdGap(ex: Execution, hash: StageHash): void {
+  ex.gaps.get(hash)?.();
+  // At the level of a stage-ending step: units of the same chain length wait too (its tie rule).
+  ex.gaps.set(hash, ex.slots.hold(taskPriority(ex.chains.get(hash) ?? 1, 'run')));
+}
+
+function endGap(ex: Execution, hash: StageHash): void {
+  ex.gaps.get(hash)?.();
+  ex.gaps.delete(hash);
 }
 
 /** The first input (in input order) that failed or was blocked, once the inputs have settled that far. */
@@ -148,7 +173,10 @@ async function claimEntry(ex: Execution, inst: StageInstance, isForced: boolean)
   let lock;
   try {
     lock = await store.lock(hash, {
-      onWait: () => ex.emit({ type: 'waiting', stage: ex.labels.get(hash)!, hash }),
+      onWait: () => {
+        endGap(ex, hash); // another process has it: do not keep slots idle meanwhile
+        ex.emit({ type: 'waiting', stage: ex.labels.get(hash)!, hash });
+      },
       done: () => !isForced && store.readManifest(hash).ok,
     });
   } catch (e) {
@@ -242,7 +270,7 @@ async function runUnits(ex: Execution, tasks: StageTasks, hash: StageHash, count
   const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !finished.has(i));
   await Promise.all(
     todo.map((index) =>
-      ex.limit(async () => {
+      tasks.slot('unit', async () => {
         if (failure) return; // the stage has failed: start no more of its units
         inFlight.set(index, 0);
         try {
@@ -289,9 +317,23 @@ class StageTasks {
     private readonly hash: StageHash,
   ) {}
 
-  /** Waits for a slot under the shared limit, then runs the task. */
+  /** Waits for a slot under the shared limit, then runs the task; the stage is then between tasks until it queues the next. */
   queue(task: Task): Promise<TaskResult> {
-    return this.ex.limit(() => this.perform(task));
+    return this.slot(task.step, async () => {
+      try {
+        return await this.perform(task);
+      } finally {
+        holdGap(this.ex, this.hash);
+      }
+    });
+  }
+
+  /** Queues `fn` for a slot at this stage's priority for `step`; the stage is no longer between tasks. */
+  slot<T>(step: Task['step'], fn: () => Promise<T>): Promise<T> {
+    const { ex, hash } = this;
+    const queued = ex.slots.run(taskPriority(ex.chains.get(hash) ?? 1, step), fn);
+    endGap(ex, hash);
+    return queued;
   }
 
   /** Runs the task now (the caller holds a slot). */

@@ -149,16 +149,36 @@ export function issuesToErrors(
   known?: (path: readonly PropertyKey[]) => readonly string[] | undefined,
 ): ConfigError[] {
   const errors: ConfigError[] = [];
+  // A misspelt required key is reported once, as the unknown key with its hint, not also as missing.
+  const hinted = new Set<string>();
+  for (const issue of issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const candidates = known?.(issue.path) ?? missingKeys(issues, issue.path, input);
+    for (const key of issue.keys) {
+      const hint = closest(key, candidates);
+      if (hint) hinted.add(JSON.stringify([...issue.path, hint]));
+    }
+  }
   for (const issue of issues) {
     const path = [...base, ...(issue.path as PathSegment[])];
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) errors.push(unknownKey(where, [...path, key], known?.(issue.path)));
+      for (const key of issue.keys) errors.push(unknownKey(where, [...path, key], known?.(issue.path) ?? missingKeys(issues, issue.path, input)));
       continue;
     }
+    if (hinted.has(JSON.stringify(issue.path)) && getPath(input, issue.path as PathSegment[]) === undefined) continue;
     const got = issue.path.length > 0 || issue.input === undefined ? getPath(input, issue.path as PathSegment[]) : issue.input;
     errors.push(errorAt(where, path, describeIssue(issue, got)));
   }
   return errors;
+}
+
+/** Keys the issues say are missing in the object at `at`: what a misspelt key inside params most likely meant. */
+function missingKeys(issues: readonly Issue[], at: readonly PropertyKey[], input: unknown): string[] {
+  const prefix = JSON.stringify(at).slice(0, -1);
+  return issues
+    .filter((i) => i.path.length === at.length + 1 && JSON.stringify(i.path).startsWith(prefix) && i.code !== 'unrecognized_keys')
+    .filter((i) => getPath(input, i.path as PathSegment[]) === undefined)
+    .map((i) => String(i.path.at(-1)));
 }
 
 function unknownKey(where: Where, path: readonly PathSegment[], known?: readonly string[]): ConfigError {

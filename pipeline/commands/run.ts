@@ -4,9 +4,11 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { executorNames } from '../executors/index.ts';
-import { createReporter } from '../progress.ts';
+import { resolve } from 'node:path';
+import { createReporter, fitTable, interruptedMessage, PLAIN_COLUMNS, resultsSummary } from '../progress.ts';
 import { summary } from '../record.ts';
 import { runExperiments } from '../run.ts';
+import { Store } from '../store.ts';
 import { collect, EXIT, UsageError, type CommandExtension, type CommandTools } from './types.ts';
 
 const positiveInt = (name: string) => (value: string) => {
@@ -29,9 +31,17 @@ export const runCommand: CommandExtension = {
       .addOption(tools.runsOption())
       .option('--executor <name>', `where tasks run: ${executorNames(registry).join(', ')} (docs/scale-out.md)`, 'local')
       .option('--redis <url>', 'the bullmq executor\'s Redis (default: $ATTRIB_REDIS_URL)')
-      .action(async (config: string, o: { set?: string[]; jobs?: number; force?: string[]; runs: string; executor: string; redis?: string }) => {
+      .option('-q, --quiet', 'no progress: print only warnings, failures and where the results are')
+      .action(async (config: string, o: { set?: string[]; jobs?: number; force?: string[]; runs: string; executor: string; redis?: string; quiet?: boolean }) => {
         const loaded = await tools.load(config, o.set);
-        const reporter = createReporter(err, { tty: !!err.isTTY && !process.env.CI, plainEveryMs: Number(process.env.ATTRIB_PROGRESS_MS ?? 5000) });
+        const reporter = createReporter(err, { tty: !!err.isTTY && !process.env.CI, plainEveryMs: Number(process.env.ATTRIB_PROGRESS_MS ?? 5000), quiet: o.quiet });
+        // Ctrl-C: say what is kept and how to resume, then stop (finished units are already in the store).
+        const onInterrupt = () => {
+          reporter.close();
+          err.write(`\n${interruptedMessage(['attrib', ...process.argv.slice(2)].join(' '))}\n`);
+          process.exit(130);
+        };
+        process.once('SIGINT', onInterrupt);
         let ran;
         try {
           ran = await runExperiments(loaded, {
@@ -45,11 +55,17 @@ export const runCommand: CommandExtension = {
             onEvent: (e) => reporter.event(e),
           });
         } finally {
+          process.off('SIGINT', onInterrupt);
           reporter.close();
         }
         if (!ran.ok) throw new UsageError(ran.errors);
+        const width = Math.min(120, process.stdout.columns || PLAIN_COLUMNS);
+        if (!o.quiet) {
+          tools.print();
+          tools.print(fitTable(summary(ran.value.plans, ran.value.results), width));
+        }
         tools.print();
-        tools.print(summary(ran.value.plans, ran.value.results));
+        tools.print(resultsSummary(ran.value.plans, ran.value.results, new Store(resolve(o.runs)), process.cwd(), width));
         tools.setExitCode(ran.value.ok ? EXIT.ok : EXIT.failed);
       });
   },

@@ -12,6 +12,7 @@ import { formatMetrics, table } from '../record.ts';
 import type { Registry, StageHash } from '../registry.ts';
 import { Store } from '../store.ts';
 import type { CommandExtension, CommandTools } from './types.ts';
+import { fitTable, PLAIN_COLUMNS } from '../progress.ts';
 
 export interface RemoteUnits {
   queued: number;
@@ -74,10 +75,10 @@ export const statusCommand: CommandExtension = {
             else if (state.state !== 'cached' && recorded && (recorded.status === 'failed' || recorded.status === 'blocked')) text = `${recorded.status}: ${recorded.error ?? ''}`;
             text += describeRemote(remote.units.get(inst.hash));
             const metrics = state.state === 'cached' ? state.manifest.metrics : {};
-            rows.push([inst.name, text, state.state === 'cached' ? String(state.manifest.seconds) : '-', formatMetrics(metrics)]);
+            rows.push([inst.name, text, state.state === 'cached' ? state.manifest.seconds.toFixed(1) : '-', formatMetrics(metrics)]);
           }
           print(`${plan.experiment.name}${run ? '' : ' (never run)'}`);
-          print(table(rows));
+          print(fitTable(table(rows), Math.min(120, process.stdout.columns || PLAIN_COLUMNS))); // as `attrib run` prints it
           print();
         }
       });
