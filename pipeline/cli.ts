@@ -19,6 +19,7 @@ import { validateCommand } from './commands/validate.ts';
 import { loadConfig, type LoadedConfig } from './config.ts';
 import { knownExecutors } from './executors/index.ts';
 import type { Registry } from './registry.ts';
+import { printable } from './terminal.ts';
 import { ATTRIB_VERSION } from './version.ts';
 
 export interface CliEnv {
@@ -55,8 +56,8 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
       if (!loaded.ok) throw new UsageError(loaded.errors);
       return loaded.value;
     },
-    print: (text = '') => out.write(`${text}\n`),
-    warn: (text) => err.write(`${text}\n`),
+    print: (text = '') => out.write(`${printable(text)}\n`),
+    warn: (text) => err.write(`${printable(text)}\n`),
     fail: (message, file) => {
       throw new UsageError([{ file, message }]);
     },
@@ -81,11 +82,11 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
       return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (e instanceof UsageError) {
-      err.write(`${e.message}\n`);
+      err.write(`${printable(e.message)}\n`);
       return EXIT.usage;
     }
     // Not a user's mistake: a bug or an environment problem. Keep the stack for a report.
-    err.write(`attrib: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    err.write(`attrib: internal error: ${printable(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
     return EXIT.failed;
   }
   return code;

@@ -6,6 +6,7 @@
  */
 import type { RunEvent } from './events.ts';
 import { formatMetrics } from './record.ts';
+import { printable } from './terminal.ts';
 
 export interface Reporter {
   event(e: RunEvent): void;
@@ -54,8 +55,13 @@ function eta(a: Active, now: number): string {
   return ` ETA ${clock(left)}`;
 }
 
-/** The line every reporter prints for events that are not progress. */
+/** The line every reporter prints for events that are not progress; logs and errors come from workers: sanitized. */
 function line(e: RunEvent): string | undefined {
+  const text = rawLine(e);
+  return text === undefined ? undefined : printable(text);
+}
+
+function rawLine(e: RunEvent): string | undefined {
   switch (e.type) {
     case 'cached':
       return `[${e.stage}] cached`;
