@@ -16,6 +16,7 @@ import { statusCommand } from './commands/status.ts';
 import { collect, COMMANDS, EXIT, UsageError, type CommandExtension, type CommandTools, type OutputStream } from './commands/types.ts';
 import { unitCommand } from './commands/unit.ts';
 import { validateCommand } from './commands/validate.ts';
+import { verifyCommand } from './commands/verify.ts';
 import { loadConfig, type LoadedConfig } from './config.ts';
 import { knownExecutors } from './executors/index.ts';
 import type { Registry } from './registry.ts';
@@ -34,7 +35,7 @@ export interface CliEnv {
 }
 
 /** The engine's own commands, in the order `attrib --help` lists them. */
-const ENGINE_COMMANDS: readonly CommandExtension[] = [runCommand, planCommand, statusCommand, dagCommand, validateCommand, unitCommand, gcCommand, kindsCommand, schemaCommand];
+const ENGINE_COMMANDS: readonly CommandExtension[] = [runCommand, planCommand, statusCommand, dagCommand, validateCommand, unitCommand, gcCommand, verifyCommand, kindsCommand, schemaCommand];
 
 /** Runs the CLI on `argv` (the arguments after the program name); resolves to the exit code. */
 export async function main(argv: readonly string[], env: CliEnv): Promise<number> {
