@@ -5,7 +5,7 @@
  * plugins theirs through the registry. Exit codes are 0 done, 1 a stage failed, 2
  * invalid config or arguments. User mistakes print one line each, never a stack trace.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { dagCommand } from './commands/dag.ts';
 import { gcCommand } from './commands/gc.ts';
 import { kindsCommand } from './commands/kinds.ts';
@@ -65,7 +65,14 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
     setExitCode: (c) => {
       code = c;
     },
-    runsOption: () => new Option('--runs <dir>', 'where run folders and the store live').default('./runs'),
+    runsOption: () =>
+      new Option('--runs <dir>', 'where run folders and the store live')
+        .default('./runs')
+        .argParser((dir: string) => {
+          // An empty value would resolve to the current folder.
+          if (dir.trim() === '') throw new InvalidArgumentError('name a folder (the default is ./runs)');
+          return dir;
+        }),
     setOption: () => new Option('--set <path=value>', 'override a config value (repeatable), e.g. stages.train.params.fit.epochs=3').argParser(collect),
     stderr: err,
     workerEntry: env.workerEntry,
