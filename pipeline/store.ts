@@ -96,10 +96,15 @@ function sealOf(manifest: Manifest): string {
   return sha256Hex(JSON.stringify(rest));
 }
 
-/** What an entry holds, by content: the sha256 of its sorted (file, sha256) pairs. */
+/**
+ * What an entry holds, by content: the sha256 of its sorted (file, sha256) pairs. A
+ * unit's unit.json is left out: it is bookkeeping (with the unit's seconds), so a re-run
+ * that reproduces every artifact byte for byte keeps the content, and downstream cached.
+ */
 export function contentDigest(manifest: Manifest): string {
   const digests = manifest.digests ?? {};
-  return sha256Hex(JSON.stringify(Object.keys(digests).sort().map((f) => [f, digests[f]])));
+  const artifacts = Object.keys(digests).filter((f) => !f.endsWith('/unit.json'));
+  return sha256Hex(JSON.stringify(artifacts.sort().map((f) => [f, digests[f]])));
 }
 
 /** A held entry lock. */
