@@ -165,7 +165,9 @@ async function claimEntry(ex: Execution, inst: StageInstance, isForced: boolean)
       return { result: cachedResult(ex, hash, check.manifest) };
     }
     if (!check.missing) {
-      ex.emit({ type: 'warning', stage: ex.labels.get(hash)!, hash, message: `store entry ${hash.slice(0, 12)}: ${check.problem}; re-running the stage` });
+      const damaged = store.removeDamagedUnits(hash);
+      const units = damaged.length ? ` (and its damaged unit${damaged.length > 1 ? 's' : ''} ${damaged.join(', ')})` : '';
+      ex.emit({ type: 'warning', stage: ex.labels.get(hash)!, hash, message: `store entry ${hash.slice(0, 12)}: ${check.problem}; re-running the stage${units}` });
       store.removeManifest(hash);
     }
   }

@@ -235,6 +235,35 @@ export class Store {
     );
   }
 
+  /**
+   * Before a corrupt entry re-runs (lock held): removes the unit folders holding a file
+   * that differs from what its old manifest recorded, so those units run again instead of
+   * being combined (and sealed) as they are. Without readable digests, keeps them all.
+   */
+  removeDamagedUnits(hash: StageHash): number[] {
+    let digests: unknown;
+    try {
+      digests = readJson<Manifest>(join(this.entry(hash), 'manifest.json')).digests;
+    } catch {
+      return [];
+    }
+    if (!digests || typeof digests !== 'object') return [];
+    const damaged = new Set<number>();
+    for (const [file, digest] of Object.entries(digests as Record<string, unknown>)) {
+      const unit = /^units\/(\d+)\//.exec(file);
+      if (!unit) continue;
+      let actual: string | undefined;
+      try {
+        actual = fileDigest(join(this.entry(hash), file));
+      } catch {
+        actual = undefined;
+      }
+      if (actual !== digest) damaged.add(Number(unit[1]));
+    }
+    for (const index of damaged) rmSync(this.unitDir(hash, index), { recursive: true, force: true });
+    return [...damaged].sort((a, b) => a - b);
+  }
+
   removeManifest(hash: StageHash): void {
     rmSync(join(this.entry(hash), 'manifest.json'), { force: true });
   }

@@ -49,6 +49,19 @@ test('an artifact whose bytes changed (same size) is corrupt: plan and verify sa
   t.is((await attrib(['verify', '--runs', runs])).code, 0);
 });
 
+test('a damaged unit file is not combined again: that unit re-runs, the others are kept', async (t) => {
+  const { runs, log, env, run } = await finishedRun();
+  const file = join(entry(runs, run.squares!.hash), 'units', '2', 'value.json');
+  const text = readFileSync(file, 'utf8');
+  writeFileSync(file, text.replace('"y":4', '"y":5'));
+  const r = await attrib(['run', TOY, '--runs', runs], { env });
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /\[squares\] warning: store entry [0-9a-f]{12}: artifact units\/2\/value\.json changed after it was written .*; re-running the stage \(and its damaged unit 2\)/);
+  t.is(executions(log).length, 7, 'unit 2 ran again, the other five were kept');
+  t.is(runJson(runs, 'toy').total!.metrics.total, 55);
+  t.is((await attrib(['verify', '--runs', runs])).code, 0);
+});
+
 test('an edited manifest (a metric changed) is corrupt, not served', async (t) => {
   const { runs, env, run } = await finishedRun();
   const path = join(entry(runs, run.total!.hash), 'manifest.json');
