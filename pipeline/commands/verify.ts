@@ -8,6 +8,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Store } from '../store.ts';
+import { runsFolderProblem } from './runs-folder.ts';
 import { EXIT, type CommandExtension, type CommandTools } from './types.ts';
 
 export const verifyCommand: CommandExtension = {
@@ -18,6 +19,8 @@ export const verifyCommand: CommandExtension = {
       .description('check every finished store entry (sha256 of its files, its manifest, its inputs); exit 1 if any is corrupt or stale')
       .addOption(tools.runsOption())
       .action((o: { runs: string }) => {
+        const problem = runsFolderProblem(o.runs, { write: false });
+        if (problem) tools.fail(problem);
         const store = new Store(resolve(o.runs));
         let good = 0;
         let unfinished = 0;

@@ -33,6 +33,11 @@ test('--runs naming a file, a path through a file, /proc or nothing: one line, e
     t.regex(r.stderr, message);
     t.notRegex(r.stderr, /\n\s+at /, 'no stack trace');
   }
+  for (const command of ['verify', 'gc']) {
+    const r = await attrib([command, '--runs', file]);
+    t.is(r.code, 2, r.stderr);
+    t.regex(r.stderr, new RegExp(`^--runs ${file}: ${file} is a file, not a folder`, 'm'));
+  }
   t.deepEqual(readdirSync(dir), ['file'], 'nothing was written into the current folder');
 });
 
