@@ -5,7 +5,7 @@
  * plugins theirs through the registry. Exit codes are 0 done, 1 a stage failed, 2
  * invalid config or arguments. User mistakes print one line each, never a stack trace.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { dagCommand } from './commands/dag.ts';
 import { gcCommand } from './commands/gc.ts';
 import { kindsCommand } from './commands/kinds.ts';
@@ -16,9 +16,11 @@ import { statusCommand } from './commands/status.ts';
 import { collect, COMMANDS, EXIT, UsageError, type CommandExtension, type CommandTools, type OutputStream } from './commands/types.ts';
 import { unitCommand } from './commands/unit.ts';
 import { validateCommand } from './commands/validate.ts';
+import { verifyCommand } from './commands/verify.ts';
 import { loadConfig, type LoadedConfig } from './config.ts';
 import { knownExecutors } from './executors/index.ts';
 import type { Registry } from './registry.ts';
+import { printable } from './terminal.ts';
 import { ATTRIB_VERSION } from './version.ts';
 
 export interface CliEnv {
@@ -33,7 +35,7 @@ export interface CliEnv {
 }
 
 /** The engine's own commands, in the order `attrib --help` lists them. */
-const ENGINE_COMMANDS: readonly CommandExtension[] = [runCommand, planCommand, statusCommand, dagCommand, validateCommand, unitCommand, gcCommand, kindsCommand, schemaCommand];
+const ENGINE_COMMANDS: readonly CommandExtension[] = [runCommand, planCommand, statusCommand, dagCommand, validateCommand, unitCommand, gcCommand, verifyCommand, kindsCommand, schemaCommand];
 
 /** Runs the CLI on `argv` (the arguments after the program name); resolves to the exit code. */
 export async function main(argv: readonly string[], env: CliEnv): Promise<number> {
@@ -55,15 +57,22 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
       if (!loaded.ok) throw new UsageError(loaded.errors);
       return loaded.value;
     },
-    print: (text = '') => out.write(`${text}\n`),
-    warn: (text) => err.write(`${text}\n`),
+    print: (text = '') => out.write(`${printable(text)}\n`),
+    warn: (text) => err.write(`${printable(text)}\n`),
     fail: (message, file) => {
       throw new UsageError([{ file, message }]);
     },
     setExitCode: (c) => {
       code = c;
     },
-    runsOption: () => new Option('--runs <dir>', 'where run folders and the store live').default('./runs'),
+    runsOption: () =>
+      new Option('--runs <dir>', 'where run folders and the store live')
+        .default('./runs')
+        .argParser((dir: string) => {
+          // An empty value would resolve to the current folder.
+          if (dir.trim() === '') throw new InvalidArgumentError('name a folder (the default is ./runs)');
+          return dir;
+        }),
     setOption: () => new Option('--set <path=value>', 'override a config value (repeatable), e.g. defaults.recipe.fit.epochs=3 (in the quickstart, the recipe of every train stage)').argParser(collect),
     stderr: err,
     workerEntry: env.workerEntry,
@@ -81,11 +90,11 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
       return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (e instanceof UsageError) {
-      err.write(`${e.message}\n`);
+      err.write(`${printable(e.message)}\n`);
       return EXIT.usage;
     }
     // Not a user's mistake: a bug or an environment problem. Keep the stack for a report.
-    err.write(`attrib: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    err.write(`attrib: internal error: ${printable(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
     return EXIT.failed;
   }
   return code;

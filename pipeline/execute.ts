@@ -6,8 +6,8 @@
  * the slots go to the longest chain of stages first (schedule.ts).
  *
  * An instance's life cycle, one named step each below:
- *   cached?   a valid manifest: done.
- *   inputs    wait for them; a failed input blocks it.
+ *   inputs    wait for them; a failed input blocks it (unless the entry is cached).
+ *   cached?   a valid manifest (files and inputs verified, store.ts): done.
  *   claim     take the entry's cross-process lock (a second `attrib run` waits here, then
  *             reuses the result) and decide what is left: cached, a lock failure, or run.
  *   prepare   clean leftovers of killed runs, write stage.json.
@@ -116,11 +116,13 @@ export async function execute(plans: ExperimentPlan[], opts: ExecuteOptions): Pr
 async function runInstance(ex: Execution, inst: StageInstance, upstream: Upstream): Promise<InstanceResult> {
   const { hash } = inst;
   const isForced = ex.forced.has(hash);
+  // The inputs settle first: an entry is cached only if the inputs it was computed from
+  // still hold the same content (an upstream re-run this time may have changed them).
+  const blocker = await failedInput(upstream);
   if (!isForced && !ex.submitted.has(hash)) {
     const check = ex.store.readManifest(hash);
     if (check.ok) return cachedResult(ex, hash, check.manifest);
   }
-  const blocker = await failedInput(upstream);
   if (blocker) {
     const by = ex.labels.get(blocker)!;
     ex.emit({ type: 'blocked', stage: ex.labels.get(hash)!, hash, by });
@@ -191,7 +193,9 @@ async function claimEntry(ex: Execution, inst: StageInstance, isForced: boolean)
       return { result: cachedResult(ex, hash, check.manifest) };
     }
     if (!check.missing) {
-      ex.emit({ type: 'warning', stage: ex.labels.get(hash)!, hash, message: `store entry ${hash.slice(0, 12)}: ${check.problem}; re-running the stage` });
+      const damaged = store.removeDamagedUnits(hash);
+      const units = damaged.length ? ` (and its damaged unit${damaged.length > 1 ? 's' : ''} ${damaged.join(', ')})` : '';
+      ex.emit({ type: 'warning', stage: ex.labels.get(hash)!, hash, message: `store entry ${hash.slice(0, 12)}: ${check.problem}; re-running the stage${units}` });
       store.removeManifest(hash);
     }
   }

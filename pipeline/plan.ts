@@ -58,14 +58,16 @@ export type EntryState =
   | { state: 'cached'; manifest: Manifest }
   | { state: 'partial'; done: number; total?: number }
   | { state: 'missing' }
-  | { state: 'corrupt'; problem: string; done: number; total?: number };
+  | { state: 'corrupt'; problem: string; done: number; total?: number }
+  /** Intact, but an input's content changed since it was computed: it re-runs. */
+  | { state: 'stale'; problem: string; done: number; total?: number };
 
 export function entryState(store: Store, hash: StageHash): EntryState {
   const check = store.readManifest(hash);
   if (check.ok) return { state: 'cached', manifest: check.manifest };
   const done = store.finishedUnits(hash).length;
   const total = store.readStage(hash)?.units;
-  if (!check.missing) return { state: 'corrupt', problem: check.problem, done, total };
+  if (!check.missing) return { state: check.stale ? 'stale' : 'corrupt', problem: check.problem, done, total };
   return done > 0 ? { state: 'partial', done, total } : { state: 'missing' };
 }
 
@@ -79,6 +81,8 @@ export function describeState(s: EntryState): string {
       return `partial (${s.done}${s.total !== undefined ? ` of ${s.total}` : ''} units)`;
     case 'corrupt':
       return `corrupt: ${s.problem}`;
+    case 'stale':
+      return s.problem;
   }
 }
 

@@ -13,6 +13,7 @@ import type { ExperimentPlan } from './plan.ts';
 import { formatMetric, formatMetrics, type InstanceResult } from './record.ts';
 import type { Metrics, StageHash } from './registry.ts';
 import type { Store } from './store.ts';
+import { printable } from './terminal.ts';
 
 export interface Reporter {
   event(e: RunEvent): void;
@@ -92,8 +93,13 @@ function eta(a: Active, now: number): string {
   return ` ETA ${clock(left)}`;
 }
 
-/** The line every reporter prints for events that are not progress. */
+/** The line every reporter prints for events that are not progress; logs and errors come from workers: sanitized. */
 function line(e: RunEvent): string | undefined {
+  const text = rawLine(e);
+  return text === undefined ? undefined : printable(text);
+}
+
+function rawLine(e: RunEvent): string | undefined {
   switch (e.type) {
     case 'cached':
       return `[${e.stage}] cached`;
@@ -190,10 +196,10 @@ class QuietReporter implements Reporter {
 }
 
 /** What Ctrl-C prints before attrib stops: nothing finished is lost, and how to go on. */
-export function interruptedMessage(command: string): string {
+export function interruptedMessage(signal: string, runs: string, command: string): string {
   return [
-    'interrupted: finished stages and finished units are kept in the store; the units that were running are dropped.',
-    `Run the same command again to resume where this run stopped: ${command}`,
+    `attrib: stopped by ${signal}: finished units and stages are kept in ${runs}; run the same command again to resume`,
+    `(the units that were running are dropped) ${command}`,
   ].join('\n');
 }
 

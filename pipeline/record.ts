@@ -6,6 +6,7 @@
 import type { Metrics, StageHash } from './registry.ts';
 import type { ExperimentPlan } from './plan.ts';
 import type { RunEntry, RunRecord, RunStatus } from './store.ts';
+import { printable } from './terminal.ts';
 
 export interface InstanceResult {
   hash: StageHash;
@@ -56,7 +57,7 @@ export function summary(plans: ExperimentPlan[], results: Map<StageHash, Instanc
         const r = results.get(inst.hash);
         const status = r?.status ?? 'pending';
         const detail = r?.error ? `${r.status === 'blocked' ? '' : 'error: '}${r.error}` : formatMetrics(r?.metrics ?? {});
-        rows.push([inst.name, status, r ? r.seconds.toFixed(1) : '-', detail]);
+        rows.push([inst.name, status, r ? r.seconds.toFixed(1) : '-', printable(detail)]);
       }
       return `${plan.experiment.name}\n${table(rows)}`;
     })

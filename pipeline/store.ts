@@ -9,14 +9,22 @@
  *
  * Every write goes to a temporary name and is renamed into place (lib/io/atomic.ts, with
  * fsync of the file and its folder), so a killed run leaves only temporary files (removed
- * by the next run) and never a half artifact that looks whole. Nothing read back is trusted blindly: a manifest that does not parse, or whose
- * files are gone or truncated, is reported and its stage re-runs.
+ * by the next run) and never a half artifact that looks whole.
+ *
+ * Nothing read back is trusted blindly. A manifest records the sha256 of every file of
+ * its entry, a digest of its own content (so an edited manifest is detected), and the
+ * content digest of each input it was computed from. An entry is valid only when its
+ * manifest parses and matches its digest, every file has its recorded size and sha256,
+ * and every input is valid with the content it had when the entry was computed (else
+ * the entry is stale: its upstream was re-run with other bytes). Anything else is
+ * reported and the stage re-runs; `attrib verify` checks the whole store.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { processAlive, TEMP_MARK, tempOwner, writeFileAtomic } from '../lib/io/atomic.ts';
+import { fileDigest, sha256Hex } from '../lib/io/digest.ts';
 import { isStageHash } from './hash.ts';
 import type { Metrics, StageHash, StageOutcome } from './registry.ts';
 
@@ -54,8 +62,14 @@ export interface Manifest {
   info: Record<string, unknown>;
   /** Every file of the entry (relative path -> bytes), to detect missing or truncated ones. */
   files: Record<string, number>;
+  /** The sha256 (hex) of every file in `files`, to detect changed bytes. */
+  digests?: Record<string, string>;
+  /** Input name -> the content digest (`contentDigest`) of the input when this entry was computed. */
+  inputDigests?: Record<string, string>;
   attrib: string;
   node: string;
+  /** sha256 of this manifest's JSON without this field (set by `Store.writeManifest`). */
+  manifestDigest?: string;
 }
 
 export type RunStatus = 'ran' | 'cached' | 'failed' | 'blocked' | 'pending';
@@ -73,7 +87,25 @@ export interface RunEntry {
 /** runs/<experiment>/run.json: stage name -> entry. */
 export type RunRecord = Record<string, RunEntry>;
 
-export type ManifestCheck = { ok: true; manifest: Manifest } | { ok: false; missing: true } | { ok: false; missing: false; problem: string };
+/** `stale`: the entry is intact but an input's content changed since it was computed. */
+export type ManifestCheck = { ok: true; manifest: Manifest } | { ok: false; missing: true } | { ok: false; missing: false; problem: string; stale?: boolean };
+
+/** The digest of a manifest's own content: its JSON (as written) without `manifestDigest`. */
+function sealOf(manifest: Manifest): string {
+  const { manifestDigest: _, ...rest } = manifest;
+  return sha256Hex(JSON.stringify(rest));
+}
+
+/**
+ * What an entry holds, by content: the sha256 of its sorted (file, sha256) pairs. A
+ * unit's unit.json is left out: it is bookkeeping (with the unit's seconds), so a re-run
+ * that reproduces every artifact byte for byte keeps the content, and downstream cached.
+ */
+export function contentDigest(manifest: Manifest): string {
+  const digests = manifest.digests ?? {};
+  const artifacts = Object.keys(digests).filter((f) => !f.endsWith('/unit.json'));
+  return sha256Hex(JSON.stringify(artifacts.sort().map((f) => [f, digests[f]])));
+}
 
 /** A held entry lock. */
 export interface EntryLock {
@@ -133,7 +165,13 @@ export class Store {
 
   // --- manifest -----------------------------------------------------------------------
 
-  readManifest(hash: StageHash): ManifestCheck {
+  /**
+   * Reads and verifies an entry's manifest (see the top of this file): its own digest,
+   * every file's size and sha256, and every input's content against what it was computed
+   * from, recursively upstream. A file's sha256 is computed again only when the file
+   * changed since this process last hashed it (lib/io/digest.ts); `fresh` always hashes.
+   */
+  readManifest(hash: StageHash, opts: { fresh?: boolean } = {}): ManifestCheck {
     const path = join(this.entry(hash), 'manifest.json');
     if (!existsSync(path)) return { ok: false, missing: true };
     let manifest: Manifest;
@@ -145,20 +183,85 @@ export class Store {
     if (!manifest || typeof manifest !== 'object' || manifest.hash !== hash || typeof manifest.files !== 'object' || manifest.files === null) {
       return { ok: false, missing: false, problem: 'manifest.json is not a manifest of this entry' };
     }
+    if (manifest.manifestDigest !== sealOf(manifest)) {
+      return { ok: false, missing: false, problem: manifest.manifestDigest ? 'manifest.json was edited after it was written (its digest does not match)' : 'manifest.json has no digest (edited, or written by an older attrib)' };
+    }
+    const digests = manifest.digests ?? {};
     for (const [file, size] of Object.entries(manifest.files)) {
+      const filePath = join(this.entry(hash), file);
       let actual: number;
       try {
-        actual = statSync(join(this.entry(hash), file)).size;
+        actual = statSync(filePath).size;
       } catch {
         return { ok: false, missing: false, problem: `artifact ${file} is missing` };
       }
       if (actual !== size) return { ok: false, missing: false, problem: `artifact ${file} has ${actual} bytes, the manifest says ${size}` };
+      if (digests[file] === undefined) return { ok: false, missing: false, problem: `artifact ${file} has no recorded sha256` };
+      if (fileDigest(filePath, opts) !== digests[file]) return { ok: false, missing: false, problem: `artifact ${file} changed after it was written (its sha256 differs from the manifest's)` };
+    }
+    for (const [name, upstream] of Object.entries(manifest.inputDigests ? manifest.inputs : {})) {
+      const check = this.readManifest(upstream, opts);
+      if (!check.ok) {
+        const why = check.missing ? 'is not finished' : 'is not valid';
+        return { ok: false, missing: false, stale: true, problem: `stale: its input ${name} (store entry ${upstream.slice(0, 12)}) ${why}` };
+      }
+      if (contentDigest(check.manifest) !== manifest.inputDigests![name]) {
+        return { ok: false, missing: false, stale: true, problem: `stale: its input ${name} (store entry ${upstream.slice(0, 12)}) was re-computed with other content since this entry was made` };
+      }
     }
     return { ok: true, manifest };
   }
 
+  /** Writes a manifest (last: it makes the entry finished), sealed with the digest of its content. */
   writeManifest(manifest: Manifest): void {
-    writeFileAtomic(join(this.entry(manifest.hash), 'manifest.json'), JSON.stringify(manifest, null, 2));
+    const { manifestDigest: _, ...rest } = manifest;
+    const sealed: Manifest = { ...rest, manifestDigest: sealOf(rest) };
+    writeFileAtomic(join(this.entry(manifest.hash), 'manifest.json'), JSON.stringify(sealed, null, 2));
+  }
+
+  /** The sha256 of every file listed (relative path -> hex). */
+  digestFiles(hash: StageHash, files: Record<string, number>): Record<string, string> {
+    return Object.fromEntries(Object.keys(files).map((file) => [file, fileDigest(join(this.entry(hash), file))]));
+  }
+
+  /** The content digest of each input (name -> hash) as it is now; throws when one is not valid. */
+  inputContent(inputs: Record<string, StageHash>): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(inputs).map(([name, upstream]) => {
+        const check = this.readManifest(upstream);
+        if (!check.ok) throw new Error(`input ${name} (store entry ${upstream.slice(0, 12)}) is not valid: ${check.missing ? 'no manifest' : check.problem}`);
+        return [name, contentDigest(check.manifest)];
+      }),
+    );
+  }
+
+  /**
+   * Before a corrupt entry re-runs (lock held): removes the unit folders holding a file
+   * that differs from what its old manifest recorded, so those units run again instead of
+   * being combined (and sealed) as they are. Without readable digests, keeps them all.
+   */
+  removeDamagedUnits(hash: StageHash): number[] {
+    let digests: unknown;
+    try {
+      digests = readJson<Manifest>(join(this.entry(hash), 'manifest.json')).digests;
+    } catch {
+      return [];
+    }
+    if (!digests || typeof digests !== 'object') return [];
+    const damaged = new Set<number>();
+    for (const [file, digest] of Object.entries(digests as Record<string, unknown>)) {
+      const unit = /^units\/(\d+)\//.exec(file);
+      if (!unit) continue;
+      let actual: string | undefined;
+      try {
+        actual = fileDigest(join(this.entry(hash), file));
+      } catch {
+        actual = undefined;
+      }
+      if (actual !== digest) damaged.add(Number(unit[1]));
+    }
+    for (const index of damaged) rmSync(this.unitDir(hash, index), { recursive: true, force: true });
+    return [...damaged].sort((a, b) => a - b);
   }
 
   removeManifest(hash: StageHash): void {

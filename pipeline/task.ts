@@ -45,7 +45,8 @@ export function inputArtifacts(store: Store, inputs: Record<string, StageHash>, 
     const known = memo.get(hash);
     if (known) return known;
     const check = store.readManifest(hash);
-    if (!check.ok) throw new Error(`input ${hash.slice(0, 12)} is not finished (${check.missing ? 'no manifest' : check.problem})`);
+    // Verified (sha256 of every file, the manifest's digest, its own inputs) before use.
+    if (!check.ok) throw new Error(check.missing ? `input ${hash.slice(0, 12)} is not finished (no manifest)` : `input ${hash.slice(0, 12)} is not valid: ${check.problem}; \`attrib run\` computes it again`);
     const m = check.manifest;
     const made: Artifact = {
       kind: m.output,
@@ -176,6 +177,7 @@ export function writeStageManifest(store: Store, record: StageRecord, kind: Stag
   const units = record.units ?? 0;
   const metrics: Metrics = { ...f.outcome.metrics, seconds: round(f.seconds), wallSeconds: round(f.wallSeconds), ...(hasUnits(kind) ? { units } : {}) };
   const info = Object.assign({}, ...f.unitOutcomes.map((o) => o?.info ?? {}), f.outcome.info ?? {}) as Record<string, unknown>;
+  const files = store.listFiles(record.hash);
   const manifest: Manifest = {
     kind: record.kind,
     version: record.version,
@@ -191,7 +193,9 @@ export function writeStageManifest(store: Store, record: StageRecord, kind: Stag
     seconds: round(f.seconds),
     metrics,
     info,
-    files: store.listFiles(record.hash),
+    files,
+    digests: store.digestFiles(record.hash, files),
+    inputDigests: store.inputContent(record.inputs),
     attrib: f.attribVersion,
     node: process.version,
   };

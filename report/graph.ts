@@ -70,7 +70,8 @@ function nodeState(store: Store, hash: StageHash, recorded: RunEntry | undefined
     return { state: recorded.status, stateText: `${recorded.status}${recorded.error ? `: ${recorded.error}` : ''}` };
   }
   if (s.state === 'missing') return { state: 'missing', stateText: 'not run' };
-  return { state: s.state, stateText: describeState(s) };
+  // A stale entry re-runs as a corrupt one does; its text says which input changed.
+  return { state: s.state === 'stale' ? 'corrupt' : s.state, stateText: describeState(s) };
 }
 
 /** The graph of a config's experiments (one per sweep point), as the store has them now. */

@@ -38,6 +38,23 @@ export interface EpochReport {
 
 export class DivergedError extends Error {}
 
+/**
+ * A loss this far above the first step's loss is a run that blew up, even while it stays
+ * finite (Adam at lr 1e6 reaches margins of 1e23 and chance accuracy without a NaN).
+ * Healthy training never comes near it: the starting cross-entropy is about ln(classes).
+ */
+export const RUNAWAY_FACTOR = 100;
+/** Floor of the runaway threshold, for models whose starting loss is already tiny. */
+export const RUNAWAY_FLOOR = 100;
+
+/** Why `loss` means training diverged (non-finite, or runaway above the starting loss), else undefined. */
+export function divergence(loss: number, startingLoss: number): string | undefined {
+  if (!Number.isFinite(loss)) return `loss ${loss}`;
+  const limit = Math.max(RUNAWAY_FACTOR * startingLoss, RUNAWAY_FLOOR);
+  if (loss > limit) return `loss ${loss.toPrecision(3)} (starting loss ${startingLoss.toPrecision(3)}, limit ${limit.toPrecision(3)})`;
+  return undefined;
+}
+
 export async function fit(
   net: Network,
   data: FitData,
@@ -57,6 +74,7 @@ export async function fit(
   const xFull = new Float32Array(batch * size);
   const yFull = new Int32Array(batch);
   let t = 0;
+  let startingLoss = NaN;
   try {
     for (let epoch = 1; epoch <= spec.epochs; epoch++) {
       const started = performance.now();
@@ -86,8 +104,10 @@ export async function fit(
         });
         const value = loss.dataSync()[0];
         loss.dispose();
-        if (!Number.isFinite(value)) {
-          throw new DivergedError(`training diverged: loss ${value} at epoch ${epoch}, step ${s + 1} (lr ${lr.toPrecision(3)}): lower the learning rate`);
+        if (t === 0) startingLoss = value;
+        const diverged = divergence(value, Number.isFinite(startingLoss) ? startingLoss : value);
+        if (diverged) {
+          throw new DivergedError(`training diverged: ${diverged} at epoch ${epoch}, step ${s + 1} (lr ${lr.toPrecision(3)}): lower the learning rate`);
         }
         lossSum += value;
         lrSum += lr;

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Store } from '../store.ts';
+import { runsFolderProblem } from './runs-folder.ts';
 import type { CommandExtension, CommandTools } from './types.ts';
 
 export const gcCommand: CommandExtension = {
@@ -13,6 +14,8 @@ export const gcCommand: CommandExtension = {
       .addOption(tools.runsOption())
       .option('--dry-run', 'only list what would be removed')
       .action((o: { runs: string; dryRun?: boolean }) => {
+        const problem = runsFolderProblem(o.runs, { write: false });
+        if (problem) tools.fail(problem);
         const store = new Store(resolve(o.runs));
         const { removed, kept, skippedLocked } = store.gc({ dryRun: o.dryRun });
         for (const h of removed) print(`${o.dryRun ? 'would remove' : 'removed'} store/${h}`);

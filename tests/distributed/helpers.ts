@@ -84,6 +84,8 @@ export function storeFiles(runs: string): Map<string, Buffer> {
         untimed(m.metrics);
         // A manifest lists each file's size; a unit.json's size varies with its seconds.
         for (const f of Object.keys(m.files ?? {})) if (f.endsWith('unit.json')) delete m.files[f];
+        for (const f of Object.keys(m.digests ?? {})) if (f.endsWith('unit.json')) delete m.digests[f];
+        delete m.manifestDigest; // a digest of the whole manifest, timings included
         files.set(r, Buffer.from(JSON.stringify(m, null, 2)));
       } else files.set(r, readFileSync(path));
     }

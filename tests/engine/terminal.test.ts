@@ -67,7 +67,7 @@ test('the closing summary names the record, each result with its headline number
   const [scores, lds] = ['a'.repeat(64), 'b'.repeat(64)] as StageHash[];
   mkdirSync(store.entry(scores), { recursive: true });
   writeFileSync(join(store.entry(scores), 'top.json'), '[]');
-  store.writeManifest({ hash: scores, kind: 'trak', metrics: {}, files: { 'top.json': 2 } } as unknown as Manifest);
+  store.writeManifest({ hash: scores, kind: 'trak', metrics: {}, inputs: {}, files: { 'top.json': 2 }, digests: store.digestFiles(scores, { 'top.json': 2 }) } as unknown as Manifest);
   const plan = {
     experiment: { name: 'quick' },
     instances: [
@@ -109,8 +109,8 @@ test('Ctrl-C says that finished units are kept and the same command resumes', as
   first.child.kill('SIGINT');
   const stopped = await first.done;
   t.is(stopped.code, 130);
-  t.regex(stopped.stderr, /interrupted: finished stages and finished units are kept in the store/);
-  t.true(stopped.stderr.includes(`Run the same command again to resume where this run stopped: attrib ${args.join(' ')}`), stopped.stderr);
+  t.regex(stopped.stderr, /stopped by SIGINT: finished units and stages are kept in .*; run the same command again to resume/);
+  t.true(stopped.stderr.includes(`(the units that were running are dropped) attrib ${args.join(' ')}`), stopped.stderr);
 
   gate.openAll();
   const again = await attrib(args, { env: gate.env });
