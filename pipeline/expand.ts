@@ -139,7 +139,7 @@ function checkTarget(path: PathSegment[], top: Record<string, unknown>): string 
   if (root === 'stages') {
     const stages = (top.stages ?? {}) as Record<string, unknown>;
     if (path.length < 3) return 'expected a path into a stage, such as stages.NAME.params.KEY';
-    if (!(String(path[1]) in stages)) return `no stage named "${String(path[1])}"`;
+    if (!Object.hasOwn(stages, String(path[1]))) return `no stage named "${String(path[1])}"`;
   }
   return undefined;
 }

@@ -155,7 +155,10 @@ export function issuesToErrors(
       for (const key of issue.keys) errors.push(unknownKey(where, [...path, key], known?.(issue.path)));
       continue;
     }
-    const got = issue.path.length > 0 || issue.input === undefined ? getPath(input, issue.path as PathSegment[]) : issue.input;
+    let got = issue.path.length > 0 || issue.input === undefined ? getPath(input, issue.path as PathSegment[]) : issue.input;
+    // A discriminated union reports at its key with the whole object as input; the value
+    // may not exist in the document at all (a preprocessed shorthand: `source: imagenet`).
+    if ('discriminator' in issue && isPlainObject(issue.input)) got = own(issue.input, String(issue.discriminator));
     errors.push(errorAt(where, path, describeIssue(issue, got)));
   }
   return errors;
@@ -171,13 +174,24 @@ function unknownKey(where: Where, path: readonly PathSegment[], known?: readonly
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
+ * `obj[key]` for a key a user wrote, own properties only: `stages.toString` or an input
+ * named `constructor` must not find Object.prototype's members.
+ */
+export function own<T>(obj: Readonly<Record<string, T>> | undefined, key: PropertyKey): T | undefined {
+  return obj !== undefined && obj !== null && Object.hasOwn(obj, key) ? obj[key as string] : undefined;
+}
+
+/** The one name a JavaScript object cannot hold as a key (assigning it sets the prototype). */
+export const RESERVED_KEY = '__proto__';
+
+/**
  * Keys in the input that the parsed output dropped: a kind's schema built with z.object()
  * strips unknown keys silently, but a typo must not be ignored.
  */
 function droppedKeys(where: Where, base: PathSegment[], input: unknown, output: unknown): ConfigError[] {
   if (isPlainObject(input) && isPlainObject(output)) {
     return Object.keys(input).flatMap((k) =>
-      k in output ? droppedKeys(where, [...base, k], input[k], output[k]) : [unknownKey(where, [...base, k], Object.keys(output))],
+      Object.hasOwn(output, k) ? droppedKeys(where, [...base, k], input[k], output[k]) : [unknownKey(where, [...base, k], Object.keys(output))],
     );
   }
   if (Array.isArray(input) && Array.isArray(output) && input.length === output.length) {
@@ -201,13 +215,15 @@ export function validateExperiment({ where, raw, registry, plugins, point }: Val
   if (!top.success) {
     // Report the top-level problems; go on into stages only when they are well-formed.
     const errors = issuesToErrors(where, [], top.error.issues, raw, knownKeys);
-    const stages = (raw as Record<string, unknown>)?.stages;
+    const stages = isPlainObject(raw) ? own(raw, 'stages') : undefined;
     if (!isPlainObject(stages)) return fail(errors);
     const rest = validateStages(where, stages as Record<string, z.infer<typeof StageSchema>>, registry, 0);
     return fail(sortByLine(dedupe([...errors, ...(rest.ok ? [] : rest.errors)])));
   }
   const config = top.data;
-  const stages = validateStages(where, config.stages, registry, config.seed);
+  // The stages as written, not zod's copy: a record parse assigns keys to a fresh object,
+  // which silently drops one named __proto__; validateStages refuses that name instead.
+  const stages = validateStages(where, (raw as { stages: Record<string, z.infer<typeof StageSchema>> }).stages, registry, config.seed);
   if (!stages.ok) return stages;
   const name = point.length ? `${config.name}@${point.map((p) => `${p.key}=${variantValue(p.value)}`).join(',')}` : config.name;
   return ok({
@@ -250,10 +266,14 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
   if (names.length === 0) errors.push(errorAt(where, ['stages'], 'expected at least one stage'));
 
   for (const name of names) {
-    const stage = stages[name]!;
+    const stage = own(stages, name)!;
     const at = ['stages', name];
     if (!NAME.test(name)) {
       errors.push(errorAt(where, at, `stage name "${name}" must match [a-z0-9_-]+`, { key: true }));
+      continue;
+    }
+    if (name === RESERVED_KEY) {
+      errors.push(errorAt(where, at, `stage name "${name}" is reserved (it cannot be a key in run.json); choose another`, { key: true }));
       continue;
     }
     if (!isPlainObject(stage) || typeof stage.kind !== 'string') continue; // already reported by the top-level schema
@@ -283,7 +303,7 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
     const inputs = isPlainObject(stage.inputs) ? stage.inputs : {};
     const flat: Record<string, string> = {};
     for (const [input, given] of Object.entries(inputs)) {
-      const spec = kind.inputs[input];
+      const spec = own(kind.inputs, input);
       if (!spec) {
         const declared = Object.keys(kind.inputs);
         const hint = closest(input, declared);
@@ -299,7 +319,7 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
       const items = (Array.isArray(given) ? given : [given]).map((upstream, i) => ({ upstream, path: Array.isArray(given) ? [...at, 'inputs', input, i] : [...at, 'inputs', input] }));
       for (const [i, { upstream, path }] of items.entries()) {
         if (typeof upstream !== 'string') continue; // reported by the top-level schema
-        const target = stages[upstream];
+        const target = own(stages, upstream);
         if (!target) {
           const hint = closest(upstream, names);
           errors.push(errorAt(where, path, `no stage named "${upstream}"${hint ? `; did you mean "${hint}"?` : ''}`));
@@ -313,7 +333,7 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
       }
     }
     for (const [input, spec] of Object.entries(kind.inputs)) {
-      if (!spec.optional && !(input in inputs)) {
+      if (!spec.optional && !Object.hasOwn(inputs, input)) {
         errors.push(errorAt(where, Object.keys(inputs).length ? [...at, 'inputs'] : at, `missing input "${input}" (stage kind "${kind.name}" needs an artifact of kind ${spec.kinds.join(' | ')})`));
       }
     }
@@ -335,7 +355,7 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
   const order = topologicalOrder(names, stages);
   for (const cycle of order.cycles) {
     const [first, second] = cycle;
-    const [input, given] = Object.entries(stages[first!]!.inputs ?? {}).find(([, up]) => up === second || (Array.isArray(up) && up.includes(second!)))!;
+    const [input, given] = Object.entries(own(stages, first!)!.inputs ?? {}).find(([, up]) => up === second || (Array.isArray(up) && up.includes(second!)))!;
     const path = Array.isArray(given) ? ['stages', first!, 'inputs', input, given.indexOf(second!)] : ['stages', first!, 'inputs', input];
     errors.push(errorAt(where, path, `cycle: ${cycle.join(' -> ')}`));
   }
@@ -417,7 +437,7 @@ function schemasAt(schema: z.ZodType, path: readonly PathSegment[]): z.ZodType[]
     case 'pipe':
       return [def.in!, def.out!].flatMap((o) => schemasAt(o, path));
     case 'object': {
-      const child = def.shape![String(head)] ?? def.catchall;
+      const child = own(def.shape, String(head)) ?? def.catchall;
       return child ? schemasAt(child, rest) : [];
     }
     case 'record':
@@ -436,8 +456,8 @@ function schemasAt(schema: z.ZodType, path: readonly PathSegment[]): z.ZodType[]
 /** Kahn's algorithm, stable in config order; every cycle found is returned once. */
 function topologicalOrder(names: string[], stages: Record<string, { inputs?: Record<string, string | string[]> }>): { order: string[]; cycles: string[][] } {
   const deps = (n: string) => {
-    const inputs = stages[n]?.inputs;
-    return isPlainObject(inputs) ? Object.values(inputs).flat().filter((u): u is string => typeof u === 'string' && u in stages) : [];
+    const inputs = own(stages, n)?.inputs;
+    return isPlainObject(inputs) ? Object.values(inputs).flat().filter((u): u is string => typeof u === 'string' && Object.hasOwn(stages, u)) : [];
   };
   const order: string[] = [];
   const placed = new Set<string>();

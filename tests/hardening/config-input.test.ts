@@ -1,0 +1,90 @@
+/**
+ * Hostile configs (issue 16): each is refused with one located line and exit code 2, or
+ * works as written; nothing is dropped silently, nothing crashes. Run in-process through
+ * main() (tests/hardening/inprocess.ts); the fuzz test spawns the real executable.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'ava';
+import { tmp } from '../helpers/rig.ts';
+import { PLUGIN } from '../engine/helpers.ts';
+import { attribInProcess, stackFree } from './inprocess.ts';
+
+async function validate(text: string, extra: string[] = []) {
+  const dir = tmp();
+  writeFileSync(join(dir, 'config.yaml'), text.replaceAll('PLUGIN', PLUGIN));
+  const r = await attribInProcess(['validate', join(dir, 'config.yaml'), ...extra], dir);
+  return { ...r, lines: r.stderr.trim().split('\n') };
+}
+
+const TOY = `name: toy\nplugins: [PLUGIN]\nstages:\n  data: {kind: numbers}\n`;
+
+test('a stage named __proto__ is refused, not dropped', async (t) => {
+  const r = await validate(`${TOY}  __proto__: {kind: numbers}\n`);
+  t.is(r.code, 2);
+  t.deepEqual(r.lines, ['config.yaml:5 stages.__proto__: stage name "__proto__" is reserved (it cannot be a key in run.json); choose another']);
+});
+
+test('--set and sweeps into a stage that does not exist, such as __proto__ or toString, say so', async (t) => {
+  const set = await validate(TOY, ['--set', 'stages.__proto__.params.n=1']);
+  t.is(set.code, 2);
+  t.deepEqual(set.lines, ['--set stages.__proto__.params.n=1: no stage named "__proto__"']);
+  const inherited = await validate(TOY, ['--set', 'stages.toString.params.n=1']);
+  t.deepEqual(inherited.lines, ['--set stages.toString.params.n=1: no stage named "toString"']);
+  const sweep = await validate(`${TOY}sweep:\n  grid:\n    stages.constructor.params.n: [1, 2]\n`);
+  t.is(sweep.code, 2);
+  t.deepEqual(sweep.lines, ['config.yaml:7 sweep.grid.stages.constructor.params.n: no stage named "constructor"']);
+});
+
+test('user keys never reach Object.prototype: inputs, params, kinds', async (t) => {
+  const r = await validate(`${TOY}  sq: {kind: square, inputs: {data: toString}}
+  sum: {kind: total, inputs: {squares: sq, constructor: sq}}
+  odd: {kind: numbers, params: {__proto__: {n: 3}}}
+`);
+  t.is(r.code, 2);
+  t.deepEqual(r.lines, [
+    'config.yaml:5 stages.sq.inputs.data: no stage named "toString"',
+    'config.yaml:6 stages.sum.inputs.constructor: stage kind "total" has no input "constructor" (it takes: squares, extra)',
+    'config.yaml:7 stages.odd.params.__proto__: unknown key "__proto__" (expected one of: n, start)',
+  ]);
+  // Stage names that are Object.prototype members otherwise work like any name.
+  const ok = await validate(`${TOY}  constructor: {kind: square, inputs: {data: data}}\n  tostring: {kind: total, inputs: {squares: constructor}}\n`);
+  t.is(ok.code, 0, ok.stderr);
+  t.regex(ok.stdout, /ok \(1 experiment\(s\), 3 stages each\)/);
+});
+
+test('YAML alias problems are located errors, exit 2', async (t) => {
+  const missing = await validate(`name: toy\nstages:\n  data: *nope\n`);
+  t.is(missing.code, 2);
+  t.deepEqual(missing.lines, ['config.yaml:3: invalid YAML: alias *nope names no anchor (an &nope must come before it)']);
+
+  const merge = await validate(`${TOY}  more: {<<: 5, kind: numbers}\n`);
+  t.is(merge.code, 2);
+  t.deepEqual(merge.lines, ['config.yaml:5: invalid YAML: the merge key << takes a mapping or a list of mappings, got 5']);
+
+  const laughs = ['name: toy', 'a0: &a0 [x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i <= 9; i++) laughs.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`);
+  const bomb = await validate(`${laughs.join('\n')}\nstages: {}\n`);
+  t.is(bomb.code, 2);
+  t.true(stackFree(bomb), bomb.stderr);
+  t.regex(bomb.stderr, /^config\.yaml:\d+: invalid YAML: alias \*a\d expands to too many nodes \(a "billion laughs" pattern\); attrib refuses it\n$/);
+});
+
+test('misleading messages name what was found: .nan, a source shorthand, deep nesting', async (t) => {
+  const r = await validate(`name: toy
+stages:
+  data: {kind: dataset, params: {source: imagenet, train: 10, test: 10}}
+  masks: {kind: subsets, inputs: {data: data}, params: {count: 4, alpha: .nan}}
+`);
+  t.is(r.code, 2);
+  t.deepEqual(r.lines, [
+    'config.yaml:3 stages.data.params.source.kind: expected "mnist" | "fashion-mnist" | "iris" | "synthetic" | "csv" | "npy" | "offline-rl", got "imagenet"',
+    'config.yaml:4 stages.masks.params.alpha: expected a number, got NaN',
+  ]);
+  const deep = await validate(`name: toy\nstages: {data: {kind: numbers, params: {n: ${'['.repeat(20000)}${']'.repeat(20000)}}}}\n`);
+  t.is(deep.code, 2);
+  t.deepEqual(deep.lines, ['config.yaml:2: invalid YAML: brackets nested more than 256 levels deep; no config needs that']);
+  // Brackets inside quotes and comments do not count.
+  const quoted = await validate(`${TOY}# ${'['.repeat(300)}\n  q: {kind: numbers, params: {n: 2}} # "${'{'.repeat(300)}"\n`);
+  t.is(quoted.code, 0, quoted.stderr);
+});
