@@ -22,9 +22,13 @@ const StageSchema = z.strictObject({
   seed: z.number().int().min(0).optional(),
 });
 
+/** Sweep points a config may expand to unless it raises `sweep.maxPoints` (each point is validated, planned, run). */
+export const DEFAULT_MAX_POINTS = 1000;
+
 const SweepSchema = z.strictObject({
   grid: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
   zip: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
+  maxPoints: z.number().int().positive().optional().describe(`refuse to expand to more sweep points than this (default ${DEFAULT_MAX_POINTS}); counted before anything is expanded`),
 });
 
 export const ConfigSchema = z.strictObject({
@@ -244,7 +248,7 @@ export function validateExperiment({ where, raw, registry, plugins, point }: Val
 function knownKeys(path: readonly PropertyKey[]): readonly string[] | undefined {
   if (path.length === 0) return TOP_KEYS;
   if (path.length === 2 && path[0] === 'stages') return STAGE_KEYS;
-  if (path.length === 1 && path[0] === 'sweep') return ['grid', 'zip'];
+  if (path.length === 1 && path[0] === 'sweep') return ['grid', 'zip', 'maxPoints'];
   return undefined;
 }
 

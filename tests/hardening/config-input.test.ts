@@ -88,3 +88,19 @@ stages:
   const quoted = await validate(`${TOY}# ${'['.repeat(300)}\n  q: {kind: numbers, params: {n: 2}} # "${'{'.repeat(300)}"\n`);
   t.is(quoted.code, 0, quoted.stderr);
 });
+
+test('a sweep is counted before it is expanded: above sweep.maxPoints it is refused with its size', async (t) => {
+  const list = (n: number) => `[${Array.from({ length: n }, (_, i) => i + 1).join(', ')}]`;
+  const grid = `${TOY}sweep:\n  grid:\n    stages.data.params.n: ${list(200)}\n    stages.data.params.start: ${list(200)}\n`;
+  const big = await validate(grid);
+  t.is(big.code, 2);
+  t.deepEqual(big.lines, ['config.yaml:5 sweep: the sweep has 40000 points (200 x 200), more than sweep.maxPoints (1000); set sweep.maxPoints: 40000 to expand them all']);
+  // Zip rows multiply the grid.
+  const zipped = await validate(`${TOY}sweep:\n  maxPoints: 5\n  grid: {stages.data.params.n: [1, 2]}\n  zip: {stages.data.params.start: [1, 2, 3]}\n`);
+  t.deepEqual(zipped.lines, ['config.yaml:5 sweep: the sweep has 6 points (2 x 3), more than sweep.maxPoints (5); set sweep.maxPoints: 6 to expand them all']);
+  const raised = await validate(`${TOY}sweep:\n  maxPoints: 6\n  grid: {stages.data.params.n: [1, 2]}\n  zip: {stages.data.params.start: [1, 2, 3]}\n`);
+  t.is(raised.code, 0, raised.stderr);
+  t.regex(raised.stdout, /ok \(6 experiment\(s\)/);
+  const bad = await validate(`${TOY}sweep:\n  maxPoints: many\n  grid: {stages.data.params.n: [1, 2]}\n`);
+  t.deepEqual(bad.lines, ['config.yaml:6 sweep.maxPoints: expected a positive integer, got "many"']);
+});
