@@ -104,3 +104,18 @@ test('a sweep is counted before it is expanded: above sweep.maxPoints it is refu
   const bad = await validate(`${TOY}sweep:\n  maxPoints: many\n  grid: {stages.data.params.n: [1, 2]}\n`);
   t.deepEqual(bad.lines, ['config.yaml:6 sweep.maxPoints: expected a positive integer, got "many"']);
 });
+
+test('projector.dim is bounded at validation (a dim of 1e11 is not a sketch size)', async (t) => {
+  const r = await validate(`name: big
+stages:
+  data: {kind: dataset, params: {source: iris, train: 100, test: 50}}
+  masks: {kind: subsets, inputs: {data: data}, params: {count: 2, alpha: 0.5}}
+  models: {kind: train, inputs: {data: data, masks: masks}, params: {model: {kind: logreg}}}
+  features: {kind: linearize, inputs: {models: models}, params: {projector: {kind: gaussian, dim: 100000000000}}}
+`);
+  t.is(r.code, 2);
+  t.deepEqual(
+    r.lines.filter((l) => l.includes('projector')),
+    ['config.yaml:6 stages.features.params.projector.dim: expected at most 1048576 (the projected dimension k; TRAK uses 512..20480), got 100000000000'],
+  );
+});
