@@ -17,6 +17,7 @@ import { collect, COMMANDS, EXIT, UsageError, type CommandExtension, type Comman
 import { unitCommand } from './commands/unit.ts';
 import { validateCommand } from './commands/validate.ts';
 import { loadConfig, type LoadedConfig } from './config.ts';
+import { formatError } from './errors.ts';
 import { knownExecutors } from './executors/index.ts';
 import type { Registry } from './registry.ts';
 import { ATTRIB_VERSION } from './version.ts';
@@ -50,9 +51,10 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
 
   const tools: CommandTools = {
     registry: env.registry,
-    load: async (config: string, set: string[] = []): Promise<LoadedConfig> => {
-      const loaded = await loadConfig(config, { registry: env.registry, set });
+    load: async (config: string, set: string[] = [], opts: { plugins?: boolean } = {}): Promise<LoadedConfig> => {
+      const loaded = await loadConfig(config, { registry: env.registry, set, plugins: opts.plugins });
       if (!loaded.ok) throw new UsageError(loaded.errors);
+      for (const note of loaded.value.skipped) err.write(`${formatError(note)}\n`);
       return loaded.value;
     },
     print: (text = '') => out.write(`${text}\n`),
@@ -64,6 +66,7 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
       code = c;
     },
     runsOption: () => new Option('--runs <dir>', 'where run folders and the store live').default('./runs'),
+    noPluginsOption: () => new Option('--no-plugins', "do not import the config's plugins (they are code): inspect an untrusted config; stages of plugin kinds are skipped"),
     setOption: () => new Option('--set <path=value>', 'override a config value (repeatable), e.g. stages.train.params.fit.epochs=3').argParser(collect),
     stderr: err,
     workerEntry: env.workerEntry,

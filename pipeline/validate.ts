@@ -85,6 +85,8 @@ export interface Experiment {
   executor: Record<string, unknown>;
   /** In topological order (config order among independent stages). */
   stages: StageSpec[];
+  /** Stages left out, with why (only when plugins were not loaded: `--no-plugins`). */
+  skipped: ConfigError[];
 }
 
 const EXPECTED: Record<string, string> = {
@@ -212,22 +214,28 @@ export interface ValidateInput {
   /** Plugin modules as absolute paths (resolved against the config's folder). */
   plugins: string[];
   point: SweepPoint[];
+  /**
+   * Plugins were not loaded (`--no-plugins`): a stage of a kind the registry does not
+   * know is left out with a note, as is every stage that reads it, instead of an error.
+   */
+  skipUnknownKinds?: boolean;
 }
 
-export function validateExperiment({ where, raw, registry, plugins, point }: ValidateInput): Result<Experiment> {
+export function validateExperiment({ where, raw, registry, plugins, point, skipUnknownKinds = false }: ValidateInput): Result<Experiment> {
+  const skipped: ConfigError[] = [];
   const top = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!top.success) {
     // Report the top-level problems; go on into stages only when they are well-formed.
     const errors = issuesToErrors(where, [], top.error.issues, raw, knownKeys);
     const stages = isPlainObject(raw) ? own(raw, 'stages') : undefined;
     if (!isPlainObject(stages)) return fail(errors);
-    const rest = validateStages(where, stages as Record<string, z.infer<typeof StageSchema>>, registry, 0);
+    const rest = validateStages(where, stages as Record<string, z.infer<typeof StageSchema>>, registry, 0, skipUnknownKinds ? skipped : undefined);
     return fail(sortByLine(dedupe([...errors, ...(rest.ok ? [] : rest.errors)])));
   }
   const config = top.data;
   // The stages as written, not zod's copy: a record parse assigns keys to a fresh object,
   // which silently drops one named __proto__; validateStages refuses that name instead.
-  const stages = validateStages(where, (raw as { stages: Record<string, z.infer<typeof StageSchema>> }).stages, registry, config.seed);
+  const stages = validateStages(where, (raw as { stages: Record<string, z.infer<typeof StageSchema>> }).stages, registry, config.seed, skipUnknownKinds ? skipped : undefined);
   if (!stages.ok) return stages;
   const name = point.length ? `${config.name}@${point.map((p) => `${p.key}=${variantValue(p.value)}`).join(',')}` : config.name;
   return ok({
@@ -241,6 +249,7 @@ export function validateExperiment({ where, raw, registry, plugins, point }: Val
     plugins,
     executor: config.executor,
     stages: stages.value,
+    skipped,
   });
 }
 
@@ -263,8 +272,10 @@ export function variantValue(value: unknown): string {
   return text.replace(/[^A-Za-z0-9._+-]+/g, '_').slice(0, 40);
 }
 
-function validateStages(where: Where, stages: Record<string, z.infer<typeof StageSchema>>, registry: Registry, seed: number): Result<StageSpec[]> {
+/** `skipped`, when given, collects the stages left out for an unknown kind (see ValidateInput.skipUnknownKinds). */
+function validateStages(where: Where, stages: Record<string, z.infer<typeof StageSchema>>, registry: Registry, seed: number, skipped?: ConfigError[]): Result<StageSpec[]> {
   const errors: ConfigError[] = [];
+  const unknownKind = new Set<string>();
   const specs = new Map<string, StageSpec>();
   const names = Object.keys(stages);
   if (names.length === 0) errors.push(errorAt(where, ['stages'], 'expected at least one stage'));
@@ -282,6 +293,11 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
     }
     if (!isPlainObject(stage) || typeof stage.kind !== 'string') continue; // already reported by the top-level schema
     const kind = registry.stage(stage.kind);
+    if (!kind && skipped) {
+      unknownKind.add(name);
+      skipped.push(errorAt(where, [...at, 'kind'], `stage kind "${stage.kind}" is not built in (a plugin's, not loaded with --no-plugins): stage not checked`));
+      continue;
+    }
     if (!kind) {
       const hint = closest(stage.kind, registry.stages.keys());
       const known = [...registry.stages.keys()].join(', ') || 'none registered';
@@ -364,7 +380,15 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
     errors.push(errorAt(where, path, `cycle: ${cycle.join(' -> ')}`));
   }
   if (errors.length > 0) return fail(sortByLine(errors));
-  return ok(order.order.map((n) => specs.get(n)!));
+  // Downstream of a skipped stage: its inputs cannot be hashed, so it is skipped too.
+  const left = new Set(unknownKind);
+  for (const n of order.order) {
+    const up = dependencies(stages, n).find((u) => left.has(u));
+    if (up === undefined || left.has(n)) continue;
+    left.add(n);
+    skipped!.push(errorAt(where, ['stages', n], `not checked: it reads stage "${up}", which is skipped`, { key: true }));
+  }
+  return ok(order.order.filter((n) => !left.has(n)).map((n) => specs.get(n)!));
 }
 
 /** A kind's params schema; throws for a broken plugin's (a getter that throws, not a zod schema). */
@@ -458,11 +482,14 @@ function schemasAt(schema: z.ZodType, path: readonly PathSegment[]): z.ZodType[]
 }
 
 /** Kahn's algorithm, stable in config order; every cycle found is returned once. */
+/** The upstream stages a stage names in its inputs (those that exist). */
+function dependencies(stages: Record<string, { inputs?: Record<string, string | string[]> }>, name: string): string[] {
+  const inputs = own(stages, name)?.inputs;
+  return isPlainObject(inputs) ? Object.values(inputs).flat().filter((u): u is string => typeof u === 'string' && Object.hasOwn(stages, u)) : [];
+}
+
 function topologicalOrder(names: string[], stages: Record<string, { inputs?: Record<string, string | string[]> }>): { order: string[]; cycles: string[][] } {
-  const deps = (n: string) => {
-    const inputs = own(stages, n)?.inputs;
-    return isPlainObject(inputs) ? Object.values(inputs).flat().filter((u): u is string => typeof u === 'string' && Object.hasOwn(stages, u)) : [];
-  };
+  const deps = (n: string) => dependencies(stages, n);
   const order: string[] = [];
   const placed = new Set<string>();
   let progress = true;
