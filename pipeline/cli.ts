@@ -18,6 +18,7 @@ import { unitCommand } from './commands/unit.ts';
 import { validateCommand } from './commands/validate.ts';
 import { verifyCommand } from './commands/verify.ts';
 import { loadConfig, type LoadedConfig } from './config.ts';
+import { formatError } from './errors.ts';
 import { knownExecutors } from './executors/index.ts';
 import type { Registry } from './registry.ts';
 import { printable } from './terminal.ts';
@@ -52,9 +53,10 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
 
   const tools: CommandTools = {
     registry: env.registry,
-    load: async (config: string, set: string[] = []): Promise<LoadedConfig> => {
-      const loaded = await loadConfig(config, { registry: env.registry, set });
+    load: async (config: string, set: string[] = [], opts: { plugins?: boolean } = {}): Promise<LoadedConfig> => {
+      const loaded = await loadConfig(config, { registry: env.registry, set, plugins: opts.plugins });
       if (!loaded.ok) throw new UsageError(loaded.errors);
+      for (const note of loaded.value.skipped) err.write(`${formatError(note)}\n`);
       return loaded.value;
     },
     print: (text = '') => out.write(`${printable(text)}\n`),
@@ -73,6 +75,7 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
           if (dir.trim() === '') throw new InvalidArgumentError('name a folder (the default is ./runs)');
           return dir;
         }),
+    noPluginsOption: () => new Option('--no-plugins', "do not import the config's plugins (they are code): inspect an untrusted config; stages of plugin kinds are skipped"),
     setOption: () => new Option('--set <path=value>', 'override a config value (repeatable), e.g. defaults.recipe.fit.epochs=3 (in the quickstart, the recipe of every train stage)').argParser(collect),
     stderr: err,
     workerEntry: env.workerEntry,

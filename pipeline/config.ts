@@ -8,7 +8,7 @@
  * Every user's mistake comes back as a located ConfigError, in file order.
  */
 import { dirname, resolve } from 'node:path';
-import { dedupeErrors, fail, ok, type Result } from './errors.ts';
+import { dedupeErrors, fail, ok, type ConfigError, type Result } from './errors.ts';
 import { expand, parseOverrides } from './expand.ts';
 import { loadSource, type Source } from './load.ts';
 import { loadPlugins } from './plugins.ts';
@@ -20,6 +20,12 @@ export interface LoadOptions {
   registry: Registry;
   /** `--set PATH=VALUE` overrides. */
   set?: readonly string[];
+  /**
+   * Import the config's plugins (default). A plugin is code that runs on `validate`,
+   * `plan` and `dag` too; false inspects an untrusted config without running it: stages
+   * of kinds the registry does not know are left out with a note (LoadedConfig.skipped).
+   */
+  plugins?: boolean;
 }
 
 export interface LoadedConfig {
@@ -28,14 +34,16 @@ export interface LoadedConfig {
   experiments: Experiment[];
   /** Plugin modules, absolute paths. */
   plugins: string[];
+  /** Stages left out because plugins were not loaded, located, with why; in file order. */
+  skipped: ConfigError[];
 }
 
-export async function loadConfig(path: string, { registry, set = [] }: LoadOptions): Promise<Result<LoadedConfig>> {
+export async function loadConfig(path: string, { registry, set = [], plugins: trusted = true }: LoadOptions): Promise<Result<LoadedConfig>> {
   // 1. load
   const loaded = loadSource(path);
   if (!loaded.ok) return loaded;
   const source = loaded.value;
-  const plugins = await loadConfigPlugins(source, registry);
+  const plugins = trusted ? await loadConfigPlugins(source, registry) : ok([] as string[]);
   if (!plugins.ok) return plugins;
   const overrides = parseOverrides(set);
   if (!overrides.ok) return overrides;
@@ -45,13 +53,13 @@ export async function loadConfig(path: string, { registry, set = [] }: LoadOptio
   if (!variants.ok) return fail(sortByLine(variants.errors));
 
   // 3. validate
-  const validated = variants.value.map((v) => validateExperiment({ where: v.where, raw: v.raw, registry, plugins: plugins.value, point: v.point }));
+  const validated = variants.value.map((v) => validateExperiment({ where: v.where, raw: v.raw, registry, plugins: plugins.value, point: v.point, skipUnknownKinds: !trusted }));
   const errors = validated.flatMap((r) => (r.ok ? [] : r.errors));
   if (errors.length) return fail(sortByLine(dedupeErrors(errors)));
   const experiments = validated.map((r) => (r as { value: Experiment }).value);
   const clash = sharedRunFolder(experiments);
   if (clash) return fail([errorAt(whereIn(source), ['sweep'], `two sweep points share the run folder "${clash}"; make the swept values distinct`)]);
-  return ok({ source, experiments, plugins: plugins.value });
+  return ok({ source, experiments, plugins: plugins.value, skipped: sortByLine(dedupeErrors(experiments.flatMap((e) => e.skipped))) });
 }
 
 /** Loads the plugins the config lists (paths relative to its folder); their failures are located at the list items. */

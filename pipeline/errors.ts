@@ -45,6 +45,8 @@ export function dotted(path: readonly PropertyKey[]): string {
 /** A value as it should appear after "got": short and unambiguous. */
 export function show(value: unknown): string {
   if (value === undefined) return 'nothing';
+  // JSON has no NaN or Infinity: it would print them as null (`alpha: .nan` is not null).
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   let text: string;
   try {
     text = JSON.stringify(value) ?? String(value);

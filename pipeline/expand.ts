@@ -8,11 +8,11 @@
  * anything validation checks (a param, an input, a kind), so validation needs the point.
  */
 import { isMap, isScalar, isSeq, parse as parseYaml, type Document, type Node } from 'yaml';
-import { fail, ok, type ConfigError, type Result } from './errors.ts';
+import { fail, ok, show, type ConfigError, type Result } from './errors.ts';
 import { parsePath, PathError, setPath, type PathSegment, type Source } from './load.ts';
 import type { Registry } from './registry.ts';
 import { errorAt, whereIn, type Where } from './locations.ts';
-import { overrideValue, type SweepPoint } from './validate.ts';
+import { DEFAULT_MAX_POINTS, overrideValue, type SweepPoint } from './validate.ts';
 
 export interface Override {
   /** As typed on the command line. */
@@ -97,6 +97,17 @@ export function expand(source: Source, overrides: readonly Override[], registry:
     const problem = checkTarget(o.path, top);
     if (problem) errors.push({ file: `--set ${o.text}`, message: problem });
   }
+  const limit = maxPoints(sweepNode);
+  if (typeof limit === 'string') errors.push(errorAt(base, ['sweep', 'maxPoints'], limit));
+  else {
+    // Counted before expanding: a 200 x 200 grid must be refused, not built (each point is a document).
+    const sizes = [...dims.grid.map((d) => d.values.length), ...(dims.zip.length ? [zipLength!] : [])];
+    const count = sizes.reduce((a, b) => a * b, 1);
+    if (count > limit) {
+      const product = sizes.length > 1 ? ` (${sizes.join(' x ')})` : '';
+      errors.push(errorAt(base, ['sweep'], `the sweep has ${count} points${product}, more than sweep.maxPoints (${limit}); set sweep.maxPoints: ${count} to expand them all`, { key: true }));
+    }
+  }
   if (errors.length) return fail(errors);
 
   const all = [...dims.grid, ...dims.zip];
@@ -132,6 +143,14 @@ export function expand(source: Source, overrides: readonly Override[], registry:
   return ok(variants);
 }
 
+/** The sweep's `maxPoints:` (or the default), or why it is not a positive integer. */
+function maxPoints(sweepNode: unknown): number | string {
+  const node = isMap(sweepNode) ? sweepNode.get('maxPoints', true) : undefined;
+  if (node === undefined) return DEFAULT_MAX_POINTS;
+  const value = isScalar(node) ? node.value : undefined;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : `expected a positive integer, got ${show(isScalar(node) ? node.value : (node as Node).toJSON())}`;
+}
+
 /** Why a sweep/--set path cannot be set, or undefined when it can. */
 function checkTarget(path: PathSegment[], top: Record<string, unknown>): string | undefined {
   const root = String(path[0]);
@@ -139,7 +158,7 @@ function checkTarget(path: PathSegment[], top: Record<string, unknown>): string 
   if (root === 'stages') {
     const stages = (top.stages ?? {}) as Record<string, unknown>;
     if (path.length < 3) return 'expected a path into a stage, such as stages.NAME.params.KEY';
-    if (!(String(path[1]) in stages)) return `no stage named "${String(path[1])}"`;
+    if (!Object.hasOwn(stages, String(path[1]))) return `no stage named "${String(path[1])}"`;
   }
   return undefined;
 }

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { fail, ok, type ConfigError, type Result } from './errors.ts';
 
 export type PathSegment = string | number;
@@ -37,6 +37,8 @@ export function loadSource(path: string): Result<Source> {
     const code = (e as NodeJS.ErrnoException).code;
     return fail([{ file: display, message: code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? String(e)})` }]);
   }
+  const deep = tooDeep(text);
+  if (deep) return fail([{ file: display, line: text.slice(0, deep.offset).split('\n').length, message: `invalid YAML: brackets nested more than ${MAX_NESTING} levels deep; no config needs that` }]);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, merge: true, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
@@ -51,7 +53,77 @@ export function loadSource(path: string): Result<Source> {
   if (!isMap(doc.contents)) {
     return fail([{ file: display, line: 1, message: 'expected a mapping (name:, stages:, ...) at the top of the file' }]);
   }
+  const aliases = aliasProblems(doc).map((p) => ({ file: display, line: p.node.range ? lines.linePos(p.node.range[0]).line : undefined, message: `invalid YAML: ${p.message}` }));
+  if (aliases.length) return fail(aliases);
   return ok({ file, display, text, doc, lines });
+}
+
+/** Deeper bracket nesting than this is refused before parsing (the parser would overflow its stack). */
+export const MAX_NESTING = 256;
+
+/** Where flow brackets first nest deeper than MAX_NESTING (quotes and comments skipped), if they do. */
+function tooDeep(text: string): { offset: number } | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '[' || c === '{') {
+      if (++depth > MAX_NESTING) return { offset: i };
+    } else if (c === ']' || c === '}') depth = Math.max(0, depth - 1);
+    else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) i = lineEnd(text, i);
+    else if (c === '"' || c === "'") {
+      // Skip a quoted scalar ('' escapes ' in single quotes, \ escapes in double quotes).
+      for (i++; i < text.length && text[i] !== c; i++) if (c === '"' && text[i] === '\\') i++;
+    }
+  }
+  return undefined;
+}
+
+function lineEnd(text: string, i: number): number {
+  const end = text.indexOf('\n', i);
+  return end < 0 ? text.length : end;
+}
+
+/** Aliases that name no anchor, merge keys (`<<`) on something other than mappings, alias bombs. */
+function aliasProblems(doc: Document.Parsed): { node: Node; message: string }[] {
+  const problems: { node: Node; message: string }[] = [];
+  const aliases: Alias[] = [];
+  visit(doc, {
+    Alias(_, alias: Alias) {
+      aliases.push(alias);
+      if (!alias.resolve(doc)) problems.push({ node: alias, message: `alias *${alias.source} names no anchor (an &${alias.source} must come before it)` });
+    },
+    Pair(_, pair: Pair) {
+      if (!isMergeKey(pair.key)) return;
+      const value = isAlias(pair.value) ? pair.value.resolve(doc) : pair.value;
+      const sources = isSeq(value) ? value.items.map((v) => (isAlias(v) ? v.resolve(doc) : v)) : [value];
+      if (value && sources.some((s) => s !== undefined && !isMap(s))) {
+        problems.push({ node: (pair.value ?? pair.key) as Node, message: `the merge key << takes a mapping or a list of mappings, got ${String(pair.value)}` });
+      }
+    },
+  });
+  if (problems.length) return problems;
+  // A "billion laughs" document: yaml's toJS refuses it (its default limit on alias
+  // expansions); name the first alias that alone expands past that limit.
+  try {
+    doc.toJS();
+  } catch (e) {
+    if (!/Excessive alias count/.test(String(e))) throw e;
+    const bomb = aliases.find((a) => {
+      try {
+        a.toJS(doc);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    return [{ node: bomb ?? (doc.contents as Node), message: `${bomb ? `alias *${bomb.source} expands` : 'aliases expand'} to too many nodes (a "billion laughs" pattern); attrib refuses it` }];
+  }
+  return [];
+}
+
+function isMergeKey(key: unknown): boolean {
+  const value = isScalar(key) ? key.value : key;
+  return value === '<<' || (typeof value === 'symbol' && value.description === '<<');
 }
 
 function keyOf(pair: Pair): unknown {
@@ -156,7 +228,8 @@ export function getPath(value: unknown, path: readonly PathSegment[]): unknown {
   let cur = value;
   for (const seg of path) {
     if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[String(seg)];
+    // Own properties only: a user's key must not reach Object.prototype (`constructor`).
+    cur = Object.hasOwn(cur, seg) ? (cur as Record<string, unknown>)[String(seg)] : undefined;
   }
   return cur;
 }

@@ -4,7 +4,8 @@
  * exports `default` (or `register`): (registry) => void | Promise<void>. Worker threads
  * load the same modules, so a plugin's kinds run there like built-in ones.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Plugin, Registry } from './registry.ts';
 
@@ -34,7 +35,7 @@ export async function loadPlugins(registry: Registry, plugins: readonly string[]
       await register(registry);
       done.add(plugin);
     } catch (e) {
-      failures.push({ index, plugin, message: firstLine(e) });
+      failures.push({ index, plugin, message: commonJsTypeScript(plugin, e) ?? firstLine(e) });
     }
   }
   return failures;
@@ -58,6 +59,33 @@ async function importPlugin(path: string): Promise<unknown> {
     throw new Error('a TypeScript plugin needs tsx: run `npm install tsx`, or compile it to JavaScript');
   }
   return tsx.tsImport(url, import.meta.url);
+}
+
+/**
+ * A .ts plugin outside a `"type": "module"` package is loaded as CommonJS, and Node's
+ * require(esm) then fails with a message about cycles that says nothing of the cause.
+ */
+function commonJsTypeScript(plugin: string, e: unknown): string | undefined {
+  if (!/\.ts$/.test(plugin)) return undefined;
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  if (!/ERR_REQUIRE_(CYCLE_MODULE|ESM|ASYNC_MODULE)/.test(code) && !/require\(\) ES Module/.test(String(e))) return undefined;
+  const pkg = nearestPackageJson(dirname(plugin));
+  const [why, fix] = pkg ? [`${pkg} has no "type": "module"`, `add "type": "module" to it`] : ['no package.json above it', 'create one next to it with {"type": "module"}'];
+  return `a .ts plugin must be an ES module, but ${why}, so Node loads it as CommonJS; ${fix}, or rename the plugin to .mts`;
+}
+
+function nearestPackageJson(dir: string): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    const path = join(d, 'package.json');
+    if (existsSync(path)) {
+      try {
+        return (JSON.parse(readFileSync(path, 'utf8')) as { type?: unknown }).type === 'module' ? undefined : path;
+      } catch {
+        return path;
+      }
+    }
+    if (dirname(d) === d) return undefined;
+  }
 }
 
 function firstLine(e: unknown): string {

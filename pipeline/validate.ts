@@ -22,9 +22,13 @@ const StageSchema = z.strictObject({
   seed: z.number().int().min(0).optional(),
 });
 
+/** Sweep points a config may expand to unless it raises `sweep.maxPoints` (each point is validated, planned, run). */
+export const DEFAULT_MAX_POINTS = 1000;
+
 const SweepSchema = z.strictObject({
   grid: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
   zip: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
+  maxPoints: z.number().int().positive().optional().describe(`refuse to expand to more sweep points than this (default ${DEFAULT_MAX_POINTS}); counted before anything is expanded`),
 });
 
 export const ConfigSchema = z.strictObject({
@@ -81,6 +85,8 @@ export interface Experiment {
   executor: Record<string, unknown>;
   /** In topological order (config order among independent stages). */
   stages: StageSpec[];
+  /** Stages left out, with why (only when plugins were not loaded: `--no-plugins`). */
+  skipped: ConfigError[];
 }
 
 const EXPECTED: Record<string, string> = {
@@ -166,7 +172,10 @@ export function issuesToErrors(
       continue;
     }
     if (hinted.has(JSON.stringify(issue.path)) && getPath(input, issue.path as PathSegment[]) === undefined) continue;
-    const got = issue.path.length > 0 || issue.input === undefined ? getPath(input, issue.path as PathSegment[]) : issue.input;
+    let got = issue.path.length > 0 || issue.input === undefined ? getPath(input, issue.path as PathSegment[]) : issue.input;
+    // A discriminated union reports at its key with the whole object as input; the value
+    // may not exist in the document at all (a preprocessed shorthand: `source: imagenet`).
+    if ('discriminator' in issue && isPlainObject(issue.input)) got = own(issue.input, String(issue.discriminator));
     errors.push(errorAt(where, path, describeIssue(issue, got)));
   }
   return errors;
@@ -191,13 +200,24 @@ function unknownKey(where: Where, path: readonly PathSegment[], known?: readonly
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
+ * `obj[key]` for a key a user wrote, own properties only: `stages.toString` or an input
+ * named `constructor` must not find Object.prototype's members.
+ */
+export function own<T>(obj: Readonly<Record<string, T>> | undefined, key: PropertyKey): T | undefined {
+  return obj !== undefined && obj !== null && Object.hasOwn(obj, key) ? obj[key as string] : undefined;
+}
+
+/** The one name a JavaScript object cannot hold as a key (assigning it sets the prototype). */
+export const RESERVED_KEY = '__proto__';
+
+/**
  * Keys in the input that the parsed output dropped: a kind's schema built with z.object()
  * strips unknown keys silently, but a typo must not be ignored.
  */
 function droppedKeys(where: Where, base: PathSegment[], input: unknown, output: unknown): ConfigError[] {
   if (isPlainObject(input) && isPlainObject(output)) {
     return Object.keys(input).flatMap((k) =>
-      k in output ? droppedKeys(where, [...base, k], input[k], output[k]) : [unknownKey(where, [...base, k], Object.keys(output))],
+      Object.hasOwn(output, k) ? droppedKeys(where, [...base, k], input[k], output[k]) : [unknownKey(where, [...base, k], Object.keys(output))],
     );
   }
   if (Array.isArray(input) && Array.isArray(output) && input.length === output.length) {
@@ -214,20 +234,28 @@ export interface ValidateInput {
   /** Plugin modules as absolute paths (resolved against the config's folder). */
   plugins: string[];
   point: SweepPoint[];
+  /**
+   * Plugins were not loaded (`--no-plugins`): a stage of a kind the registry does not
+   * know is left out with a note, as is every stage that reads it, instead of an error.
+   */
+  skipUnknownKinds?: boolean;
 }
 
-export function validateExperiment({ where, raw, registry, plugins, point }: ValidateInput): Result<Experiment> {
+export function validateExperiment({ where, raw, registry, plugins, point, skipUnknownKinds = false }: ValidateInput): Result<Experiment> {
+  const skipped: ConfigError[] = [];
   const top = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!top.success) {
     // Report the top-level problems; go on into stages only when they are well-formed.
     const errors = issuesToErrors(where, [], top.error.issues, raw, knownKeys);
-    const stages = (raw as Record<string, unknown>)?.stages;
+    const stages = isPlainObject(raw) ? own(raw, 'stages') : undefined;
     if (!isPlainObject(stages)) return fail(errors);
-    const rest = validateStages(where, stages as Record<string, z.infer<typeof StageSchema>>, registry, 0);
+    const rest = validateStages(where, stages as Record<string, z.infer<typeof StageSchema>>, registry, 0, skipUnknownKinds ? skipped : undefined);
     return fail(sortByLine(dedupe([...errors, ...(rest.ok ? [] : rest.errors)])));
   }
   const config = top.data;
-  const stages = validateStages(where, config.stages, registry, config.seed);
+  // The stages as written, not zod's copy: a record parse assigns keys to a fresh object,
+  // which silently drops one named __proto__; validateStages refuses that name instead.
+  const stages = validateStages(where, (raw as { stages: Record<string, z.infer<typeof StageSchema>> }).stages, registry, config.seed, skipUnknownKinds ? skipped : undefined);
   if (!stages.ok) return stages;
   const name = point.length ? `${config.name}@${point.map((p) => `${p.key}=${variantValue(p.value)}`).join(',')}` : config.name;
   return ok({
@@ -241,6 +269,7 @@ export function validateExperiment({ where, raw, registry, plugins, point }: Val
     plugins,
     executor: config.executor,
     stages: stages.value,
+    skipped,
   });
 }
 
@@ -248,7 +277,7 @@ export function validateExperiment({ where, raw, registry, plugins, point }: Val
 function knownKeys(path: readonly PropertyKey[]): readonly string[] | undefined {
   if (path.length === 0) return TOP_KEYS;
   if (path.length === 2 && path[0] === 'stages') return STAGE_KEYS;
-  if (path.length === 1 && path[0] === 'sweep') return ['grid', 'zip'];
+  if (path.length === 1 && path[0] === 'sweep') return ['grid', 'zip', 'maxPoints'];
   return undefined;
 }
 
@@ -263,21 +292,32 @@ export function variantValue(value: unknown): string {
   return text.replace(/[^A-Za-z0-9._+-]+/g, '_').slice(0, 40);
 }
 
-function validateStages(where: Where, stages: Record<string, z.infer<typeof StageSchema>>, registry: Registry, seed: number): Result<StageSpec[]> {
+/** `skipped`, when given, collects the stages left out for an unknown kind (see ValidateInput.skipUnknownKinds). */
+function validateStages(where: Where, stages: Record<string, z.infer<typeof StageSchema>>, registry: Registry, seed: number, skipped?: ConfigError[]): Result<StageSpec[]> {
   const errors: ConfigError[] = [];
+  const unknownKind = new Set<string>();
   const specs = new Map<string, StageSpec>();
   const names = Object.keys(stages);
   if (names.length === 0) errors.push(errorAt(where, ['stages'], 'expected at least one stage'));
 
   for (const name of names) {
-    const stage = stages[name]!;
+    const stage = own(stages, name)!;
     const at = ['stages', name];
     if (!NAME.test(name)) {
       errors.push(errorAt(where, at, `stage name "${name}" must match [a-z0-9_-]+`, { key: true }));
       continue;
     }
+    if (name === RESERVED_KEY) {
+      errors.push(errorAt(where, at, `stage name "${name}" is reserved (it cannot be a key in run.json); choose another`, { key: true }));
+      continue;
+    }
     if (!isPlainObject(stage) || typeof stage.kind !== 'string') continue; // already reported by the top-level schema
     const kind = registry.stage(stage.kind);
+    if (!kind && skipped) {
+      unknownKind.add(name);
+      skipped.push(errorAt(where, [...at, 'kind'], `stage kind "${stage.kind}" is not built in (a plugin's, not loaded with --no-plugins): stage not checked`));
+      continue;
+    }
     if (!kind) {
       const hint = closest(stage.kind, registry.stages.keys());
       const known = [...registry.stages.keys()].join(', ') || 'none registered';
@@ -303,7 +343,7 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
     const inputs = isPlainObject(stage.inputs) ? stage.inputs : {};
     const flat: Record<string, string> = {};
     for (const [input, given] of Object.entries(inputs)) {
-      const spec = kind.inputs[input];
+      const spec = own(kind.inputs, input);
       if (!spec) {
         const declared = Object.keys(kind.inputs);
         const hint = closest(input, declared);
@@ -319,7 +359,7 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
       const items = (Array.isArray(given) ? given : [given]).map((upstream, i) => ({ upstream, path: Array.isArray(given) ? [...at, 'inputs', input, i] : [...at, 'inputs', input] }));
       for (const [i, { upstream, path }] of items.entries()) {
         if (typeof upstream !== 'string') continue; // reported by the top-level schema
-        const target = stages[upstream];
+        const target = own(stages, upstream);
         if (!target) {
           const hint = closest(upstream, names);
           errors.push(errorAt(where, path, `no stage named "${upstream}"${hint ? `; did you mean "${hint}"?` : ''}`));
@@ -333,7 +373,7 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
       }
     }
     for (const [input, spec] of Object.entries(kind.inputs)) {
-      if (!spec.optional && !(input in inputs)) {
+      if (!spec.optional && !Object.hasOwn(inputs, input)) {
         errors.push(errorAt(where, Object.keys(inputs).length ? [...at, 'inputs'] : at, `missing input "${input}" (stage kind "${kind.name}" needs an artifact of kind ${spec.kinds.join(' | ')})`));
       }
     }
@@ -355,12 +395,20 @@ function validateStages(where: Where, stages: Record<string, z.infer<typeof Stag
   const order = topologicalOrder(names, stages);
   for (const cycle of order.cycles) {
     const [first, second] = cycle;
-    const [input, given] = Object.entries(stages[first!]!.inputs ?? {}).find(([, up]) => up === second || (Array.isArray(up) && up.includes(second!)))!;
+    const [input, given] = Object.entries(own(stages, first!)!.inputs ?? {}).find(([, up]) => up === second || (Array.isArray(up) && up.includes(second!)))!;
     const path = Array.isArray(given) ? ['stages', first!, 'inputs', input, given.indexOf(second!)] : ['stages', first!, 'inputs', input];
     errors.push(errorAt(where, path, `cycle: ${cycle.join(' -> ')}`));
   }
   if (errors.length > 0) return fail(sortByLine(errors));
-  return ok(order.order.map((n) => specs.get(n)!));
+  // Downstream of a skipped stage: its inputs cannot be hashed, so it is skipped too.
+  const left = new Set(unknownKind);
+  for (const n of order.order) {
+    const up = dependencies(stages, n).find((u) => left.has(u));
+    if (up === undefined || left.has(n)) continue;
+    left.add(n);
+    skipped!.push(errorAt(where, ['stages', n], `not checked: it reads stage "${up}", which is skipped`, { key: true }));
+  }
+  return ok(order.order.filter((n) => !left.has(n)).map((n) => specs.get(n)!));
 }
 
 /** A kind's params schema; throws for a broken plugin's (a getter that throws, not a zod schema). */
@@ -437,7 +485,7 @@ function schemasAt(schema: z.ZodType, path: readonly PathSegment[]): z.ZodType[]
     case 'pipe':
       return [def.in!, def.out!].flatMap((o) => schemasAt(o, path));
     case 'object': {
-      const child = def.shape![String(head)] ?? def.catchall;
+      const child = own(def.shape, String(head)) ?? def.catchall;
       return child ? schemasAt(child, rest) : [];
     }
     case 'record':
@@ -454,11 +502,14 @@ function schemasAt(schema: z.ZodType, path: readonly PathSegment[]): z.ZodType[]
 }
 
 /** Kahn's algorithm, stable in config order; every cycle found is returned once. */
+/** The upstream stages a stage names in its inputs (those that exist). */
+function dependencies(stages: Record<string, { inputs?: Record<string, string | string[]> }>, name: string): string[] {
+  const inputs = own(stages, name)?.inputs;
+  return isPlainObject(inputs) ? Object.values(inputs).flat().filter((u): u is string => typeof u === 'string' && Object.hasOwn(stages, u)) : [];
+}
+
 function topologicalOrder(names: string[], stages: Record<string, { inputs?: Record<string, string | string[]> }>): { order: string[]; cycles: string[][] } {
-  const deps = (n: string) => {
-    const inputs = stages[n]?.inputs;
-    return isPlainObject(inputs) ? Object.values(inputs).flat().filter((u): u is string => typeof u === 'string' && u in stages) : [];
-  };
+  const deps = (n: string) => dependencies(stages, n);
   const order: string[] = [];
   const placed = new Set<string>();
   let progress = true;

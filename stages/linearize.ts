@@ -52,6 +52,14 @@ import { loadModel } from '../lib/models/index.ts';
 import { MODEL_KINDS } from './extensions.ts';
 import { dataOf } from './inputs.ts';
 
+/**
+ * Largest projected dimension k accepted at validation (TRAK uses 512..20480). The data
+ * shape is not known then, so a k below this that still does not fit (a dense P block or
+ * a chunk of φ rows is rows × k floats) fails at the unit with a message naming
+ * projector.dim, not a typed-array error.
+ */
+export const MAX_DIM = 1 << 20;
+
 export const linearizeParams = z
   .strictObject({
     projector: projectorParams,
@@ -61,7 +69,11 @@ export const linearizeParams = z
     batchSize: z.number().int().positive().default(128).describe('examples per backward pass'),
     grad_wrt: z.array(z.string()).min(1).optional().describe('layer names to take gradients with respect to (default: all)'),
   })
-  .refine((p) => p.projector.kind === 'identity' || p.projector.dim !== undefined, { message: DIM_REQUIRED, path: ['projector', 'dim'] });
+  .refine((p) => p.projector.kind === 'identity' || p.projector.dim !== undefined, { message: DIM_REQUIRED, path: ['projector', 'dim'] })
+  .refine((p) => p.projector.kind === 'identity' || p.projector.dim === undefined || p.projector.dim <= MAX_DIM, {
+    message: `expected at most ${MAX_DIM} (the projected dimension k; TRAK uses 512..20480)`,
+    path: ['projector', 'dim'],
+  });
 export type LinearizeParams = z.infer<typeof linearizeParams>;
 
 /** Per unit: φ rows [rows, k] and, for train chunks, σ(f) [rows]. */
@@ -134,6 +146,10 @@ export const linearize = defineStage<LinearizeParams>({
       return { metrics: { model: u.model, rows: u.end - u.start, k: projector.dim }, info: { ...info } };
     } catch (e) {
       phi?.abort();
+      // Arrays of rows × k that do not fit: name the params that size them.
+      if (e instanceof RangeError && /array|allocation/i.test(e.message)) {
+        throw new Error(`projector.dim ${params.projector.dim ?? '(identity: every parameter)'} does not fit in memory with chunk ${params.chunk} (${e.message}); lower projector.dim or chunk`);
+      }
       throw e;
     } finally {
       projector?.dispose();

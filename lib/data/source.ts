@@ -139,12 +139,32 @@ export function loadSource(table: SourceTable, value: string | { kind: string },
   return hit;
 }
 
+/**
+ * Most classes a data set may have: a label is a class index, and a stray one (1e9 in a
+ * label file) must be an error here, not a 10^9-wide one-hot later.
+ */
+export const MAX_CLASSES = 100_000;
+
+/** Index of the first NaN or ±Infinity, or -1. */
+export function firstNonFinite(x: ArrayLike<number>): number {
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return i;
+  return -1;
+}
+
+/**
+ * What every source must give the dataset stage (a plugin's too): sizes that agree,
+ * finite features, labels that are class indices, and at least two classes.
+ */
 function checkSource(name: string, s: LoadedSource): LoadedSource {
   const size = s.featureShape.reduce((a, b) => a * b, 1);
   const parts = s.pool ? { pool: s.pool } : { train: s.train, test: s.test };
   if (!s.pool && !(s.train && s.test)) throw new DataSourceError(`source ${name} gave neither a pool nor train and test parts`);
+  if (!Number.isInteger(s.classes) || s.classes < 2) throw new DataSourceError(`source ${name}: ${s.classes === 1 ? 'every example has the same label' : `${s.classes} classes`}; attribution needs at least 2 classes`);
+  if (s.classes > MAX_CLASSES) throw new DataSourceError(`source ${name}: ${s.classes} classes, more than ${MAX_CLASSES}: labels must be class indices 0..classes-1`);
   for (const [part, p] of Object.entries(parts)) {
     if (!p) continue;
+    const bad = p.x instanceof Uint8Array ? -1 : firstNonFinite(p.x);
+    if (bad >= 0) throw new DataSourceError(`source ${name}: ${part} example ${Math.floor(bad / size)} has feature ${bad % size} = ${p.x[bad]}; features must be finite numbers`);
     if (p.x.length !== p.n * size) throw new DataSourceError(`source ${name}: ${part} has ${p.x.length} values, expected ${p.n} × ${size}`);
     if (p.y.length !== p.n) throw new DataSourceError(`source ${name}: ${part} has ${p.y.length} labels for ${p.n} examples`);
     if (s.groups && p.group?.length !== p.n) throw new DataSourceError(`source ${name}: ${part} has groups but ${p.group?.length ?? 0} group ids for ${p.n} examples`);

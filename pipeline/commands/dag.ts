@@ -12,9 +12,10 @@ export const dagCommand: CommandExtension = {
       .description('print the DAG as mermaid (default) or graphviz dot; sweep points share nodes they share in the store')
       .argument('<config>', 'experiment YAML')
       .addOption(tools.setOption())
+      .addOption(tools.noPluginsOption())
       .addOption(new Option('--format <format>', 'output format').choices(['mermaid', 'dot']).default('mermaid'))
-      .action(async (config: string, o: { set?: string[]; format: 'mermaid' | 'dot' }) => {
-        const loaded = await tools.load(config, o.set);
+      .action(async (config: string, o: { set?: string[]; plugins: boolean; format: 'mermaid' | 'dot' }) => {
+        const loaded = await tools.load(config, o.set, { plugins: o.plugins });
         tools.print(renderDag(loaded.experiments.map(planExperiment), o.format));
       });
   },

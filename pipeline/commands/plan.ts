@@ -14,9 +14,10 @@ export const planCommand: CommandExtension = {
       .description('list stage instances in order with their hash and state (cached / partial / missing), and why each changed')
       .argument('<config>', 'experiment YAML')
       .addOption(tools.setOption())
+      .addOption(tools.noPluginsOption())
       .addOption(tools.runsOption())
-      .action(async (config: string, o: { set?: string[]; runs: string }) => {
-        const loaded = await tools.load(config, o.set);
+      .action(async (config: string, o: { set?: string[]; plugins: boolean; runs: string }) => {
+        const loaded = await tools.load(config, o.set, { plugins: o.plugins });
         const store = new Store(resolve(o.runs));
         const plans = loaded.experiments.map(planExperiment);
         for (const plan of plans) {

@@ -42,8 +42,12 @@ export interface OutputStream {
 
 export interface CommandTools {
   registry: Registry;
-  /** Loads and validates a config (plugins included); a user's mistake exits 2. */
-  load(config: string, set?: string[]): Promise<LoadedConfig>;
+  /**
+   * Loads and validates a config (plugins included unless `plugins: false`, see
+   * noPluginsOption); a user's mistake exits 2. Stages skipped without plugins are
+   * printed to stderr, one line each.
+   */
+  load(config: string, set?: string[], opts?: { plugins?: boolean }): Promise<LoadedConfig>;
   print(text?: string): void;
   /** Writes to stderr. */
   warn(text: string): void;
@@ -54,6 +58,8 @@ export interface CommandTools {
   runsOption(): Option;
   /** The standard repeatable `--set path=value` option. */
   setOption(): Option;
+  /** `--no-plugins`: inspect a config without running its plugins' code (o.plugins is then false). */
+  noPluginsOption(): Option;
   /** stderr itself, for progress displays that need to know whether it is a terminal. */
   stderr: OutputStream;
   /** Entry module of worker threads (bin/worker.js), for commands that run units in threads. */

@@ -9,8 +9,9 @@ export const validateCommand: CommandExtension = {
       .description('check the config (schema, stage kinds, inputs, cycles) without running anything')
       .argument('<config>', 'experiment YAML')
       .addOption(tools.setOption())
-      .action(async (config: string, o: { set?: string[] }) => {
-        const loaded = await tools.load(config, o.set);
+      .addOption(tools.noPluginsOption())
+      .action(async (config: string, o: { set?: string[]; plugins: boolean }) => {
+        const loaded = await tools.load(config, o.set, { plugins: o.plugins });
         const stages = loaded.experiments[0]!.stages.length;
         tools.print(`${loaded.source.display}: ok (${loaded.experiments.length} experiment(s), ${stages} stages each)`);
       });

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { readNpy, readNpyHeader, type NdArray } from '../../io/npy.ts';
-import { checkPin, DataSourceError, readSourceFile, sha256Pin, type DataSource, type LoadedSource, type SourcePart } from '../source.ts';
+import { checkPin, DataSourceError, firstNonFinite, MAX_CLASSES, readSourceFile, sha256Pin, type DataSource, type LoadedSource, type SourcePart } from '../source.ts';
 
 const pin = sha256Pin.unwrap();
 
@@ -41,6 +41,8 @@ export function readLabels(path: string, bytes: Buffer): Int32Array {
   if (descr === '<i8' || descr === '<u8') {
     const shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
     if (shape.length !== 1) throw new DataSourceError(`source npy: ${path}: labels must be 1-d, got shape [${shape.join(', ')}]`);
+    const needs = start + headerLength + shape[0] * 8;
+    if (bytes.length !== needs) throw new DataSourceError(`source npy: ${path}: ${bytes.length} bytes, but its header (${descr} [${shape[0]}]) needs ${needs}: truncated or corrupt`);
     const data = new BigInt64Array(bytes.buffer.slice(bytes.byteOffset + start + headerLength, bytes.byteOffset + start + headerLength + shape[0] * 8));
     const out = new Int32Array(shape[0]);
     for (let i = 0; i < out.length; i++) {
@@ -92,6 +94,11 @@ function readFeatures(path: string, o: NpyOptions): Features {
   if (data instanceof Uint8Array) return { part: { x: data, scale: o.scale ?? 1 / 255, n }, featureShape, image };
   const x = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
   if (o.scale !== undefined && o.scale !== 1) for (let i = 0; i < x.length; i++) x[i] *= o.scale;
+  const bad = firstNonFinite(x);
+  if (bad >= 0) {
+    const size = x.length / n;
+    throw new DataSourceError(`source npy: ${path}: row ${Math.floor(bad / size)} has ${x[bad]} at feature ${bad % size}${o.scale !== undefined ? ' (after scale)' : ''}; features must be finite numbers`);
+  }
   return { part: { x, n }, featureShape, image };
 }
 
@@ -118,10 +125,15 @@ export const npy: DataSource<NpyOptions> = {
     if (test && test.featureShape.join() !== train.featureShape.join()) {
       throw new DataSourceError(`source npy: ${o.x} examples are [${train.featureShape.join(', ')}] but ${o.xTest} examples are [${test.featureShape.join(', ')}]`);
     }
+    // The first label past `classes` (given, or at most MAX_CLASSES when inferred), by file and row.
+    const limit = o.classes ?? MAX_CLASSES;
+    for (const [p, file] of [[train, o.y], [test, o.yTest]] as const) {
+      const row = p ? p.y.findIndex((v) => v >= limit) : -1;
+      if (row >= 0) throw new DataSourceError(`source npy: ${file}: label ${p!.y[row]} at row ${row} is not a class index (expected 0..${limit - 1}${o.classes === undefined ? '' : ', as classes is ' + limit})`);
+    }
     let max = 0;
     for (const p of [train, test]) if (p) for (const v of p.y) max = Math.max(max, v);
     const classes = o.classes ?? max + 1;
-    if (max >= classes) throw new DataSourceError(`source npy: label ${max} but classes is ${classes}`);
     if (o.classNames && o.classNames.length !== classes) throw new DataSourceError(`source npy: ${o.classNames.length} classNames for ${classes} classes`);
     const asPart = (p: typeof train): SourcePart => ({ ...p.part, y: p.y });
     return {

@@ -2,7 +2,7 @@
  * Turns parsed CSV rows into a source part: one label column, every other column a
  * numeric feature. Shared by the `csv` and `iris` sources.
  */
-import { DataSourceError } from '../source.ts';
+import { DataSourceError, MAX_CLASSES } from '../source.ts';
 
 export interface TableSpec {
   /** Column holding the class (header name or 0-based index; default: "label" if present, else the last column). */
@@ -54,6 +54,7 @@ export function parseTable(rows: string[][], spec: TableSpec, file: string): Par
   if (featureCols.length === 0) throw new DataSourceError(`${file}: no feature columns left besides the label`);
   const x = new Float32Array(body.length * featureCols.length);
   const labels: string[] = [];
+  const lineOf = (r: number) => r + (spec.header ? 2 : 1);
   body.forEach((row, r) => {
     const line = r + (spec.header ? 2 : 1);
     if (row.length !== width) throw new DataSourceError(`${file}:${line}: ${row.length} fields, expected ${width}`);
@@ -66,7 +67,23 @@ export function parseTable(rows: string[][], spec: TableSpec, file: string): Par
     labels.push(row[labelCol].trim());
     if (groups) groups.push(row[groupCol!].trim());
   });
+  checkLabels(labels, names[labelCol], file, lineOf);
   return { featureNames: featureCols.map((c) => names[c]), x, labels, groups, groupName: groupCol !== undefined ? names[groupCol] : undefined, n: body.length };
+}
+
+/**
+ * Labels that are all numbers must be class indices (a `-1` or `1.5` among 0s and 1s is
+ * a mistake, not a class named "-1"); names (cat, dog) are mapped by labelClasses. A
+ * missing label is never a class. Errors name the file and line of the first bad one.
+ */
+function checkLabels(labels: string[], column: string, file: string, lineOf: (row: number) => number): void {
+  const empty = labels.indexOf('');
+  if (empty >= 0) throw new DataSourceError(`${file}:${lineOf(empty)}: the label column "${column}" is empty`);
+  if (!labels.every((s) => Number.isFinite(Number(s)))) return; // names
+  const bad = labels.findIndex((s) => !/^\d+$/.test(s) || Number(s) >= MAX_CLASSES);
+  if (bad >= 0) {
+    throw new DataSourceError(`${file}:${lineOf(bad)}: label ${JSON.stringify(labels[bad])} in column "${column}" is not a class index (numeric labels must be integers 0..${MAX_CLASSES - 1}; names are mapped to classes)`);
+  }
 }
 
 /**
