@@ -1,6 +1,7 @@
 import test from 'ava';
 import { createRequire } from 'node:module';
-import { BackendError, backendInfo, initBackend, tf } from '../../lib/backend.ts';
+import { BackendError, backendInfo, BACKENDS as LIBRARY_BACKENDS, initBackend, tf } from '../../lib/backend.ts';
+import { BACKENDS as CONFIG_BACKENDS } from '../../pipeline/validate.ts';
 
 const require = createRequire(import.meta.url);
 function installed(pkg: string): boolean {
@@ -54,4 +55,10 @@ test.serial('switching between requested backends in one thread', async (t) => {
   const b = tf.tensor2d([1, 2, 3, 4], [2, 2]);
   t.deepEqual(Array.from(tf.matMul(b, b).dataSync()), Array.from(wasm));
   await initBackend('wasm');
+});
+
+// The engine validates `backend:` without importing the library (docs/design.md, Layers),
+// so the names are written twice; this keeps the two lists one.
+test('the backends a config may name are the ones the library can load', (t) => {
+  t.deepEqual([...CONFIG_BACKENDS], [...LIBRARY_BACKENDS]);
 });
