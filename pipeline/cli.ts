@@ -11,6 +11,7 @@ import { gcCommand } from './commands/gc.ts';
 import { kindsCommand } from './commands/kinds.ts';
 import { planCommand } from './commands/plan.ts';
 import { runCommand } from './commands/run.ts';
+import { runsCommand } from './commands/runs.ts';
 import { schemaCommand } from './commands/schema.ts';
 import { statusCommand } from './commands/status.ts';
 import { collect, COMMANDS, EXIT, UsageError, type CommandExtension, type CommandTools, type OutputStream } from './commands/types.ts';
@@ -33,7 +34,7 @@ export interface CliEnv {
 }
 
 /** The engine's own commands, in the order `attrib --help` lists them. */
-const ENGINE_COMMANDS: readonly CommandExtension[] = [runCommand, planCommand, statusCommand, dagCommand, validateCommand, unitCommand, gcCommand, kindsCommand, schemaCommand];
+const ENGINE_COMMANDS: readonly CommandExtension[] = [runCommand, runsCommand, planCommand, statusCommand, dagCommand, validateCommand, unitCommand, gcCommand, kindsCommand, schemaCommand];
 
 /** Runs the CLI on `argv` (the arguments after the program name); resolves to the exit code. */
 export async function main(argv: readonly string[], env: CliEnv): Promise<number> {

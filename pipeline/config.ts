@@ -26,6 +26,10 @@ export interface LoadedConfig {
   source: Source;
   /** One per sweep point (one when there is no sweep). */
   experiments: Experiment[];
+  /** Each point's resolved document (sweep values and --set applied), for its run record. */
+  documents: unknown[];
+  /** The --set overrides as typed. */
+  overrides: string[];
   /** Plugin modules, absolute paths. */
   plugins: string[];
 }
@@ -51,7 +55,8 @@ export async function loadConfig(path: string, { registry, set = [] }: LoadOptio
   const experiments = validated.map((r) => (r as { value: Experiment }).value);
   const clash = sharedRunFolder(experiments);
   if (clash) return fail([errorAt(whereIn(source), ['sweep'], `two sweep points share the run folder "${clash}"; make the swept values distinct`)]);
-  return ok({ source, experiments, plugins: plugins.value });
+  const documents = variants.value.map((v) => withoutSweep(v.raw));
+  return ok({ source, experiments, documents, overrides: [...set], plugins: plugins.value });
 }
 
 /** Loads the plugins the config lists (paths relative to its folder); their failures are located at the list items. */
@@ -71,4 +76,11 @@ function sharedRunFolder(experiments: Experiment[]): string | undefined {
     names.add(e.name);
   }
   return undefined;
+}
+
+/** A point's document without its `sweep:` section (the point's values are already in it). */
+function withoutSweep(raw: unknown): unknown {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const { sweep: _, ...rest } = raw as Record<string, unknown>;
+  return rest;
 }

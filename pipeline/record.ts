@@ -1,11 +1,18 @@
 /**
  * Step 6: record. run.json per experiment (stage name -> hash, dir, status, seconds,
  * metrics), rewritten atomically as stages finish so `status` and `gc` see a run in
- * progress; and the summary table printed at the end of `attrib run`.
+ * progress; the run's own history record (runs/<experiment>/history/<id>.json, written
+ * when it starts and when it ends), so a later run never hides an earlier one from
+ * `gc`, `plan --against` or `compare`; and the summary table printed at the end of
+ * `attrib run`.
  */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Metrics, StageHash } from './registry.ts';
 import type { ExperimentPlan } from './plan.ts';
-import type { RunEntry, RunRecord, RunStatus } from './store.ts';
+import type { HistoryRecord, RunEntry, RunRecord, RunStatus } from './store.ts';
+import { processAlive } from '../lib/io/atomic.ts';
 
 export interface InstanceResult {
   hash: StageHash;
@@ -61,4 +68,47 @@ export function summary(plans: ExperimentPlan[], results: Map<StageHash, Instanc
       return `${plan.experiment.name}\n${table(rows)}`;
     })
     .join('\n\n');
+}
+
+// --- run history ----------------------------------------------------------------------
+
+/** A run id that sorts by start time: 20261202-074500-3fa1 (UTC). */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+/** The project's git commit around `dir` (and whether the tree had changes), or undefined outside git. */
+export function gitState(dir: string): HistoryRecord['git'] {
+  const git = (...args: string[]) => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).trim();
+  try {
+    const commit = git('rev-parse', 'HEAD');
+    return { commit, dirty: git('status', '--porcelain', '--untracked-files=no') !== '' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether every stage of the record finished (ran or cached). */
+export function allSucceeded(stages: RunRecord): boolean {
+  return Object.values(stages).every((e) => e.status === 'ran' || e.status === 'cached');
+}
+
+/** The status people see: a record left `running` by a process that is gone was interrupted. */
+export function shownStatus(record: HistoryRecord): HistoryRecord['status'] | 'interrupted' {
+  if (record.status === 'running' && !(record.host === hostname() && processAlive(record.pid))) return 'interrupted';
+  return record.status;
+}
+
+/** "3 ran, 2 cached, 1 failed". */
+export function stageCounts(stages: RunRecord): string {
+  const order: RunStatus[] = ['ran', 'cached', 'failed', 'blocked', 'pending'];
+  const n = (status: RunStatus) => Object.values(stages).filter((e) => e.status === status).length;
+  return order.filter((s) => n(s) > 0).map((s) => `${n(s)} ${s}`).join(', ');
+}
+
+/** The run a record stands for when another run is compared with it: the last complete one unless asked. */
+export function chooseRecord(records: readonly HistoryRecord[], id?: string): HistoryRecord | undefined {
+  if (id) return records.find((r) => r.id === id) ?? records.find((r) => r.id.startsWith(id));
+  return [...records].reverse().find((r) => r.status === 'complete' && !r.selected);
 }

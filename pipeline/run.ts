@@ -1,12 +1,14 @@
 /**
  * A run of loaded experiments, as `attrib run` and the programmatic `runConfig` both do
  * it: plan → preflight (the arguments, the executor's options, the registry's
- * PREFLIGHTS checks) → executor → execute, which records run.json as stages settle.
+ * PREFLIGHTS checks) → executor → execute, which records run.json as stages settle;
+ * each experiment's run record (runs/<experiment>/history/<id>.json) is written when
+ * the run starts and again when it ends.
  * A user's mistake found on the way comes back as ConfigErrors, before any worker
  * starts; a stage's failure is in the result (`ok: false`), not an error.
  */
-import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { availableParallelism, hostname } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import type { LoadedConfig } from './config.ts';
 import { fail, ok, type ConfigError, type Result } from './errors.ts';
 import type { RunEvent } from './events.ts';
@@ -14,8 +16,9 @@ import { execute, type ExecuteResult } from './execute.ts';
 import { ExecutorSetupError, inFlight, type Executor, type ExecutorFactory } from './executor.ts';
 import { executorNames, findExecutor } from './executors/index.ts';
 import { planExperiment, type ExperimentPlan } from './plan.ts';
+import { allSucceeded, gitState, newRunId, pendingRun } from './record.ts';
 import { PREFLIGHTS, type Registry } from './registry.ts';
-import { Store } from './store.ts';
+import { Store, type HistoryRecord } from './store.ts';
 import { errorAt, whereIn } from './locations.ts';
 import { issuesToErrors } from './validate.ts';
 import { ATTRIB_VERSION } from './version.ts';
@@ -40,6 +43,8 @@ export interface RunExperimentsOptions {
 
 export interface RunResult extends ExecuteResult {
   plans: ExperimentPlan[];
+  /** This run's id (its records: runs/<experiment>/history/<id>.json). */
+  id: string;
 }
 
 export async function runExperiments(config: LoadedConfig, opts: RunExperimentsOptions): Promise<Result<RunResult, ConfigError[]>> {
@@ -59,11 +64,48 @@ export async function runExperiments(config: LoadedConfig, opts: RunExperimentsO
   });
   if (!created.ok) return created;
   const executor = created.value;
+  const records = startRecords(store, config, plans);
+  let result: ExecuteResult;
   try {
-    const result = await execute(plans, { store, executor, jobs: inFlight(executor, jobs), force: opts.force, onEvent: opts.onEvent, attribVersion: ATTRIB_VERSION });
-    return ok({ ...result, plans });
+    result = await execute(plans, { store, executor, jobs: inFlight(executor, jobs), force: opts.force, onEvent: opts.onEvent, attribVersion: ATTRIB_VERSION });
   } finally {
     await executor.close();
+  }
+  finishRecords(store, records, result);
+  return ok({ ...result, plans, id: records[0]!.id });
+}
+
+/** One record per experiment, all stages pending, under one id for the whole run. */
+function startRecords(store: Store, config: LoadedConfig, plans: ExperimentPlan[]): HistoryRecord[] {
+  const id = newRunId();
+  const started = new Date().toISOString();
+  const git = gitState(dirname(config.source.file));
+  return plans.map((plan, i) => {
+    const record: HistoryRecord = {
+      id,
+      experiment: plan.experiment.name,
+      config: config.source.display,
+      started,
+      status: 'running',
+      overrides: config.overrides,
+      point: plan.experiment.point.map((p) => ({ path: p.path, value: p.value })),
+      resolved: config.documents[i],
+      ...(git ? { git } : {}),
+      attrib: ATTRIB_VERSION,
+      host: hostname(),
+      pid: process.pid,
+      stages: pendingRun(plan),
+    };
+    store.writeHistory(record);
+    return record;
+  });
+}
+
+function finishRecords(store: Store, records: HistoryRecord[], result: ExecuteResult): void {
+  const finished = new Date().toISOString();
+  for (const record of records) {
+    const stages = result.runs.find((r) => r.plan.experiment.name === record.experiment)?.run ?? record.stages;
+    store.writeHistory({ ...record, finished, status: allSucceeded(stages) ? 'complete' : 'failed', stages });
   }
 }
 
