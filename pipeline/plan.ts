@@ -54,6 +54,30 @@ export function planExperiment(experiment: Experiment): ExperimentPlan {
   return { experiment, instances };
 }
 
+/**
+ * The part of a plan a partial run needs, as `dvc repro TARGET` does: the `targets` and
+ * everything upstream of them (all stages when there are none), minus what is
+ * downstream of an `until` stage (the `until` stage itself stays). Topological order is kept.
+ */
+export function selectStages(plan: ExperimentPlan, targets: readonly string[], until: readonly string[]): ExperimentPlan {
+  const byName = new Map(plan.instances.map((i) => [i.name, i]));
+  let wanted = new Set(plan.instances.map((i) => i.name));
+  if (targets.length) {
+    wanted = new Set();
+    const visit = (name: string) => {
+      if (wanted.has(name)) return;
+      wanted.add(name);
+      for (const up of Object.values(byName.get(name)!.upstream)) visit(up);
+    };
+    targets.forEach(visit);
+  }
+  const beyond = new Set<string>();
+  for (const inst of plan.instances) {
+    if (Object.values(inst.upstream).some((up) => until.includes(up) || beyond.has(up))) beyond.add(inst.name);
+  }
+  return { ...plan, instances: plan.instances.filter((i) => wanted.has(i.name) && !beyond.has(i.name)) };
+}
+
 export type EntryState =
   | { state: 'cached'; manifest: Manifest }
   | { state: 'partial'; done: number; total?: number }

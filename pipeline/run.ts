@@ -15,10 +15,10 @@ import type { RunEvent } from './events.ts';
 import { execute, type ExecuteResult } from './execute.ts';
 import { ExecutorSetupError, inFlight, type Executor, type ExecutorFactory } from './executor.ts';
 import { executorNames, findExecutor } from './executors/index.ts';
-import { planExperiment, type ExperimentPlan } from './plan.ts';
+import { planExperiment, selectStages, type ExperimentPlan } from './plan.ts';
 import { allSucceeded, gitState, newRunId, pendingRun } from './record.ts';
 import { PREFLIGHTS, type Registry } from './registry.ts';
-import { Store, type HistoryRecord } from './store.ts';
+import { Store, type HistoryRecord, type RunRecord } from './store.ts';
 import { errorAt, whereIn } from './locations.ts';
 import { issuesToErrors } from './validate.ts';
 import { ATTRIB_VERSION } from './version.ts';
@@ -34,6 +34,10 @@ export interface RunExperimentsOptions {
   jobs?: number;
   /** Stage names to re-run even when cached. */
   force?: readonly string[];
+  /** Run only these stages and what they need (`attrib run CONFIG STAGE...`). */
+  targets?: readonly string[];
+  /** Leave out what is downstream of these stages (`--until`). */
+  until?: readonly string[];
   /** The bullmq executor's Redis URL (`--redis`). */
   redis?: string;
   /** Module that worker threads start from (bin/worker.js). */
@@ -48,7 +52,9 @@ export interface RunResult extends ExecuteResult {
 }
 
 export async function runExperiments(config: LoadedConfig, opts: RunExperimentsOptions): Promise<Result<RunResult, ConfigError[]>> {
-  const plans = config.experiments.map(planExperiment);
+  const planned = planRun(config, opts);
+  if (!planned.ok) return planned;
+  const plans = planned.value;
   const ready = await preflight(config, plans, opts);
   if (!ready.ok) return ready;
   const jobs = opts.jobs ?? availableParallelism();
@@ -64,7 +70,9 @@ export async function runExperiments(config: LoadedConfig, opts: RunExperimentsO
   });
   if (!created.ok) return created;
   const executor = created.value;
-  const records = startRecords(store, config, plans);
+  const selected = opts.targets?.length || opts.until?.length ? [...(opts.targets ?? []), ...(opts.until ?? []).map((u) => `until ${u}`)] : undefined;
+  const records = startRecords(store, config, plans, selected);
+  const before = selected ? plans.map((p) => store.readRun(p.experiment.name)) : [];
   let result: ExecuteResult;
   try {
     result = await execute(plans, { store, executor, jobs: inFlight(executor, jobs), force: opts.force, onEvent: opts.onEvent, attribVersion: ATTRIB_VERSION });
@@ -72,11 +80,12 @@ export async function runExperiments(config: LoadedConfig, opts: RunExperimentsO
     await executor.close();
   }
   finishRecords(store, records, result);
+  if (selected) restoreUnselected(store, config, before);
   return ok({ ...result, plans, id: records[0]!.id });
 }
 
 /** One record per experiment, all stages pending, under one id for the whole run. */
-function startRecords(store: Store, config: LoadedConfig, plans: ExperimentPlan[]): HistoryRecord[] {
+function startRecords(store: Store, config: LoadedConfig, plans: ExperimentPlan[], selected: string[] | undefined): HistoryRecord[] {
   const id = newRunId();
   const started = new Date().toISOString();
   const git = gitState(dirname(config.source.file));
@@ -87,6 +96,7 @@ function startRecords(store: Store, config: LoadedConfig, plans: ExperimentPlan[
       config: config.source.display,
       started,
       status: 'running',
+      ...(selected ? { selected } : {}),
       overrides: config.overrides,
       point: plan.experiment.point.map((p) => ({ path: p.path, value: p.value })),
       resolved: config.documents[i],
@@ -101,6 +111,23 @@ function startRecords(store: Store, config: LoadedConfig, plans: ExperimentPlan[
   });
 }
 
+/**
+ * After a partial run, run.json ("the latest") keeps the earlier entries of the stages
+ * left out, where they are still the instances the config means, so status and reports
+ * still see the whole experiment. The run's own record holds only what it ran.
+ */
+function restoreUnselected(store: Store, config: LoadedConfig, before: (RunRecord | undefined)[]): void {
+  config.experiments.forEach((experiment, i) => {
+    const now = store.readRun(experiment.name) ?? {};
+    const merged: RunRecord = {};
+    for (const inst of planExperiment(experiment).instances) {
+      const entry = now[inst.name] ?? (before[i]?.[inst.name]?.hash === inst.hash ? before[i]![inst.name] : undefined);
+      if (entry) merged[inst.name] = entry;
+    }
+    store.writeRun(experiment.name, merged);
+  });
+}
+
 function finishRecords(store: Store, records: HistoryRecord[], result: ExecuteResult): void {
   const finished = new Date().toISOString();
   for (const record of records) {
@@ -109,11 +136,21 @@ function finishRecords(store: Store, records: HistoryRecord[], result: ExecuteRe
   }
 }
 
-/** Everything checked before an executor exists: --force names, the executor and its options, the registry's preflight checks. */
-async function preflight(config: LoadedConfig, plans: ExperimentPlan[], opts: RunExperimentsOptions): Promise<Result<{ factory: ExecutorFactory; options: unknown }>> {
-  for (const stage of opts.force ?? []) {
-    if (!plans.some((p) => p.instances.some((i) => i.name === stage))) return fail([{ file: '--force', message: `no stage named "${stage}"` }]);
+/** The plans of a run: every experiment's, cut to the stages asked for; unknown stage names are the user's mistake. */
+export function planRun(config: LoadedConfig, opts: Pick<RunExperimentsOptions, 'targets' | 'until' | 'force'>): Result<ExperimentPlan[]> {
+  const full = config.experiments.map(planExperiment);
+  const names = [...new Set(full.flatMap((p) => p.instances.map((i) => i.name)))];
+  const asked: [string, readonly string[] | undefined][] = [['stage', opts.targets], ['--until', opts.until], ['--force', opts.force]];
+  for (const [what, list] of asked) {
+    for (const stage of list ?? []) {
+      if (!names.includes(stage)) return fail([{ file: what === 'stage' ? config.source.display : what, message: `no stage named "${stage}" (stages: ${names.join(', ')})` }]);
+    }
   }
+  return ok(full.map((p) => selectStages(p, opts.targets ?? [], opts.until ?? [])));
+}
+
+/** Everything checked before an executor exists: the executor and its options, the registry's preflight checks. */
+async function preflight(config: LoadedConfig, plans: ExperimentPlan[], opts: RunExperimentsOptions): Promise<Result<{ factory: ExecutorFactory; options: unknown }>> {
   const factory = findExecutor(opts.executor, opts.registry);
   if (!factory) return fail([{ file: '--executor', message: `unknown executor "${opts.executor}" (known: ${executorNames(opts.registry).join(', ')})` }]);
   // One executor serves every sweep point: it takes the first point's `executor:` section,

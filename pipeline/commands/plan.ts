@@ -31,6 +31,19 @@ export function plannedTable(stages: PlannedStage[]): string {
   return table([['stage', 'kind', 'hash', 'state', 'why'], ...stages.map((s) => [s.stage, s.kind, s.hash.slice(0, 12), s.state, s.why])]);
 }
 
+/**
+ * The run a plan is compared with: the record `against` names, else the last complete
+ * one; a run from before run records existed has only run.json.
+ */
+export function comparedWith(store: Store, experiment: string, against?: string): { id?: string; stages: RunRecord } | undefined {
+  const records = store.readHistory(experiment);
+  const chosen = chooseRecord(records, against);
+  if (chosen) return chosen;
+  if (against || records.length) return undefined;
+  const latest = store.readRun(experiment);
+  return latest ? { stages: latest } : undefined;
+}
+
 export const planCommand: CommandExtension = {
   define(program: Command, tools: CommandTools) {
     const { print } = tools;
@@ -48,14 +61,12 @@ export const planCommand: CommandExtension = {
         const plans = loaded.experiments.map(planExperiment);
         const experiments = plans.map((plan) => {
           const name = plan.experiment.name;
-          const records = store.readHistory(name);
-          const chosen = chooseRecord(records, o.against);
-          if (o.against && !chosen) {
-            tools.fail(`no run "${o.against}" of ${name}${records.length ? ` (its runs: ${records.map((r) => r.id).join(', ')})` : ' (it has no recorded runs)'}`, '--against');
+          const previous = comparedWith(store, name, o.against);
+          if (o.against && !previous) {
+            const ids = store.readHistory(name).map((r) => r.id);
+            tools.fail(`no run "${o.against}" of ${name}${ids.length ? ` (its runs: ${ids.join(', ')})` : ' (it has no recorded runs)'}`, '--against');
           }
-          // Runs recorded before run records existed have only run.json.
-          const previous = chosen?.stages ?? (records.length ? undefined : store.readRun(name));
-          return { name, against: chosen?.id ?? null, stages: plannedStages(store, plan, previous) };
+          return { name, against: previous?.id ?? null, stages: plannedStages(store, plan, previous?.stages) };
         });
         const all = plans.flatMap((p) => p.instances);
         const distinct = new Set(all.map((i) => i.hash));

@@ -1,8 +1,14 @@
 /**
- * `attrib run CONFIG`: run every stage that is not cached yet (resuming half-finished
- * ones) on the chosen executor; exit 1 when a stage failed.
+ * `attrib run CONFIG [STAGE...]`: run every stage that is not cached yet (resuming
+ * half-finished ones) on the chosen executor, or only what the named stages need
+ * (`--until` leaves out what is downstream of a stage); `--dry-run` prints what would
+ * run and runs nothing. Exit 1 when a stage failed.
  */
+import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { Store } from '../store.ts';
+import { planRun } from '../run.ts';
+import { comparedWith, plannedStages, plannedTable } from './plan.ts';
 import { executorNames } from '../executors/index.ts';
 import { createReporter } from '../progress.ts';
 import { summary } from '../record.ts';
@@ -23,14 +29,35 @@ export const runCommand: CommandExtension = {
       .command('run')
       .description('run every stage that is not cached yet (resuming half-finished ones)')
       .argument('<config>', 'experiment YAML')
+      .argument('[stages...]', 'run only these stages and what they need (as dvc repro TARGET)')
       .addOption(tools.setOption())
+      .option('--until <stage>', 'leave out every stage downstream of this one (repeatable)', collect)
+      .option('--dry-run', 'print what would run (and why), run nothing')
       .option('--jobs <n>', 'tasks at once: worker threads, and units in flight (default: number of cores)', positiveInt('--jobs'))
       .option('--force <stage>', 're-run this stage and everything downstream even if cached (repeatable)', collect)
       .addOption(tools.runsOption())
       .option('--executor <name>', `where tasks run: ${executorNames(registry).join(', ')} (docs/scale-out.md)`, 'local')
       .option('--redis <url>', 'the bullmq executor\'s Redis (default: $ATTRIB_REDIS_URL)')
-      .action(async (config: string, o: { set?: string[]; jobs?: number; force?: string[]; runs: string; executor: string; redis?: string }) => {
+      .action(async (config: string, stages: string[], o: { set?: string[]; until?: string[]; dryRun?: boolean; jobs?: number; force?: string[]; runs: string; executor: string; redis?: string }) => {
         const loaded = await tools.load(config, o.set);
+        if (o.dryRun) {
+          const plans = planRun(loaded, { targets: stages, until: o.until, force: o.force });
+          if (!plans.ok) throw new UsageError(plans.errors);
+          const store = new Store(resolve(o.runs));
+          let toRun = 0;
+          for (const plan of plans.value) {
+            // --force re-runs a stage and everything downstream of it, cached or not.
+            const forced = new Set<string>();
+            for (const inst of plan.instances) if (o.force?.includes(inst.name) || Object.values(inst.upstream).some((u) => forced.has(u))) forced.add(inst.name);
+            const planned = plannedStages(store, plan, comparedWith(store, plan.experiment.name)?.stages).map((s) => (forced.has(s.stage) ? { ...s, why: 'forced' } : s));
+            toRun += planned.filter((s) => forced.has(s.stage) || s.state !== 'cached').length;
+            tools.print(plan.experiment.name);
+            tools.print(plannedTable(planned));
+            tools.print();
+          }
+          tools.print(`dry run: ${toRun} stage instance(s) would run; nothing was run`);
+          return;
+        }
         const reporter = createReporter(err, { tty: !!err.isTTY && !process.env.CI, plainEveryMs: Number(process.env.ATTRIB_PROGRESS_MS ?? 5000) });
         let ran;
         try {
@@ -40,6 +67,8 @@ export const runCommand: CommandExtension = {
             executor: o.executor,
             jobs: o.jobs,
             force: o.force,
+            targets: stages,
+            until: o.until,
             redis: o.redis,
             workerEntry: tools.workerEntry,
             onEvent: (e) => reporter.event(e),
