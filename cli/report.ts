@@ -29,8 +29,8 @@ export function reportDir(runsDir: string, experiment: string): string {
 
 export const reportCommand: CommandExtension = {
   define(program: Command, tools: CommandTools) {
-    program
-      .command('report')
+    tools
+      .sweepOptions(program.command('report'))
       .description('write a static HTML report (DAG, stage table, LDS plots, top proponents/opponents) per experiment and per sweep into runs/<experiment>/report/')
       .argument('<config>', 'experiment YAML')
       .addOption(tools.setOption())
@@ -38,8 +38,8 @@ export const reportCommand: CommandExtension = {
       .option('--targets <n>', 'targets shown per lds stage (best, median, worst LDS_j, ...)', count('--targets', 0), 3)
       .option('--top <k>', 'proponents and opponents shown per target', count('--top', 0), 5)
       .option('--no-png', 'do not write PNG copies of the plots')
-      .action(async (config: string, o: { set?: string[]; runs: string; targets: number; top: number; png: boolean }) => {
-        const loaded = await tools.load(config, o.set);
+      .action(async (config: string, o: { set?: string[]; sweep?: string[]; zip?: boolean; runs: string; targets: number; top: number; png: boolean }) => {
+        const loaded = await tools.load(config, o.set, o);
         const { graphFromPlans } = await import('../report/graph.ts');
         const { experimentPage, sweepPage, writePage } = await import('../report/page.ts');
         const runsDir = resolve(o.runs);

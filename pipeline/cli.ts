@@ -14,7 +14,7 @@ import { runCommand } from './commands/run.ts';
 import { runsCommand } from './commands/runs.ts';
 import { schemaCommand } from './commands/schema.ts';
 import { statusCommand } from './commands/status.ts';
-import { collect, COMMANDS, EXIT, UsageError, type CommandExtension, type CommandTools, type OutputStream } from './commands/types.ts';
+import { collect, COMMANDS, EXIT, UsageError, type CommandExtension, type CommandTools, type OutputStream, type SweepFlags } from './commands/types.ts';
 import { unitCommand } from './commands/unit.ts';
 import { validateCommand } from './commands/validate.ts';
 import { loadConfig, type LoadedConfig } from './config.ts';
@@ -51,8 +51,8 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
 
   const tools: CommandTools = {
     registry: env.registry,
-    load: async (config: string, set: string[] = []): Promise<LoadedConfig> => {
-      const loaded = await loadConfig(config, { registry: env.registry, set });
+    load: async (config: string, set: string[] = [], sweep: SweepFlags = {}): Promise<LoadedConfig> => {
+      const loaded = await loadConfig(config, { registry: env.registry, set, sweep: sweep.sweep, zip: sweep.zip });
       if (!loaded.ok) throw new UsageError(loaded.errors);
       return loaded.value;
     },
@@ -66,6 +66,10 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
     },
     runsOption: () => new Option('--runs <dir>', 'where run folders and the store live').default('./runs'),
     setOption: () => new Option('--set <path=value>', 'override a config value (repeatable), e.g. stages.train.params.fit.epochs=3').argParser(collect),
+    sweepOptions: (command) =>
+      command
+        .addOption(new Option('--sweep <path=values>', 'sweep a config value from the command line, e.g. stages.train.params.fit.epochs=5,10 (repeatable: a grid)').argParser(collect))
+        .addOption(new Option('--zip', 'walk the --sweep lists in lock step instead of as a grid')),
     stderr: err,
     workerEntry: env.workerEntry,
   };

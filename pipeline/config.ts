@@ -9,7 +9,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { dedupeErrors, fail, ok, type Result } from './errors.ts';
-import { expand, parseOverrides } from './expand.ts';
+import { expand, parseOverrides, parseSweeps } from './expand.ts';
 import { loadSource, type Source } from './load.ts';
 import { loadPlugins } from './plugins.ts';
 import type { Registry } from './registry.ts';
@@ -20,6 +20,9 @@ export interface LoadOptions {
   registry: Registry;
   /** `--set PATH=VALUE` overrides. */
   set?: readonly string[];
+  /** `--sweep PATH=A,B,...` dimensions from the command line (grid, or zip with `zip`). */
+  sweep?: readonly string[];
+  zip?: boolean;
 }
 
 export interface LoadedConfig {
@@ -34,7 +37,7 @@ export interface LoadedConfig {
   plugins: string[];
 }
 
-export async function loadConfig(path: string, { registry, set = [] }: LoadOptions): Promise<Result<LoadedConfig>> {
+export async function loadConfig(path: string, { registry, set = [], sweep = [], zip }: LoadOptions): Promise<Result<LoadedConfig>> {
   // 1. load
   const loaded = loadSource(path);
   if (!loaded.ok) return loaded;
@@ -43,9 +46,11 @@ export async function loadConfig(path: string, { registry, set = [] }: LoadOptio
   if (!plugins.ok) return plugins;
   const overrides = parseOverrides(set);
   if (!overrides.ok) return overrides;
+  const sweeps = parseSweeps(sweep);
+  if (!sweeps.ok) return sweeps;
 
   // 2. expand
-  const variants = expand(source, overrides.value, registry);
+  const variants = expand(source, overrides.value, registry, { sweeps: sweeps.value, zip });
   if (!variants.ok) return fail(sortByLine(variants.errors));
 
   // 3. validate

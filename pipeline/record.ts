@@ -112,3 +112,75 @@ export function chooseRecord(records: readonly HistoryRecord[], id?: string): Hi
   if (id) return records.find((r) => r.id === id) ?? records.find((r) => r.id.startsWith(id));
   return [...records].reverse().find((r) => r.status === 'complete' && !r.selected);
 }
+
+// --- the points table of a run (one line per sweep point) -----------------------------
+
+export interface PointRow {
+  experiment: string;
+  /** The swept values, by their short key. */
+  point: Record<string, unknown>;
+  /** 'ok' when every stage of the point ran or was cached. */
+  status: 'ok' | 'failed';
+  /** `stage.metric` -> value: the headline metrics (see headlineMetrics). */
+  metrics: Record<string, unknown>;
+}
+
+const NOT_HEADLINE = new Set(['seconds', 'wallSeconds']);
+
+/**
+ * Which `stage.metric` columns a points table shows. The engine knows no metric by name,
+ * so: for a sweep, the metrics whose values differ between points; for one point, the
+ * metrics of its last stages (those no other stage takes as input).
+ */
+export function headlineMetrics(plans: ExperimentPlan[], results: Map<StageHash, InstanceResult>): string[] {
+  const valueOf = (plan: ExperimentPlan, stage: string, metric: string) => {
+    const inst = plan.instances.find((i) => i.name === stage);
+    return inst ? results.get(inst.hash)?.metrics[metric] : undefined;
+  };
+  const columns: string[] = [];
+  for (const plan of plans) {
+    const consumed = new Set(plan.instances.flatMap((i) => Object.values(i.upstream)));
+    for (const inst of plan.instances) {
+      if (plans.length === 1 && consumed.has(inst.name)) continue;
+      for (const metric of Object.keys(results.get(inst.hash)?.metrics ?? {})) {
+        const column = `${inst.name}.${metric}`;
+        if (NOT_HEADLINE.has(metric) || columns.includes(column)) continue;
+        const values = plans.map((p) => JSON.stringify(valueOf(p, inst.name, metric) ?? null));
+        if (plans.length === 1 || new Set(values).size > 1) columns.push(column);
+      }
+    }
+  }
+  return columns;
+}
+
+export function pointRows(plans: ExperimentPlan[], results: Map<StageHash, InstanceResult>): PointRow[] {
+  const columns = headlineMetrics(plans, results);
+  return plans.map((plan) => {
+    const byName = new Map(plan.instances.map((i) => [i.name, results.get(i.hash)]));
+    const metrics: Record<string, unknown> = {};
+    for (const column of columns) {
+      const dot = column.indexOf('.');
+      const value = byName.get(column.slice(0, dot))?.metrics[column.slice(dot + 1)];
+      if (value !== undefined) metrics[column] = value;
+    }
+    const ok = [...byName.values()].every((r) => r?.status === 'ran' || r?.status === 'cached');
+    return { experiment: plan.experiment.name, point: Object.fromEntries(plan.experiment.point.map((p) => [p.key, p.value])), status: ok ? 'ok' : 'failed', metrics };
+  });
+}
+
+/** The points table as text (aligned columns), csv or json. */
+export function formatPoints(rows: PointRow[], format: 'text' | 'csv' | 'json'): string {
+  if (format === 'json') return JSON.stringify(rows, null, 2);
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r.point)))];
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))];
+  const withStatus = rows.some((r) => r.status !== 'ok');
+  const header = [...(keys.length ? keys : ['experiment']), ...(withStatus ? ['status'] : []), ...columns];
+  const cell = (v: unknown, text: boolean) => (v === undefined ? '' : typeof v === 'string' ? v : text ? formatMetric(v) : JSON.stringify(v));
+  const body = rows.map((r) => [...(keys.length ? keys.map((k) => r.point[k]) : [r.experiment]), ...(withStatus ? [r.status] : []), ...columns.map((c) => r.metrics[c])]);
+  if (format === 'csv') return [header, ...body].map((row) => row.map((v) => csvCell(cell(v, false))).join(',')).join('\n');
+  return table([header, ...body.map((row) => row.map((v) => cell(v, true)))]);
+}
+
+function csvCell(text: string): string {
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}

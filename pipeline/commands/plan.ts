@@ -47,16 +47,16 @@ export function comparedWith(store: Store, experiment: string, against?: string)
 export const planCommand: CommandExtension = {
   define(program: Command, tools: CommandTools) {
     const { print } = tools;
-    program
-      .command('plan')
+    tools
+      .sweepOptions(program.command('plan'))
       .description('list stage instances in order with their hash and state (cached / partial / missing), and why each changed since an earlier run')
       .argument('<config>', 'experiment YAML')
       .addOption(tools.setOption())
       .addOption(tools.runsOption())
       .option('--against <run>', 'say why stages changed compared with this run (an id from `attrib runs`, or its start); default: the last complete run')
       .option('--json', 'print the plan as JSON')
-      .action(async (config: string, o: { set?: string[]; runs: string; against?: string; json?: boolean }) => {
-        const loaded = await tools.load(config, o.set);
+      .action(async (config: string, o: { set?: string[]; sweep?: string[]; zip?: boolean; runs: string; against?: string; json?: boolean }) => {
+        const loaded = await tools.load(config, o.set, o);
         const store = new Store(resolve(o.runs));
         const plans = loaded.experiments.map(planExperiment);
         const experiments = plans.map((plan) => {

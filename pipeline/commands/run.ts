@@ -5,13 +5,13 @@
  * run and runs nothing. Exit 1 when a stage failed.
  */
 import { resolve } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Store } from '../store.ts';
 import { planRun } from '../run.ts';
 import { comparedWith, plannedStages, plannedTable } from './plan.ts';
 import { executorNames } from '../executors/index.ts';
 import { createReporter } from '../progress.ts';
-import { summary } from '../record.ts';
+import { formatPoints, pointRows, summary } from '../record.ts';
 import { runExperiments } from '../run.ts';
 import { collect, EXIT, UsageError, type CommandExtension, type CommandTools } from './types.ts';
 
@@ -25,21 +25,22 @@ export const runCommand: CommandExtension = {
   define(program: Command, tools: CommandTools) {
     const { registry } = tools;
     const err = tools.stderr;
-    program
-      .command('run')
+    tools
+      .sweepOptions(program.command('run'))
       .description('run every stage that is not cached yet (resuming half-finished ones)')
       .argument('<config>', 'experiment YAML')
       .argument('[stages...]', 'run only these stages and what they need (as dvc repro TARGET)')
       .addOption(tools.setOption())
       .option('--until <stage>', 'leave out every stage downstream of this one (repeatable)', collect)
       .option('--dry-run', 'print what would run (and why), run nothing')
+      .addOption(new Option('--format <format>', 'the final output: text (stage tables, and a line per sweep point), or only the points table as csv or json').choices(['text', 'csv', 'json']).default('text'))
       .option('--jobs <n>', 'tasks at once: worker threads, and units in flight (default: number of cores)', positiveInt('--jobs'))
       .option('--force <stage>', 're-run this stage and everything downstream even if cached (repeatable)', collect)
       .addOption(tools.runsOption())
       .option('--executor <name>', `where tasks run: ${executorNames(registry).join(', ')} (docs/scale-out.md)`, 'local')
       .option('--redis <url>', 'the bullmq executor\'s Redis (default: $ATTRIB_REDIS_URL)')
-      .action(async (config: string, stages: string[], o: { set?: string[]; until?: string[]; dryRun?: boolean; jobs?: number; force?: string[]; runs: string; executor: string; redis?: string }) => {
-        const loaded = await tools.load(config, o.set);
+      .action(async (config: string, stages: string[], o: { set?: string[]; sweep?: string[]; zip?: boolean; until?: string[]; dryRun?: boolean; format: 'text' | 'csv' | 'json'; jobs?: number; force?: string[]; runs: string; executor: string; redis?: string }) => {
+        const loaded = await tools.load(config, o.set, o);
         if (o.dryRun) {
           const plans = planRun(loaded, { targets: stages, until: o.until, force: o.force });
           if (!plans.ok) throw new UsageError(plans.errors);
@@ -77,8 +78,18 @@ export const runCommand: CommandExtension = {
           reporter.close();
         }
         if (!ran.ok) throw new UsageError(ran.errors);
-        tools.print();
-        tools.print(summary(ran.value.plans, ran.value.results));
+        const { plans, results } = ran.value;
+        if (o.format !== 'text') {
+          tools.print(formatPoints(pointRows(plans, results), o.format));
+        } else {
+          tools.print();
+          tools.print(summary(plans, results));
+          if (plans.length > 1) {
+            tools.print();
+            tools.print(`${plans.length} sweep points`);
+            tools.print(formatPoints(pointRows(plans, results), 'text'));
+          }
+        }
         tools.setExitCode(ran.value.ok ? EXIT.ok : EXIT.failed);
       });
   },

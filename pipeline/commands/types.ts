@@ -33,6 +33,12 @@ export interface CommandExtension {
 /** The extension point of contributed commands. */
 export const COMMANDS = extensionPoint<CommandExtension>('command');
 
+/** What `--sweep` and `--zip` parse to. */
+export interface SweepFlags {
+  sweep?: string[];
+  zip?: boolean;
+}
+
 /** A stream a command writes to (stdout, stderr). */
 export interface OutputStream {
   write(text: string): unknown;
@@ -43,7 +49,7 @@ export interface OutputStream {
 export interface CommandTools {
   registry: Registry;
   /** Loads and validates a config (plugins included); a user's mistake exits 2. */
-  load(config: string, set?: string[]): Promise<LoadedConfig>;
+  load(config: string, set?: string[], sweep?: SweepFlags): Promise<LoadedConfig>;
   print(text?: string): void;
   /** Writes to stderr. */
   warn(text: string): void;
@@ -54,6 +60,8 @@ export interface CommandTools {
   runsOption(): Option;
   /** The standard repeatable `--set path=value` option. */
   setOption(): Option;
+  /** Adds the `--sweep path=a,b,...` (repeatable) and `--zip` options to a command. */
+  sweepOptions(command: Command): Command;
   /** stderr itself, for progress displays that need to know whether it is a terminal. */
   stderr: OutputStream;
   /** Entry module of worker threads (bin/worker.js), for commands that run units in threads. */
