@@ -135,15 +135,21 @@ export function whyChanged(store: Store, previous: RunRecord | undefined, inst: 
 
 /** Paths where two JSON values differ, as "path: old -> new". */
 function diff(a: unknown, b: unknown, path: string): string[] {
-  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-  if (isObj(a) && isObj(b)) {
-    return [...new Set([...Object.keys(a), ...Object.keys(b)])].sort().flatMap((k) => diff(a[k], b[k], `${path}.${k}`));
-  }
-  if (canonicalJson(a ?? null) === canonicalJson(b ?? null)) return [];
-  return [`${path}: ${short(a)} -> ${short(b)}`];
+  return jsonDiffs(a, b, path).map((d) => `${d.path}: ${short(d.a)} -> ${short(d.b)}`);
 }
 
-function short(v: unknown): string {
+/** Where two JSON values differ: the paths (into objects, sorted by key) and both values there. */
+export function jsonDiffs(a: unknown, b: unknown, path: string): { path: string; a: unknown; b: unknown }[] {
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    return [...new Set([...Object.keys(a), ...Object.keys(b)])].sort().flatMap((k) => jsonDiffs(a[k], b[k], `${path}.${k}`));
+  }
+  if (canonicalJson(a ?? null) === canonicalJson(b ?? null)) return [];
+  return [{ path, a, b }];
+}
+
+/** A JSON value in a few characters, "(unset)" for none. */
+export function short(v: unknown): string {
   if (v === undefined) return '(unset)';
   const text = JSON.stringify(v);
   return text.length > 30 ? `${text.slice(0, 27)}...` : text;
