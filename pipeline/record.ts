@@ -8,11 +8,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { Metrics, StageHash } from './registry.ts';
 import type { ExperimentPlan } from './plan.ts';
-import type { HistoryRecord, RunEntry, RunRecord, RunStatus } from './store.ts';
-import { processAlive } from '../lib/io/atomic.ts';
+import { mayBeRunning, type HistoryRecord, type RunEntry, type RunRecord, type RunStatus } from './store.ts';
 
 export interface InstanceResult {
   hash: StageHash;
@@ -96,7 +94,7 @@ export function allSucceeded(stages: RunRecord): boolean {
 
 /** The status people see: a record left `running` by a process that is gone was interrupted. */
 export function shownStatus(record: HistoryRecord): HistoryRecord['status'] | 'interrupted' {
-  if (record.status === 'running' && !(record.host === hostname() && processAlive(record.pid))) return 'interrupted';
+  if (record.status === 'running' && !mayBeRunning(record)) return 'interrupted';
   return record.status;
 }
 

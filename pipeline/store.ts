@@ -16,6 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { processAlive, TEMP_MARK, tempOwner, writeFileAtomic } from '../lib/io/atomic.ts';
@@ -100,6 +101,11 @@ export interface HistoryRecord {
   host: string;
   pid: number;
   stages: RunRecord;
+}
+
+/** Whether the run of a `running` record may still be going: its process is alive, or it ran on another machine (unknowable here). */
+export function mayBeRunning(record: HistoryRecord): boolean {
+  return record.status === 'running' && (record.host !== hostname() || processAlive(record.pid));
 }
 
 export interface GcOptions {
@@ -444,7 +450,7 @@ export class Store {
     for (const experiment of this.listExperiments()) {
       const records = this.readHistory(experiment);
       records.forEach((r, i) => {
-        const live = r.status === 'running' && processAlive(r.pid);
+        const live = mayBeRunning(r);
         const recent = opts.keepLast !== undefined && i >= records.length - opts.keepLast;
         const newer = opts.keepSince !== undefined && new Date(r.started).getTime() >= opts.keepSince.getTime();
         if (!pruning || live || recent || newer) {

@@ -6,7 +6,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { attrib, entry, FIXTURES, readJson, runJson, tmp } from '../engine/helpers.ts';
+import { Gate, GATE_PLUGIN } from '../helpers/rig.ts';
+import { attrib, entry, FIXTURES, readJson, runJson, start, tmp, writeConfig } from '../engine/helpers.ts';
 
 const TOY = join(FIXTURES, 'toy.yaml');
 
@@ -77,4 +78,22 @@ test('a record names its sweep point and survives as the latest run of each poin
     t.true(r.point.length > 0);
     t.deepEqual(readJson(join(runs, r.experiment, 'history', `${r.id}.json`)).stages, readJson(join(runs, r.experiment, 'run.json')));
   }
+});
+
+test('a killed run keeps its record, shown as interrupted; gc does not count it as running', async (t) => {
+  const runs = tmp();
+  const gate = new Gate();
+  const config = writeConfig(tmp(), `name: killed\nplugins: [PLUGIN, ${GATE_PLUGIN}]\nstages:\n  data:    {kind: numbers, params: {n: 2}}\n  squares: {kind: gated-square, inputs: {data: data}}\n`);
+  const run = start(['run', config, '--runs', runs, '--jobs', '1'], { env: gate.env });
+  await gate.arrived(1);
+  const live = JSON.parse((await attrib(['runs', '--runs', runs, '--json'])).stdout);
+  t.like(live[0], { experiment: 'killed', status: 'running', pid: run.child.pid });
+  run.child.kill('SIGKILL');
+  await run.done;
+  const records = JSON.parse((await attrib(['runs', '--runs', runs, '--json'])).stdout);
+  t.is(records.length, 1);
+  t.like(records[0], { status: 'interrupted', stages: { data: { status: 'pending' }, squares: { status: 'pending' } } });
+  t.regex((await attrib(['runs', '--runs', runs])).stdout, /\skilled\s+\S+ \S+\s+interrupted\s+2 pending\s/);
+  const gc = await attrib(['gc', '--runs', runs, '--keep-last', '0', '--dry-run']);
+  t.regex(gc.stdout, new RegExp(`^would forget run ${records[0].id} of killed$`, 'm'));
 });
