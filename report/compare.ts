@@ -12,7 +12,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { formatMetric, table } from '../pipeline/record.ts';
 import type { Metrics } from '../pipeline/registry.ts';
-import type { Manifest, RunRecord } from '../pipeline/store.ts';
+import { Store, type HistoryRecord, type Manifest, type RunRecord } from '../pipeline/store.ts';
 import { jsonDiffs, short } from '../pipeline/plan.ts';
 import { LDS } from '../lib/artifacts.ts';
 import { formatPaired, PAIRED, pairedLdsEntries } from '../lib/evaluation/paired.ts';
@@ -29,8 +29,10 @@ export interface LoadedRun {
 
 export class RunNotFound extends Error {}
 
-/** Finds the run a command-line argument means. */
+/** Finds the run a command-line argument means: a run folder, a run.json, a run record, an experiment name, or a run id (`attrib runs`). */
 export function findRun(arg: string, runsDir: string): LoadedRun {
+  const byId = findRecord(arg, runsDir);
+  if (byId) return byId;
   const candidates = [arg, join(runsDir, arg)];
   for (const c of candidates) {
     if (!existsSync(c)) continue;
@@ -43,6 +45,7 @@ export function findRun(arg: string, runsDir: string): LoadedRun {
       throw new RunNotFound(`${file}: not a run.json (${(e as Error).message.split('\n')[0]})`);
     }
     if (!run || typeof run !== 'object' || Array.isArray(run)) throw new RunNotFound(`${file}: not a run.json`);
+    if (isRecord(run)) return fromRecord(arg, file, run);
     const dir = resolve(dirname(file));
     return { arg, dir, name: basename(dir), run };
   }
@@ -52,6 +55,27 @@ export function findRun(arg: string, runsDir: string): LoadedRun {
   throw new RunNotFound(
     `no run "${arg}" (looked for ${arg}/run.json and ${join(runsDir, arg)}/run.json)` + (hint.length ? `; runs in ${runsDir}: ${hint.join(', ')}${known.length > hint.length ? ', ...' : ''}` : `; ${runsDir} holds no runs`),
   );
+}
+
+const isRecord = (v: unknown): v is HistoryRecord => typeof (v as HistoryRecord).id === 'string' && typeof (v as HistoryRecord).stages === 'object';
+
+/** A run record (runs/<experiment>/history/<id>.json): its entries' dirs are relative to the experiment's folder. */
+function fromRecord(arg: string, file: string, record: HistoryRecord): LoadedRun {
+  const dir = resolve(dirname(file), '..');
+  return { arg, dir, name: `${basename(dir)} ${record.id}`, run: record.stages };
+}
+
+/** The run record whose id starts with `arg`, when `arg` looks like an id; one of several sweep points' is ambiguous. */
+function findRecord(arg: string, runsDir: string): LoadedRun | undefined {
+  if (!/^\d{8}-\d{4}/.test(arg)) return undefined;
+  const store = new Store(runsDir);
+  const found = store.listExperiments().flatMap((e) => store.readHistory(e).filter((r) => r.id.startsWith(arg)));
+  if (found.length === 0) throw new RunNotFound(`no run with id "${arg}" in ${runsDir} (attrib runs lists them)`);
+  if (found.length > 1) {
+    const which = found.map((r) => `${r.experiment}/history/${r.id}.json`).slice(0, 6).join(', ');
+    throw new RunNotFound(`run id "${arg}" names ${found.length} runs; give one's record: ${which}`);
+  }
+  return fromRecord(arg, join(store.historyDir(found[0]!.experiment), `${found[0]!.id}.json`), found[0]!);
 }
 
 /**

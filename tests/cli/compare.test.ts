@@ -48,3 +48,25 @@ test('compare names kind, params and input differences beside the metrics', asyn
   t.is(missing.code, 2);
   t.regex(missing.stderr, /^run toy@scale=1 has no stage "nope" \(its stages: data, squares, total, other\)$/m);
 });
+
+test('compare takes run ids from attrib runs, and a record file for one sweep point', async (t) => {
+  const runs = tmp();
+  t.is((await attrib(['run', TOY, '--runs', runs, '--jobs', '1'])).code, 0);
+  t.is((await attrib(['run', TOY, '--runs', runs, '--set', 'stages.total.params.scale=3'])).code, 0);
+  t.is((await attrib(['run', TOY, '--runs', runs, '--sweep', 'stages.total.params.scale=1,2'])).code, 0);
+  const [first, second, sweep] = JSON.parse((await attrib(['runs', 'toy', '--runs', runs, '--json'])).stdout) as { id: string; experiment: string }[];
+  t.is(first!.experiment, 'toy');
+
+  const byId = await attrib(['compare', first!.id, second!.id.slice(0, 17), '--runs', runs]);
+  t.is(byId.code, 0, byId.stderr);
+  t.regex(byId.stdout, new RegExp(`^A: toy ${first!.id} `, 'm'));
+  t.regex(byId.stdout, /^total\s+total\s+55\s+165\s+\+110 \(\+200%\)$/m);
+  t.regex(byId.stdout, /^\s+params\.scale\s+1\s+3\s+\+2 \(\+200%\)$/m);
+
+  const ambiguous = await attrib(['compare', sweep!.id, first!.id, '--runs', runs]);
+  t.is(ambiguous.code, 2);
+  t.regex(ambiguous.stderr, new RegExp(`run id "${sweep!.id}" names 2 runs; give one's record: toy@scale=1/history/${sweep!.id}\\.json`));
+  const record = await attrib(['compare', `toy@scale=2/history/${sweep!.id}.json:total`, `${second!.id}:total`, '--runs', runs]);
+  t.is(record.code, 0, record.stderr);
+  t.regex(record.stdout, /^\s+params\.scale\s+2\s+3\s+\+1 \(\+50%\)$/m);
+});
