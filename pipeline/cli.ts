@@ -68,7 +68,7 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
     setOption: () => new Option('--set <path=value>', 'override a config value (repeatable), e.g. stages.train.params.fit.epochs=3').argParser(collect),
     sweepOptions: (command) =>
       command
-        .addOption(new Option('--sweep <path=values>', 'sweep a config value from the command line, e.g. stages.train.params.fit.epochs=5,10 (repeatable: a grid)').argParser(collect))
+        .addOption(new Option('--sweep <path=values>', 'sweep a config value from the command line, e.g. stages.scores.params.lambda.relative=0.05,0.2,1 (repeatable: a grid)').argParser(collect))
         .addOption(new Option('--zip', 'walk the --sweep lists in lock step instead of as a grid')),
     stderr: err,
     workerEntry: env.workerEntry,
