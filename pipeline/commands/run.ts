@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Store } from '../store.ts';
+import type { LoadedConfig } from '../config.ts';
 import { planRun } from '../run.ts';
 import { comparedWith, plannedStages, plannedTable } from './plan.ts';
 import { executorNames } from '../executors/index.ts';
@@ -42,21 +43,7 @@ export const runCommand: CommandExtension = {
       .action(async (config: string, stages: string[], o: { set?: string[]; sweep?: string[]; zip?: boolean; until?: string[]; dryRun?: boolean; format: 'text' | 'csv' | 'json'; jobs?: number; force?: string[]; runs: string; executor: string; redis?: string }) => {
         const loaded = await tools.load(config, o.set, o);
         if (o.dryRun) {
-          const plans = planRun(loaded, { targets: stages, until: o.until, force: o.force });
-          if (!plans.ok) throw new UsageError(plans.errors);
-          const store = new Store(resolve(o.runs));
-          let toRun = 0;
-          for (const plan of plans.value) {
-            // --force re-runs a stage and everything downstream of it, cached or not.
-            const forced = new Set<string>();
-            for (const inst of plan.instances) if (o.force?.includes(inst.name) || Object.values(inst.upstream).some((u) => forced.has(u))) forced.add(inst.name);
-            const planned = plannedStages(store, plan, comparedWith(store, plan.experiment.name)?.stages).map((s) => (forced.has(s.stage) ? { ...s, why: 'forced' } : s));
-            toRun += planned.filter((s) => forced.has(s.stage) || s.state !== 'cached').length;
-            tools.print(plan.experiment.name);
-            tools.print(plannedTable(planned));
-            tools.print();
-          }
-          tools.print(`dry run: ${toRun} stage instance(s) would run; nothing was run`);
+          dryRun(tools, loaded, { targets: stages, until: o.until, force: o.force, runs: o.runs });
           return;
         }
         const reporter = createReporter(err, { tty: !!err.isTTY && !process.env.CI, plainEveryMs: Number(process.env.ATTRIB_PROGRESS_MS ?? 5000) });
@@ -94,3 +81,22 @@ export const runCommand: CommandExtension = {
       });
   },
 };
+
+/** `--dry-run`: the selected stages of every experiment with their state and why each would run; runs and writes nothing. */
+function dryRun(tools: CommandTools, loaded: LoadedConfig, o: { targets: string[]; until?: string[]; force?: string[]; runs: string }): void {
+  const plans = planRun(loaded, o);
+  if (!plans.ok) throw new UsageError(plans.errors);
+  const store = new Store(resolve(o.runs));
+  let toRun = 0;
+  for (const plan of plans.value) {
+    // --force re-runs a stage and everything downstream of it, cached or not.
+    const forced = new Set<string>();
+    for (const inst of plan.instances) if (o.force?.includes(inst.name) || Object.values(inst.upstream).some((u) => forced.has(u))) forced.add(inst.name);
+    const planned = plannedStages(store, plan, comparedWith(store, plan.experiment.name)?.stages).map((s) => (forced.has(s.stage) ? { ...s, why: 'forced' } : s));
+    toRun += planned.filter((s) => forced.has(s.stage) || s.state !== 'cached').length;
+    tools.print(plan.experiment.name);
+    tools.print(plannedTable(planned));
+    tools.print();
+  }
+  tools.print(`dry run: ${toRun} stage instance(s) would run; nothing was run`);
+}
