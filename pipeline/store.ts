@@ -512,6 +512,8 @@ export class Store {
   }
 
   writeHistory(record: HistoryRecord): void {
+    // The experiment's folder first: a name too long for the file system is then named as that folder.
+    mkdirSync(join(this.runsDir, record.experiment), { recursive: true });
     mkdirSync(this.historyDir(record.experiment), { recursive: true });
     writeFileAtomic(join(this.historyDir(record.experiment), `${record.id}.json`), JSON.stringify(record, null, 2));
   }
