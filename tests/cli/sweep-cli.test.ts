@@ -15,7 +15,9 @@ test('--sweep makes a grid, --zip walks in lock step; a line per point at the en
   const grid = await attrib(['run', TOY, '--runs', runs, '--jobs', '1', '--sweep', `${SCALE}=1,2,3`, '--sweep', `${N}=2,3`]);
   t.is(grid.code, 0, grid.stderr);
   t.is(runJson(runs, 'toy@scale=3,n=2').total!.metrics.total, 165);
-  const table = grid.stdout.slice(grid.stdout.indexOf('6 sweep points'));
+  // The points table, up to the closing block (where the results are).
+  const from = grid.stdout.slice(grid.stdout.indexOf('6 sweep points'));
+  const table = from.slice(0, from.indexOf('\n\n'));
   t.is(
     table.trim(),
     ['6 sweep points', 'scale  n  total.total  other.count', '1      2  55           2', '1      3  55           3', '2      2  110          2', '2      3  110          3', '3      2  165          2', '3      3  165          3'].join('\n'),
