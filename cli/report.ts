@@ -6,8 +6,9 @@
  *       writes runs/<experiment>/report/index.html for every experiment (sweep point)
  *       and, for a sweep, runs/<name>/report/index.html over all points. Reads run.json
  *       files, manifests and artifacts; runs nothing. Stages not run yet show as such.
- *   attrib compare RUN_A RUN_B [--runs DIR] [--all] [--changed] [--metric NAME ...]
- *       the metric differences of two runs or sweep points, as a table.
+ *   attrib compare RUN_A RUN_B [--runs DIR] [--all] [--changed] [--metric NAME ...] [--json]
+ *       what differs between two runs, sweep points or stages (RUN:STAGE): kind,
+ *       params, inputs and metrics, as a table.
  */
 import { relative, resolve, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -29,8 +30,8 @@ export function reportDir(runsDir: string, experiment: string): string {
 
 export const reportCommand: CommandExtension = {
   define(program: Command, tools: CommandTools) {
-    program
-      .command('report')
+    tools
+      .sweepOptions(program.command('report'))
       .description('write a static HTML report (DAG, stage table, LDS plots, top proponents/opponents) per experiment and per sweep into runs/<experiment>/report/')
       .argument('<config>', 'experiment YAML')
       .addOption(tools.setOption())
@@ -38,8 +39,8 @@ export const reportCommand: CommandExtension = {
       .option('--targets <n>', 'targets shown per lds stage (best, median, worst LDS_j, ...)', count('--targets', 0), 3)
       .option('--top <k>', 'proponents and opponents shown per target', count('--top', 0), 5)
       .option('--no-png', 'do not write PNG copies of the plots')
-      .action(async (config: string, o: { set?: string[]; runs: string; targets: number; top: number; png: boolean }) => {
-        const loaded = await tools.load(config, o.set);
+      .action(async (config: string, o: { set?: string[]; sweep?: string[]; zip?: boolean; runs: string; targets: number; top: number; png: boolean }) => {
+        const loaded = await tools.load(config, o.set, o);
         const { graphFromPlans } = await import('../report/graph.ts');
         const { experimentPage, sweepPage, writePage } = await import('../report/page.ts');
         const runsDir = resolve(o.runs);
@@ -74,18 +75,22 @@ export const compareCommand: CommandExtension = {
   define(program: Command, tools: CommandTools) {
     program
       .command('compare')
-      .description('print the metric differences of two runs or sweep points (run folders, run.json files, or experiment names under --runs)')
-      .argument('<run-a>', 'a run folder, its run.json, or an experiment name (name@key=value for a sweep point)')
-      .argument('<run-b>', 'the run to compare it with')
+      .description('print what differs between two runs, sweep points or stages: kind, params, inputs and metrics (run folders, run.json files, or experiment names under --runs; RUN:STAGE for one stage)')
+      .argument('<run-a>', 'a run folder, its run.json, or an experiment name (name@key=value for a sweep point); RUN:STAGE for one stage')
+      .argument('<run-b>', 'the run (or RUN:STAGE) to compare it with')
       .addOption(tools.runsOption())
       .option('--all', 'also list the metrics of stages that are the same store entry in both')
       .option('--changed', 'only metrics whose values differ')
-      .option('--metric <name>', 'only this metric (repeatable)', collect)
-      .action(async (a: string, b: string, o: { runs: string; all?: boolean; changed?: boolean; metric?: string[] }) => {
-        const { compareRuns, findRun, RunNotFound } = await import('../report/compare.ts');
+      .option('--metric <name>', 'only this metric (repeatable); leaves out kind, params and inputs', collect)
+      .option('--json', 'print the comparison as JSON')
+      .action(async (a: string, b: string, o: { runs: string; all?: boolean; changed?: boolean; metric?: string[]; json?: boolean }) => {
+        const { compare, compareRuns, findRunOrStage, RunNotFound, stageLabel } = await import('../report/compare.ts');
         const runsDir = resolve(o.runs);
         try {
-          tools.print(compareRuns(findRun(a, runsDir), findRun(b, runsDir), { all: o.all, changed: o.changed, metrics: o.metric }));
+          const label = stageLabel(a, b);
+          const [runA, runB] = [findRunOrStage(a, runsDir, label), findRunOrStage(b, runsDir, label)];
+          const opts = { all: o.all, changed: o.changed, metrics: o.metric };
+          tools.print(o.json ? JSON.stringify(compare(runA, runB, opts), null, 2) : compareRuns(runA, runB, opts));
         } catch (e) {
           if (e instanceof RunNotFound) tools.fail(e.message);
           throw e;

@@ -11,9 +11,10 @@ import { gcCommand } from './commands/gc.ts';
 import { kindsCommand } from './commands/kinds.ts';
 import { planCommand } from './commands/plan.ts';
 import { runCommand } from './commands/run.ts';
+import { runsCommand } from './commands/runs.ts';
 import { schemaCommand } from './commands/schema.ts';
 import { statusCommand } from './commands/status.ts';
-import { collect, COMMANDS, EXIT, UsageError, type CommandExtension, type CommandTools, type OutputStream } from './commands/types.ts';
+import { collect, COMMANDS, EXIT, UsageError, type CommandExtension, type CommandTools, type LoadFlags, type OutputStream } from './commands/types.ts';
 import { unitCommand } from './commands/unit.ts';
 import { validateCommand } from './commands/validate.ts';
 import { verifyCommand } from './commands/verify.ts';
@@ -36,7 +37,7 @@ export interface CliEnv {
 }
 
 /** The engine's own commands, in the order `attrib --help` lists them. */
-const ENGINE_COMMANDS: readonly CommandExtension[] = [runCommand, planCommand, statusCommand, dagCommand, validateCommand, unitCommand, gcCommand, verifyCommand, kindsCommand, schemaCommand];
+const ENGINE_COMMANDS: readonly CommandExtension[] = [runCommand, runsCommand, planCommand, statusCommand, dagCommand, validateCommand, unitCommand, gcCommand, verifyCommand, kindsCommand, schemaCommand];
 
 /** Runs the CLI on `argv` (the arguments after the program name); resolves to the exit code. */
 export async function main(argv: readonly string[], env: CliEnv): Promise<number> {
@@ -53,8 +54,8 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
 
   const tools: CommandTools = {
     registry: env.registry,
-    load: async (config: string, set: string[] = [], opts: { plugins?: boolean } = {}): Promise<LoadedConfig> => {
-      const loaded = await loadConfig(config, { registry: env.registry, set, plugins: opts.plugins });
+    load: async (config: string, set: string[] = [], opts: LoadFlags = {}): Promise<LoadedConfig> => {
+      const loaded = await loadConfig(config, { registry: env.registry, set, plugins: opts.plugins, sweep: opts.sweep, zip: opts.zip });
       if (!loaded.ok) throw new UsageError(loaded.errors);
       for (const note of loaded.value.skipped) err.write(`${formatError(note)}\n`);
       return loaded.value;
@@ -77,6 +78,10 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
         }),
     noPluginsOption: () => new Option('--no-plugins', "do not import the config's plugins (they are code): inspect an untrusted config; stages of plugin kinds are skipped"),
     setOption: () => new Option('--set <path=value>', 'override a config value (repeatable), e.g. defaults.recipe.fit.epochs=3 (in the quickstart, the recipe of every train stage)').argParser(collect),
+    sweepOptions: (command) =>
+      command
+        .addOption(new Option('--sweep <path=values>', 'sweep a config value from the command line, e.g. stages.scores.params.lambda.relative=0.05,0.2,1 (repeatable: a grid)').argParser(collect))
+        .addOption(new Option('--zip', 'walk the --sweep lists in lock step instead of as a grid')),
     stderr: err,
     workerEntry: env.workerEntry,
   };

@@ -9,7 +9,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { dedupeErrors, fail, ok, type ConfigError, type Result } from './errors.ts';
-import { expand, parseOverrides } from './expand.ts';
+import { expand, parseOverrides, parseSweeps } from './expand.ts';
 import { loadSource, type Source } from './load.ts';
 import { loadPlugins } from './plugins.ts';
 import type { Registry } from './registry.ts';
@@ -26,19 +26,26 @@ export interface LoadOptions {
    * of kinds the registry does not know are left out with a note (LoadedConfig.skipped).
    */
   plugins?: boolean;
+  /** `--sweep PATH=A,B,...` dimensions from the command line (grid, or zip with `zip`). */
+  sweep?: readonly string[];
+  zip?: boolean;
 }
 
 export interface LoadedConfig {
   source: Source;
   /** One per sweep point (one when there is no sweep). */
   experiments: Experiment[];
+  /** Each point's resolved document (sweep values and --set applied), for its run record. */
+  documents: unknown[];
+  /** The --set overrides as typed. */
+  overrides: string[];
   /** Plugin modules, absolute paths. */
   plugins: string[];
   /** Stages left out because plugins were not loaded, located, with why; in file order. */
   skipped: ConfigError[];
 }
 
-export async function loadConfig(path: string, { registry, set = [], plugins: trusted = true }: LoadOptions): Promise<Result<LoadedConfig>> {
+export async function loadConfig(path: string, { registry, set = [], plugins: trusted = true, sweep = [], zip }: LoadOptions): Promise<Result<LoadedConfig>> {
   // 1. load
   const loaded = loadSource(path);
   if (!loaded.ok) return loaded;
@@ -47,9 +54,11 @@ export async function loadConfig(path: string, { registry, set = [], plugins: tr
   if (!plugins.ok) return plugins;
   const overrides = parseOverrides(set);
   if (!overrides.ok) return overrides;
+  const sweeps = parseSweeps(sweep);
+  if (!sweeps.ok) return sweeps;
 
   // 2. expand
-  const variants = expand(source, overrides.value, registry);
+  const variants = expand(source, overrides.value, registry, { sweeps: sweeps.value, zip });
   if (!variants.ok) return fail(sortByLine(variants.errors));
 
   // 3. validate
@@ -59,7 +68,8 @@ export async function loadConfig(path: string, { registry, set = [], plugins: tr
   const experiments = validated.map((r) => (r as { value: Experiment }).value);
   const clash = sharedRunFolder(experiments);
   if (clash) return fail([errorAt(whereIn(source), ['sweep'], `two sweep points share the run folder "${clash}"; make the swept values distinct`)]);
-  return ok({ source, experiments, plugins: plugins.value, skipped: sortByLine(dedupeErrors(experiments.flatMap((e) => e.skipped))) });
+  const documents = variants.value.map((v) => withoutSweep(v.raw));
+  return ok({ source, experiments, documents, overrides: [...set], plugins: plugins.value, skipped: sortByLine(dedupeErrors(experiments.flatMap((e) => e.skipped))) });
 }
 
 /** Loads the plugins the config lists (paths relative to its folder); their failures are located at the list items. */
@@ -79,4 +89,11 @@ function sharedRunFolder(experiments: Experiment[]): string | undefined {
     names.add(e.name);
   }
   return undefined;
+}
+
+/** A point's document without its `sweep:` section (the point's values are already in it). */
+function withoutSweep(raw: unknown): unknown {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const { sweep: _, ...rest } = raw as Record<string, unknown>;
+  return rest;
 }

@@ -6,6 +6,9 @@
  * setPath), so errors about a swept value point at the line of that value in the sweep
  * list. Each point's document is then validated (step 3): a swept value can change
  * anything validation checks (a param, an input, a kind), so validation needs the point.
+ * `--sweep PATH=A,B,C` adds a dimension from the command line (Hydra's multirun habit):
+ * a grid dimension, or with `--zip` a zip one; it replaces the config's own dimension of
+ * the same path.
  */
 import { isMap, isScalar, isSeq, parse as parseYaml, type Document, type Node } from 'yaml';
 import { fail, ok, show, type ConfigError, type Result } from './errors.ts';
@@ -24,6 +27,13 @@ export interface Override {
   raw: string;
 }
 
+/** A `--sweep PATH=A,B,C` dimension. */
+export interface CliSweep {
+  text: string;
+  path: PathSegment[];
+  values: unknown[];
+}
+
 export interface Variant {
   point: SweepPoint[];
   doc: Document;
@@ -37,6 +47,8 @@ interface Dimension {
   values: unknown[];
   /** Source range of each value, so errors point at it. */
   ranges: Node['range'][];
+  /** The `--sweep` text, for a dimension from the command line. */
+  cli?: string;
 }
 
 /** Roots a sweep or --set may change. `name`, `plugins` and `sweep` itself are fixed. */
@@ -63,8 +75,52 @@ export function parseOverrides(sets: readonly string[]): Result<Override[]> {
   return errors.length ? fail(errors) : ok(overrides);
 }
 
+/** `PATH=A,B,C` -> its values, each read as YAML; commas inside [..], {..} or quotes do not split. */
+export function parseSweeps(texts: readonly string[]): Result<CliSweep[]> {
+  const errors: ConfigError[] = [];
+  const sweeps: CliSweep[] = [];
+  for (const text of texts) {
+    const eq = text.indexOf('=');
+    const parts = eq > 0 ? splitTopLevel(text.slice(eq + 1)) : [];
+    if (eq <= 0 || parts.some((p) => p.trim() === '')) {
+      errors.push({ file: '--sweep', message: `expected PATH=VALUE,VALUE,..., got ${JSON.stringify(text)}` });
+      continue;
+    }
+    const values = parts.map((p) => {
+      try {
+        return parseYaml(p);
+      } catch {
+        return p; // not YAML: the text
+      }
+    });
+    sweeps.push({ text, path: parsePath(text.slice(0, eq)), values });
+  }
+  return errors.length ? fail(errors) : ok(sweeps);
+}
+
+function splitTopLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quote = '';
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === quote) quote = '';
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '[' || c === '{') depth++;
+    else if (c === ']' || c === '}') depth--;
+    else if (c === ',' && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts;
+}
+
 /** One variant per sweep point (one when there is no sweep), --set applied; `registry` types the --set values. */
-export function expand(source: Source, overrides: readonly Override[], registry: Registry): Result<Variant[]> {
+export function expand(source: Source, overrides: readonly Override[], registry: Registry, cli: { sweeps?: readonly CliSweep[]; zip?: boolean } = {}): Result<Variant[]> {
   const base = whereIn(source);
   const top = source.doc.toJS() as Record<string, unknown>;
   const errors: ConfigError[] = [];
@@ -87,10 +143,21 @@ export function expand(source: Source, overrides: readonly Override[], registry:
       dims[mode].push({ path, segments, values: list.toJS(source.doc) as unknown[], ranges: list.items.map((n) => (n as Node).range) });
     }
   }
+  for (const sweep of cli.sweeps ?? []) {
+    const path = sweep.path.join('.');
+    const problem = checkTarget(sweep.path, top);
+    if (problem) {
+      errors.push({ file: `--sweep ${sweep.text}`, message: problem });
+      continue;
+    }
+    for (const mode of ['grid', 'zip'] as const) dims[mode] = dims[mode].filter((d) => d.segments.join('.') !== path);
+    dims[cli.zip ? 'zip' : 'grid'].push({ path, segments: sweep.path, values: sweep.values, ranges: sweep.values.map(() => undefined), cli: sweep.text });
+  }
   const zipLength = dims.zip[0]?.values.length;
   for (const d of dims.zip) {
     if (d.values.length !== zipLength) {
-      errors.push(errorAt(base, ['sweep', 'zip', d.path], `zip lists must have the same length: ${dims.zip[0]!.path} has ${zipLength}, this one has ${d.values.length}`, { key: true }));
+      const message = `zip lists must have the same length: ${dims.zip[0]!.path} has ${zipLength}, this one has ${d.values.length}`;
+      errors.push(d.cli ? { file: `--sweep ${d.cli}`, message } : errorAt(base, ['sweep', 'zip', d.path], message, { key: true }));
     }
   }
   for (const o of overrides) {

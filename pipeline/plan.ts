@@ -54,6 +54,30 @@ export function planExperiment(experiment: Experiment): ExperimentPlan {
   return { experiment, instances };
 }
 
+/**
+ * The part of a plan a partial run needs, as `dvc repro TARGET` does: the `targets` and
+ * everything upstream of them (all stages when there are none), minus what is
+ * downstream of an `until` stage (the `until` stage itself stays). Topological order is kept.
+ */
+export function selectStages(plan: ExperimentPlan, targets: readonly string[], until: readonly string[]): ExperimentPlan {
+  const byName = new Map(plan.instances.map((i) => [i.name, i]));
+  let wanted = new Set(plan.instances.map((i) => i.name));
+  if (targets.length) {
+    wanted = new Set();
+    const visit = (name: string) => {
+      if (wanted.has(name)) return;
+      wanted.add(name);
+      for (const up of Object.values(byName.get(name)!.upstream)) visit(up);
+    };
+    targets.forEach(visit);
+  }
+  const beyond = new Set<string>();
+  for (const inst of plan.instances) {
+    if (Object.values(inst.upstream).some((up) => until.includes(up) || beyond.has(up))) beyond.add(inst.name);
+  }
+  return { ...plan, instances: plan.instances.filter((i) => wanted.has(i.name) && !beyond.has(i.name)) };
+}
+
 export type EntryState =
   | { state: 'cached'; manifest: Manifest }
   | { state: 'partial'; done: number; total?: number }
@@ -115,15 +139,21 @@ export function whyChanged(store: Store, previous: RunRecord | undefined, inst: 
 
 /** Paths where two JSON values differ, as "path: old -> new". */
 function diff(a: unknown, b: unknown, path: string): string[] {
-  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-  if (isObj(a) && isObj(b)) {
-    return [...new Set([...Object.keys(a), ...Object.keys(b)])].sort().flatMap((k) => diff(a[k], b[k], `${path}.${k}`));
-  }
-  if (canonicalJson(a ?? null) === canonicalJson(b ?? null)) return [];
-  return [`${path}: ${short(a)} -> ${short(b)}`];
+  return jsonDiffs(a, b, path).map((d) => `${d.path}: ${short(d.a)} -> ${short(d.b)}`);
 }
 
-function short(v: unknown): string {
+/** Where two JSON values differ: the paths (into objects, sorted by key) and both values there. */
+export function jsonDiffs(a: unknown, b: unknown, path: string): { path: string; a: unknown; b: unknown }[] {
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    return [...new Set([...Object.keys(a), ...Object.keys(b)])].sort().flatMap((k) => jsonDiffs(a[k], b[k], `${path}.${k}`));
+  }
+  if (canonicalJson(a ?? null) === canonicalJson(b ?? null)) return [];
+  return [{ path, a, b }];
+}
+
+/** A JSON value in a few characters, "(unset)" for none. */
+export function short(v: unknown): string {
   if (v === undefined) return '(unset)';
   const text = JSON.stringify(v);
   return text.length > 30 ? `${text.slice(0, 27)}...` : text;

@@ -6,6 +6,8 @@
  *   runs/store/<hash>/...             the stage's artifacts
  *   runs/store/<hash>/manifest.json   written last, atomically: the entry is complete
  *   runs/<experiment>/run.json        stage name -> {hash, dir, status, seconds, metrics}
+ *                                     (the latest run)
+ *   runs/<experiment>/history/<id>.json  every run's own record (HistoryRecord)
  *
  * Every write goes to a temporary name and is renamed into place (lib/io/atomic.ts, with
  * fsync of the file and its folder), so a killed run leaves only temporary files (removed
@@ -21,6 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { processAlive, TEMP_MARK, tempOwner, writeFileAtomic } from '../lib/io/atomic.ts';
@@ -86,6 +89,54 @@ export interface RunEntry {
 
 /** runs/<experiment>/run.json: stage name -> entry. */
 export type RunRecord = Record<string, RunEntry>;
+
+/** runs/<experiment>/history/<id>.json: one run of one experiment, kept until gc forgets it. */
+export interface HistoryRecord {
+  /** Shared by the sweep points of one `attrib run`; sorts by start time. */
+  id: string;
+  experiment: string;
+  /** The config file as given. */
+  config: string;
+  started: string;
+  finished?: string;
+  /** `running` until the run ends; a killed run's record stays `running` (shown as interrupted). */
+  status: 'running' | 'complete' | 'failed';
+  /** The stages asked for, when only part of the experiment ran (`attrib run CONFIG STAGE...`, `--until`). */
+  selected?: string[];
+  /** --set overrides as typed. */
+  overrides: string[];
+  /** The sweep point's values. */
+  point: { path: string; value: unknown }[];
+  /** The point's document as it ran (sweep values and overrides applied). */
+  resolved: unknown;
+  /** The project's commit, when the config is inside a git work tree. */
+  git?: { commit: string; dirty: boolean };
+  attrib: string;
+  host: string;
+  pid: number;
+  stages: RunRecord;
+}
+
+/** Whether the run of a `running` record may still be going: its process is alive, or it ran on another machine (unknowable here). */
+export function mayBeRunning(record: HistoryRecord): boolean {
+  return record.status === 'running' && (record.host !== hostname() || processAlive(record.pid));
+}
+
+export interface GcOptions {
+  dryRun?: boolean;
+  /** Keep only the last N history records of each experiment (and those `keepSince` keeps). */
+  keepLast?: number;
+  /** Keep only history records that started at or after this time (and those `keepLast` keeps). */
+  keepSince?: Date;
+}
+
+export interface GcResult {
+  removed: StageHash[];
+  kept: number;
+  skippedLocked: StageHash[];
+  /** History records removed (or that would be). */
+  forgotten: { experiment: string; id: string }[];
+}
 
 /** `stale`: the entry is intact but an input's content changed since it was computed. */
 export type ManifestCheck = { ok: true; manifest: Manifest } | { ok: false; missing: true } | { ok: false; missing: false; problem: string; stale?: boolean };
@@ -454,8 +505,67 @@ export class Store {
     return readdirSync(this.root).filter(isStageHash);
   }
 
-  /** Removes entries no run.json references (directly or as an upstream input). */
-  gc(opts: { dryRun?: boolean } = {}): { removed: StageHash[]; kept: number; skippedLocked: StageHash[] } {
+  // --- run history ------------------------------------------------------------------
+
+  historyDir(experiment: string): string {
+    return join(this.runsDir, experiment, 'history');
+  }
+
+  writeHistory(record: HistoryRecord): void {
+    // The experiment's folder first: a name too long for the file system is then named as that folder.
+    mkdirSync(join(this.runsDir, record.experiment), { recursive: true });
+    mkdirSync(this.historyDir(record.experiment), { recursive: true });
+    writeFileAtomic(join(this.historyDir(record.experiment), `${record.id}.json`), JSON.stringify(record, null, 2));
+  }
+
+  /** An experiment's run records, oldest first; unreadable files are skipped. */
+  readHistory(experiment: string): HistoryRecord[] {
+    const dir = this.historyDir(experiment);
+    if (!existsSync(dir)) return [];
+    const records: HistoryRecord[] = [];
+    for (const name of readdirSync(dir)) {
+      if (!name.endsWith('.json') || name.includes(TEMP_MARK)) continue;
+      try {
+        const r = readJson<HistoryRecord>(join(dir, name));
+        if (r && typeof r.id === 'string' && r.stages && typeof r.stages === 'object') records.push(r);
+      } catch {
+        // A record that does not parse is not a run to keep or show.
+      }
+    }
+    return records.sort((a, b) => a.started.localeCompare(b.started) || a.id.localeCompare(b.id));
+  }
+
+  /** Experiments (folder names under runs/) with a run.json or run records. */
+  listExperiments(): string[] {
+    if (!existsSync(this.runsDir)) return [];
+    return readdirSync(this.runsDir)
+      .filter((n) => n !== 'store' && (existsSync(this.runFile(n)) || existsSync(this.historyDir(n))))
+      .sort();
+  }
+
+  /**
+   * Removes entries that neither a run.json nor a kept run record references (directly
+   * or as an upstream input). With keepLast / keepSince, the run records they do not keep
+   * are removed first (a record of a run still going is always kept).
+   */
+  gc(opts: GcOptions = {}): GcResult {
+    const forgotten: GcResult['forgotten'] = [];
+    const keptRecords: HistoryRecord[] = [];
+    const pruning = opts.keepLast !== undefined || opts.keepSince !== undefined;
+    for (const experiment of this.listExperiments()) {
+      const records = this.readHistory(experiment);
+      records.forEach((r, i) => {
+        const live = mayBeRunning(r);
+        const recent = opts.keepLast !== undefined && i >= records.length - opts.keepLast;
+        const newer = opts.keepSince !== undefined && new Date(r.started).getTime() >= opts.keepSince.getTime();
+        if (!pruning || live || recent || newer) {
+          keptRecords.push(r);
+          return;
+        }
+        forgotten.push({ experiment, id: r.id });
+        if (!opts.dryRun) rmSync(join(this.historyDir(experiment), `${r.id}.json`), { force: true });
+      });
+    }
     const keep = new Set<StageHash>();
     const visit = (hash: StageHash) => {
       if (keep.has(hash)) return;
@@ -463,8 +573,9 @@ export class Store {
       const upstream = this.readStage(hash)?.inputs ?? {};
       for (const h of Object.values(upstream)) if (isStageHash(h)) visit(h);
     };
-    for (const run of this.listRuns()) {
-      for (const entry of Object.values(this.readRun(run) ?? {})) if (entry && isStageHash(String(entry.hash))) visit(entry.hash);
+    const referenced = [...this.listRuns().map((run) => this.readRun(run) ?? {}), ...keptRecords.map((r) => r.stages)];
+    for (const stages of referenced) {
+      for (const entry of Object.values(stages)) if (entry && isStageHash(String(entry.hash))) visit(entry.hash);
     }
     const removed: StageHash[] = [];
     const skippedLocked: StageHash[] = [];
@@ -477,6 +588,6 @@ export class Store {
       if (!opts.dryRun) rmSync(this.entry(hash), { recursive: true, force: true });
       removed.push(hash);
     }
-    return { removed, kept: this.listEntries().length - (opts.dryRun ? removed.length : 0), skippedLocked };
+    return { removed, kept: this.listEntries().length - (opts.dryRun ? removed.length : 0), skippedLocked, forgotten };
   }
 }

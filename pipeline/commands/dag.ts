@@ -7,15 +7,15 @@ import type { CommandExtension, CommandTools } from './types.ts';
 
 export const dagCommand: CommandExtension = {
   define(program: Command, tools: CommandTools) {
-    program
-      .command('dag')
+    tools
+      .sweepOptions(program.command('dag'))
       .description('print the DAG as mermaid (default) or graphviz dot; sweep points share nodes they share in the store')
       .argument('<config>', 'experiment YAML')
       .addOption(tools.setOption())
       .addOption(tools.noPluginsOption())
       .addOption(new Option('--format <format>', 'output format').choices(['mermaid', 'dot']).default('mermaid'))
-      .action(async (config: string, o: { set?: string[]; plugins: boolean; format: 'mermaid' | 'dot' }) => {
-        const loaded = await tools.load(config, o.set, { plugins: o.plugins });
+      .action(async (config: string, o: { set?: string[]; sweep?: string[]; zip?: boolean; plugins: boolean; format: 'mermaid' | 'dot' }) => {
+        const loaded = await tools.load(config, o.set, o);
         tools.print(renderDag(loaded.experiments.map(planExperiment), o.format));
       });
   },

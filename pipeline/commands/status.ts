@@ -49,35 +49,43 @@ export function describeRemote(states: readonly RemoteUnits[] | undefined): stri
 export const statusCommand: CommandExtension = {
   define(program: Command, tools: CommandTools) {
     const { print } = tools;
-    program
-      .command('status')
+    tools
+      .sweepOptions(program.command('status'))
       .description('what runs of this config have done so far, with metrics')
       .argument('<config>', 'experiment YAML')
       .addOption(tools.setOption())
       .addOption(tools.runsOption())
+      .option('--json', 'print the states as JSON')
       .option('--redis <url>', 'also count units queued / running on this bullmq Redis (default: $ATTRIB_REDIS_URL)')
-      .action(async (config: string, o: { set?: string[]; runs: string; redis?: string }) => {
-        const loaded = await tools.load(config, o.set);
+      .action(async (config: string, o: { set?: string[]; sweep?: string[]; zip?: boolean; runs: string; redis?: string; json?: boolean }) => {
+        const loaded = await tools.load(config, o.set, o);
         const store = new Store(resolve(o.runs));
         const plans = loaded.experiments.map(planExperiment);
         // Units queued / running in SLURM (squeue) or on a bullmq queue (--redis).
         const unfinished = [...new Set(plans.flatMap((p) => p.instances.map((i) => i.hash)))].filter((h) => entryState(store, h).state !== 'cached');
         const remote = await remoteUnitStates(tools.registry, store, unfinished, { executor: loaded.experiments[0]!.executor, cli: { redis: o.redis } });
         for (const note of remote.notes) tools.warn(`note: ${note}`);
-        for (const plan of plans) {
+        const experiments = plans.map((plan) => {
           const run = store.readRun(plan.experiment.name);
-          const rows = [['stage', 'state', 'seconds', 'metrics']];
-          for (const inst of plan.instances) {
+          const stages = plan.instances.map((inst) => {
             const state = entryState(store, inst.hash);
             const recorded = run?.[inst.name]?.hash === inst.hash ? run[inst.name] : undefined;
             let text = describeState(state);
             if (state.state !== 'cached' && store.isLocked(inst.hash)) text = `running${state.state === 'partial' ? `, ${text}` : ''}`;
             else if (state.state !== 'cached' && recorded && (recorded.status === 'failed' || recorded.status === 'blocked')) text = `${recorded.status}: ${recorded.error ?? ''}`;
             text += describeRemote(remote.units.get(inst.hash));
-            const metrics = state.state === 'cached' ? state.manifest.metrics : {};
-            rows.push([inst.name, text, state.state === 'cached' ? state.manifest.seconds.toFixed(1) : '-', formatMetrics(metrics)]);
-          }
-          print(`${plan.experiment.name}${run ? '' : ' (never run)'}`);
+            const cached = state.state === 'cached' ? state.manifest : undefined;
+            return { stage: inst.name, hash: inst.hash, state: text, seconds: cached ? cached.seconds : null, metrics: cached?.metrics ?? {} };
+          });
+          return { name: plan.experiment.name, neverRun: !run, stages };
+        });
+        if (o.json) {
+          print(JSON.stringify(experiments, null, 2));
+          return;
+        }
+        for (const e of experiments) {
+          const rows = [['stage', 'state', 'seconds', 'metrics'], ...e.stages.map((s) => [s.stage, s.state, s.seconds === null ? '-' : s.seconds.toFixed(1), formatMetrics(s.metrics)])];
+          print(`${e.name}${e.neverRun ? ' (never run)' : ''}`);
           print(fitTable(table(rows), Math.min(120, process.stdout.columns || PLAIN_COLUMNS))); // as `attrib run` prints it
           print();
         }

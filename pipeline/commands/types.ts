@@ -33,6 +33,17 @@ export interface CommandExtension {
 /** The extension point of contributed commands. */
 export const COMMANDS = extensionPoint<CommandExtension>('command');
 
+/** What `--sweep` and `--zip` parse to. */
+export interface SweepFlags {
+  sweep?: string[];
+  zip?: boolean;
+}
+
+/** What CommandTools.load reads from a command's options: `--no-plugins` and the sweep flags. */
+export interface LoadFlags extends SweepFlags {
+  plugins?: boolean;
+}
+
 /** A stream a command writes to (stdout, stderr). */
 export interface OutputStream {
   write(text: string): unknown;
@@ -44,10 +55,11 @@ export interface CommandTools {
   registry: Registry;
   /**
    * Loads and validates a config (plugins included unless `plugins: false`, see
-   * noPluginsOption); a user's mistake exits 2. Stages skipped without plugins are
-   * printed to stderr, one line each.
+   * noPluginsOption; `--sweep`/`--zip` points from `sweep`/`zip`); a user's mistake
+   * exits 2. Stages skipped without plugins are printed to stderr, one line each.
+   * A command's parsed options can be passed as they are.
    */
-  load(config: string, set?: string[], opts?: { plugins?: boolean }): Promise<LoadedConfig>;
+  load(config: string, set?: string[], opts?: LoadFlags): Promise<LoadedConfig>;
   print(text?: string): void;
   /** Writes to stderr. */
   warn(text: string): void;
@@ -60,6 +72,8 @@ export interface CommandTools {
   setOption(): Option;
   /** `--no-plugins`: inspect a config without running its plugins' code (o.plugins is then false). */
   noPluginsOption(): Option;
+  /** Adds the `--sweep path=a,b,...` (repeatable) and `--zip` options to a command. */
+  sweepOptions(command: Command): Command;
   /** stderr itself, for progress displays that need to know whether it is a terminal. */
   stderr: OutputStream;
   /** Entry module of worker threads (bin/worker.js), for commands that run units in threads. */

@@ -218,7 +218,7 @@ stages:
   t.deepEqual(leftovers(runs), []);
 });
 
-test('gc removes only entries no run.json references', async (t) => {
+test('gc removes only entries no run.json or kept run record references', async (t) => {
   const { runs, env } = setup();
   t.is((await attrib(['run', TOY, '--runs', runs], { env })).code, 0);
   const old = runJson(runs, 'toy');
@@ -228,12 +228,14 @@ test('gc removes only entries no run.json references', async (t) => {
   mkdirSync(join(runs, 'store', orphan));
   mkdirSync(join(runs, 'store', 'not-an-entry'));
 
-  const dry = await attrib(['gc', '--runs', runs, '--dry-run']);
+  // The first run's record keeps its total until gc is told to keep only the last run.
+  t.regex((await attrib(['gc', '--runs', runs, '--dry-run'])).stdout, /would remove 1 entries/);
+  const dry = await attrib(['gc', '--runs', runs, '--dry-run', '--keep-last', '1']);
   t.is(dry.code, 0);
   t.regex(dry.stdout, /would remove 2 entries/);
   t.true(existsSync(entry(runs, old.total!.hash)));
 
-  const gc = await attrib(['gc', '--runs', runs]);
+  const gc = await attrib(['gc', '--runs', runs, '--keep-last', '1']);
   t.is(gc.code, 0, gc.stderr);
   t.false(existsSync(entry(runs, old.total!.hash)));
   t.false(existsSync(entry(runs, orphan)));
