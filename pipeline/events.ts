@@ -13,7 +13,7 @@ export type RunEvent =
   | { type: 'started'; stage: string; hash: StageHash; reason?: string; units?: { done: number; total: number } }
   /** Units finished so far (fractional: in-flight units' reported progress included). */
   | { type: 'progress'; stage: string; hash: StageHash; done: number; total: number }
-  | { type: 'log'; stage: string; hash: StageHash; message: string }
+  | { type: 'log'; stage: string; hash: StageHash; message: string; /** The executor's own note, never folded. */ fromExecutor?: boolean }
   | { type: 'finished'; stage: string; hash: StageHash; seconds: number; metrics: Metrics }
   | { type: 'failed'; stage: string; hash: StageHash; error: string }
   | { type: 'blocked'; stage: string; hash: StageHash; by: string };

@@ -344,7 +344,7 @@ class StageTasks {
   async perform(task: Task, onProgress?: (fraction: number) => void): Promise<TaskResult> {
     const { ex, hash } = this;
     const hooks: TaskHooks = {
-      log: (message) => ex.emit({ type: 'log', stage: ex.labels.get(hash)!, hash, message }),
+      log: (message, from) => ex.emit({ type: 'log', stage: ex.labels.get(hash)!, hash, message, ...(from === 'executor' ? { fromExecutor: true } : {}) }),
       progress: (f) => onProgress?.(f),
     };
     const t = Date.now();
@@ -386,7 +386,7 @@ async function submitStages(ex: Execution, runner: StageRunner): Promise<void> {
       });
     }
   }
-  await runner.submitStages(stages, (hash, message) => ex.emit({ type: 'log', stage: ex.labels.get(hash)!, hash, message }));
+  await runner.submitStages(stages, (hash, message) => ex.emit({ type: 'log', stage: ex.labels.get(hash)!, hash, message, fromExecutor: true }));
 }
 
 /** A stage the runner has: wait for its manifest. */
@@ -397,7 +397,7 @@ async function awaitSubmitted(ex: Execution, inst: StageInstance, lock: EntryLoc
   const t0 = Date.now();
   try {
     const manifest = await runner.awaitStage(hash, {
-      log: (message) => ex.emit({ type: 'log', stage, hash, message }),
+      log: (message) => ex.emit({ type: 'log', stage, hash, message, fromExecutor: true }), // a stage runner's lines are its own notes
       started: (units) => ex.emit({ type: 'started', stage, hash, reason: reasonFor(ex, hash), ...(units ? { units } : {}) }),
       progress: (done, total) => ex.emit({ type: 'progress', stage, hash, done, total }),
     });

@@ -69,10 +69,11 @@ function track(active: Map<string, Active>, e: RunEvent, now: number): Active | 
 /**
  * A log line from a stage whose units are under way is folded into its progress line
  * (kept as its note) instead of scrolling: one line per model trained is noise. Lines
- * logged before or after the units (a combine's summary) still scroll.
+ * logged before or after the units (a combine's summary), and the executor's own notes
+ * (queues, job arrays, a missing worker), still scroll.
  */
 function folded(active: Map<string, Active>, e: RunEvent): boolean {
-  if (e.type !== 'log') return false;
+  if (e.type !== 'log' || e.fromExecutor) return false;
   const a = active.get(e.stage);
   if (!a || a.total === undefined || a.done >= a.total) return false;
   a.note = e.message;

@@ -33,7 +33,12 @@ export interface TaskResult {
 
 /** What a task may tell the person watching while it runs. */
 export interface TaskHooks {
-  log(message: string): void;
+  /**
+   * A line for the person watching. `from: 'executor'` marks the executor's own notes
+   * (queues, job arrays, missing workers): the reporter always shows those on a line of
+   * their own, while a unit's lines may be folded into its stage's progress line.
+   */
+  log(message: string, from?: 'executor'): void;
   progress(fraction: number): void;
 }
 

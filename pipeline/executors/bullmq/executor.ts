@@ -110,7 +110,7 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
       });
       events.on('stalled', ({ jobId: id }) => {
         const w = this.waiting.get(id);
-        if (w) w.hooks.log(`unit ${w.job.index}: its worker stopped answering; the unit goes back on the queue`);
+        if (w) w.hooks.log(`unit ${w.job.index}: its worker stopped answering; the unit goes back on the queue`, 'executor');
       });
       await events.waitUntilReady();
     })();
@@ -197,7 +197,7 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
         const parts = [];
         if (a!.queued) parts.push(`queued ${a!.queued} unit${a!.queued === 1 ? '' : 's'}`);
         if (a!.adopted) parts.push(`${a!.adopted} already queued by an earlier run`);
-        a!.hooks.log(`${parts.join(', ')} on bullmq queue "${this.o.queue}" at ${redact(this.url)}`);
+        a!.hooks.log(`${parts.join(', ')} on bullmq queue "${this.o.queue}" at ${redact(this.url)}`, 'executor');
         void this.checkWorkers(a!.hooks);
       };
       a = { queued: 0, adopted: 0, hooks: w.hooks, timer: setTimeout(flush, 300) };
@@ -211,7 +211,7 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
     this.checkedWorkers = true;
     try {
       if ((await this.queue!.getWorkersCount()) === 0) {
-        hooks.log(`no worker is listening on queue "${this.o.queue}" yet: start some with \`attrib worker --redis URL --runs ${this.store.runsDir}\` (and --plugin for the config's plugins)`);
+        hooks.log(`no worker is listening on queue "${this.o.queue}" yet: start some with \`attrib worker --redis URL --runs ${this.store.runsDir}\` (and --plugin for the config's plugins)`, 'executor');
       }
     } catch {
       // CLIENT LIST may be disabled on a managed Redis: nothing to say then.
@@ -267,7 +267,7 @@ export class BullmqExecutor implements Executor, TakesEveryUnit {
         if (state === 'completed') void this.settle(w);
         else if (state === 'failed') this.fail(w, (await this.queue!.getJob(w.id))?.failedReason ?? 'the job failed');
         else if (state === 'unknown' && this.waiting.get(w.id) === w) {
-          w.hooks.log(`unit ${w.job.index}: its job is gone from the queue; queueing it again`);
+          w.hooks.log(`unit ${w.job.index}: its job is gone from the queue; queueing it again`, 'executor');
           w.queued = false;
           await this.enqueue(w);
         }

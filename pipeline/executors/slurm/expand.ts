@@ -60,7 +60,7 @@ export async function expandStage(registry: Registry, store: Store, hash: StageH
   }
   if (arrays.length) {
     const finish = (await queuedTasks(store.runsDir)).filter((j) => j.hash === hash && j.role === 'finish');
-    if (finish.length === 0) hooks.log(`no finish job of ${hash.slice(0, 12)} is queued: run the coordinator again once the array is done`);
+    if (finish.length === 0) hooks.log(`no finish job of ${hash.slice(0, 12)} is queued: run the coordinator again once the array is done`, 'executor');
     for (const f of finish) {
       const r = await command('scontrol', ['update', `JobId=${f.arrayJobId}`, `Dependency=afterok:${arrays.join(':')}`], 60_000);
       if (r.code !== 0) throw new Error(`scontrol update JobId=${f.arrayJobId} failed: ${(r.stderr || r.stdout).trim()}`);
