@@ -67,8 +67,9 @@ function track(active: Map<string, Active>, e: RunEvent, now: number): Active | 
 }
 
 /**
- * A log line from a stage whose units are under way is folded into its progress line
- * (kept as its note) instead of scrolling: one line per model trained is noise. Lines
+ * On a terminal, a log line from a stage whose units are under way is folded into its
+ * progress line (kept as its note) instead of scrolling: one line per model trained is
+ * noise there. Plain output keeps the line and notes it too. Lines
  * logged before or after the units (a combine's summary), and the executor's own notes
  * (queues, job arrays, a missing worker), still scroll.
  */
@@ -143,7 +144,9 @@ class PlainReporter implements Reporter {
       this.out.write(`${progressLine(e.stage, a, now, this.out.columns || PLAIN_COLUMNS)}\n`);
       return;
     }
-    if (folded(this.active, e)) return;
+    // Plain output (a log file, CI) keeps every unit's line, so it can be searched later;
+    // the line also becomes the note of the stage's next progress line.
+    folded(this.active, e);
     const text = line(e);
     if (text) this.out.write(`${text}\n`);
   }

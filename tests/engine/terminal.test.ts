@@ -20,9 +20,9 @@ function capture(columns?: number) {
   return out;
 }
 
-test('a unit\'s log lines fold into its stage\'s progress line, cut to the width; logs outside units still scroll', (t) => {
+test('on a terminal, a unit\'s log lines fold into its stage\'s progress line, cut to the width; logs outside units still scroll', (t) => {
   const out = capture(80);
-  const r = createReporter(out, { tty: false, plainEveryMs: 0 });
+  const r = createReporter(out, { tty: true });
   const ids = { stage: 'models', hash: 'h' as StageHash };
   r.event({ type: 'started', ...ids, units: { done: 0, total: 16 } });
   r.event({ type: 'log', ...ids, message: 'model 0 (mask 0, seed 0): train 99.0%, test 91.0%, 1.0 s' });
@@ -30,13 +30,27 @@ test('a unit\'s log lines fold into its stage\'s progress line, cut to the width
   r.event({ type: 'progress', ...ids, done: 16, total: 16 });
   r.event({ type: 'log', ...ids, message: 'train: 16 models' });
   r.close();
+  const lines = out.text.replace(/\x1b\[\d*[AJ]/g, '').split('\n').filter((l) => l !== '');
+  const withModel = lines.filter((l) => l.includes('model 0 (mask 0'));
+  t.true(withModel.length > 0 && withModel.every((l) => /^ {2}\[models\] \d+\/16 units, \d\d:\d\d elapsed/.test(l)), out.text);
+  t.true(lines.every((l) => l.length <= 80), out.text);
+  t.true(withModel.some((l) => l.endsWith('…')), 'cut, and the cut marked');
+  t.true(lines.includes('[models] train: 16 models'), 'a line logged after the units (combine) scrolls');
+});
+
+test('plain output keeps every unit\'s line (a log file stays searchable) and notes it on the progress line', (t) => {
+  const out = capture(80);
+  const r = createReporter(out, { tty: false, plainEveryMs: 0 });
+  const ids = { stage: 'models', hash: 'h' as StageHash };
+  r.event({ type: 'started', ...ids, units: { done: 0, total: 16 } });
+  r.event({ type: 'log', ...ids, message: 'model 0 (mask 0, seed 0): train 99.0%, test 91.0%, 1.0 s' });
+  r.event({ type: 'progress', ...ids, done: 1, total: 16 });
+  r.close();
   const lines = out.text.trimEnd().split('\n');
   t.is(lines[0], '[models] started 16 units');
-  t.regex(lines[1]!, /^\[models\] 1\/16 units, \d\d:\d\d elapsed ETA \d\d:\d\d · model 0 \(mask 0/);
+  t.is(lines[1], '[models] model 0 (mask 0, seed 0): train 99.0%, test 91.0%, 1.0 s');
+  t.regex(lines[2]!, /^\[models\] 1\/16 units, \d\d:\d\d elapsed ETA \d\d:\d\d · model 0 \(mask 0/);
   t.true(lines.every((l) => l.length <= 80), out.text);
-  t.true(lines[1]!.endsWith('…'), 'cut, and the cut marked');
-  t.false(out.text.includes('\nmodel 0'), 'the unit log did not scroll on its own line');
-  t.is(lines.at(-1), '[models] train: 16 models', 'a line logged after the units (combine) scrolls');
 });
 
 test('--quiet prints warnings and failures only', (t) => {
