@@ -1,6 +1,6 @@
 /**
  * Critical path first. The scheduler's `--jobs` slots go to the ready task whose stage
- * has the longest chain of stages still to run after it (its own included), so the
+ * lies on the longest chain of stages (through it, from first to last), so the
  * branch that leads to a result through many stages (models → features → scores → lds)
  * is not queued behind a wide branch that leads there in one step (150 ground-truth
  * models → lds). Ties go to the task that ends a stage (count, combine, run), then to
@@ -16,7 +16,7 @@ import type { ExperimentPlan } from './plan.ts';
 import type { StageHash } from './registry.ts';
 import type { Task } from './task.ts';
 
-/** For every instance, the number of stages on the longest path from it to a stage nothing reads (itself counted). */
+/** For every instance, the number of stages on the longest path through it, from a stage that reads nothing to one nothing reads (itself counted once). */
 export function chainLengths(plans: readonly ExperimentPlan[]): Map<StageHash, number> {
   const readers = new Map<StageHash, Set<StageHash>>();
   const all = new Set<StageHash>();
@@ -36,7 +36,21 @@ export function chainLengths(plans: readonly ExperimentPlan[]): Map<StageHash, n
     return longest + 1;
   };
   for (const hash of all) lengthOf(hash);
-  return lengths;
+  // The path *through* a stage counts the stages before it too: the TRAK branch (data →
+  // masks → models → features → scores → lds) then outranks the ground truth's (data →
+  // lds_masks → lds_models → lds) at every stage, not only from features on.
+  const inputsOf = new Map<StageHash, StageHash[]>();
+  for (const plan of plans) for (const inst of plan.instances) inputsOf.set(inst.hash, Object.values(inst.inputs));
+  const depths = new Map<StageHash, number>();
+  const depthOf = (hash: StageHash): number => {
+    const known = depths.get(hash);
+    if (known !== undefined) return known;
+    let deepest = 0;
+    for (const input of inputsOf.get(hash) ?? []) deepest = Math.max(deepest, depthOf(input));
+    depths.set(hash, deepest + 1);
+    return deepest + 1;
+  };
+  return new Map([...lengths].map(([hash, after]) => [hash, depthOf(hash) + after - 1]));
 }
 
 /** A task's priority (higher runs first): counting a stage's units comes first (it is cheap and says how much is left), then by chain length, a stage-ending step before units of the same length. */

@@ -66,14 +66,14 @@ test('the longest chain to a result runs first, and its stage-ending steps are n
   );
 });
 
-test('chain lengths count the stages on the longest path to a result', async (t) => {
+test('chain lengths count the stages on the longest path through a stage, first to last', async (t) => {
   const dir = tmp();
   const registry = new Registry();
   const loaded = await loadConfig(writeConfig(dir, CONFIG), { registry });
   if (!loaded.ok) return t.fail(JSON.stringify(loaded.errors));
   const plan = planExperiment(loaded.value.experiments[0]!);
   const chains = chainLengths([plan]);
-  t.deepEqual(Object.fromEntries(plan.instances.map((i) => [i.name, chains.get(i.hash)])), { data: 3, wide: 1, a: 2, a_total: 1 });
+  t.deepEqual(Object.fromEntries(plan.instances.map((i) => [i.name, chains.get(i.hash)])), { data: 3, wide: 2, a: 3, a_total: 3 });
 });
 
 test('a hold keeps lower priorities out of free slots until released; ties go first come first served', async (t) => {
