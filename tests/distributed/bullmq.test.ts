@@ -36,7 +36,7 @@ function setup(t: ExecutionContext) {
   const worker = async (runs: string, extra: string[] = []): Promise<Proc> => {
     const p = spawnCli(['worker', '--runs', runs, '--concurrency', '1', '--queue', queue, '--lock-duration', '2', '--stalled-interval', '1', ...extra], env);
     procs.push(p);
-    await waitUntil('the worker to serve its queue', () => p.stdout.includes('serving queue') || p.child.exitCode !== null, MINUTE);
+    await waitUntil('the worker to serve its queue', () => p.stdout.includes('serving queue') || p.child.exitCode !== null, 4 * MINUTE);
     t.is(p.child.exitCode, null, `the worker exited: ${p.stderr}`);
     return p;
   };
@@ -64,18 +64,18 @@ redisTest('two workers, one killed with SIGKILL mid-unit: the run completes, eve
   const set = ['stages.noise.params.sleepMs=1500', 'stages.more.params.sleepMs=1500'];
   const local = join(s.dir, 'local');
   const dist = join(s.dir, 'dist');
-  const ref = await finished(spawnCli(['run', CONFIG, '--runs', local, '--jobs', '2', ...set.flatMap((x) => ['--set', x])]), 3 * MINUTE);
+  const ref = await finished(spawnCli(['run', CONFIG, '--runs', local, '--jobs', '2', ...set.flatMap((x) => ['--set', x])]), 4 * MINUTE);
   t.is(ref.code, 0, ref.stderr);
 
   const workers = [await s.worker(dist, ['--plugin', PLUGIN]), await s.worker(dist, ['--plugin', PLUGIN])];
   const coordinator = s.coordinator(dist, set);
   // Wait until a worker is in the middle of a unit (1.5 s each), then kill it.
   const pids = workers.map((w) => w.child.pid);
-  await waitUntil('a worker to start a unit', () => unitLog(s.log).some((l) => l.what === 'start' && pids.includes(l.pid)), 3 * MINUTE);
+  await waitUntil('a worker to start a unit', () => unitLog(s.log).some((l) => l.what === 'start' && pids.includes(l.pid)), 4 * MINUTE);
   const victim = unitLog(s.log).find((l) => l.what === 'start' && pids.includes(l.pid))!;
   const [w1, w2] = victim.pid === pids[0] ? [workers[0]!, workers[1]!] : [workers[1]!, workers[0]!];
   w1.child.kill('SIGKILL');
-  const r = await finished(coordinator, 3 * MINUTE);
+  const r = await finished(coordinator, 4 * MINUTE);
   t.is(r.code, 0, r.stderr);
 
   const log = unitLog(s.log);
@@ -104,13 +104,13 @@ redisTest('a coordinator stopped and started again queues nothing twice; attrib 
   const set = ['stages.noise.params.sleepMs=1000'];
   // No worker yet: the first coordinator queues all 9 units, then dies.
   const c1 = s.coordinator(dist, set);
-  await waitUntil('both stages to be queued', () => /\[noise\] queued 6 units/.test(c1.stderr) && /\[more\] queued 3 units/.test(c1.stderr), 2 * MINUTE);
+  await waitUntil('both stages to be queued', () => /\[noise\] queued 6 units/.test(c1.stderr) && /\[more\] queued 3 units/.test(c1.stderr), 4 * MINUTE);
   c1.child.kill('SIGKILL');
-  await finished(c1, MINUTE);
+  await finished(c1, 4 * MINUTE);
   const q = s.connect();
   t.is((await q.getJobCounts('waiting')).waiting, 9);
 
-  const status = await finished(spawnCli(['status', CONFIG, '--runs', dist, '--redis', REDIS_URL!, '--set', `executor.bullmq.queue=${s.queue}`, '--set', set[0]!]), MINUTE);
+  const status = await finished(spawnCli(['status', CONFIG, '--runs', dist, '--redis', REDIS_URL!, '--set', `executor.bullmq.queue=${s.queue}`, '--set', set[0]!]), 4 * MINUTE);
   t.is(status.code, 0, status.stderr);
   t.regex(status.stdout, /^noise\s+.*6 queued, 0 running \(bullmq\)/m);
   t.regex(status.stdout, /^more\s+.*3 queued, 0 running \(bullmq\)/m);
@@ -118,9 +118,9 @@ redisTest('a coordinator stopped and started again queues nothing twice; attrib 
   // A worker works through the queue while no coordinator runs; a second coordinator
   // then finds finished units in the store and the rest still queued.
   await s.worker(dist, ['--plugin', PLUGIN]);
-  await waitUntil('two units to finish', () => unitLog(s.log).filter((l) => l.what === 'end').length >= 2, 2 * MINUTE);
+  await waitUntil('two units to finish', () => unitLog(s.log).filter((l) => l.what === 'end').length >= 2, 4 * MINUTE);
   const c2 = s.coordinator(dist, set);
-  const r = await finished(c2, 3 * MINUTE);
+  const r = await finished(c2, 4 * MINUTE);
   t.is(r.code, 0, r.stderr);
   t.notRegex(r.stderr, /\] queued \d+ units?/, 'the second coordinator queued nothing');
 
@@ -134,7 +134,7 @@ redisTest('a unit that fails N times fails its stage with its message; workers r
   const s = setup(t);
   const dist = join(s.dir, 'dist');
   const w = await s.worker(dist, ['--plugin', PLUGIN]);
-  const r = await finished(s.coordinator(dist, ['stages.noise.params.failAt=2', 'executor.bullmq.attempts=2']), 3 * MINUTE);
+  const r = await finished(s.coordinator(dist, ['stages.noise.params.failAt=2', 'executor.bullmq.attempts=2']), 4 * MINUTE);
   t.is(r.code, 1, r.stderr);
   t.regex(r.stderr, /^\[noise\] FAILED: unit 2 failed: dist failure at unit 2$/m);
   t.regex(r.stderr, /^\[total\] blocked: noise failed$/m);
@@ -153,7 +153,7 @@ redisTest('a unit that fails N times fails its stage with its message; workers r
   mkdirSync(join(dist, 'store', forged), { recursive: true });
   writeFileSync(join(dist, 'store', forged, 'stage.json'), JSON.stringify({ hash: forged, kind: 'evil', version: '1', params: {}, inputs: {}, seed: 0, backend: 'auto', plugins: [evil], units: 1 }));
   w.child.kill('SIGTERM');
-  const stopped = await finished(w, MINUTE);
+  const stopped = await finished(w, 4 * MINUTE);
   t.is(stopped.code, 0, stopped.stderr);
   t.regex(stopped.stdout, /SIGTERM: finishing 0 running unit\(s\)/);
   const bare = await s.worker(dist); // no --plugin: only the built-in kinds
@@ -170,7 +170,7 @@ redisTest('a unit that fails N times fails its stage with its message; workers r
     await q.add('unit', j.data, { jobId: j.id, attempts: 1 });
   }
   for (const j of jobs) {
-    await waitUntil(`job ${j.id} to fail`, async () => (await q.getJobState(j.id)) === 'failed', MINUTE);
+    await waitUntil(`job ${j.id} to fail`, async () => (await q.getJobState(j.id)) === 'failed', 4 * MINUTE);
     t.regex((await q.getJob(j.id))!.failedReason, j.why);
   }
   t.false(existsSync(marker), 'nothing from the queue or the store was imported or run');

@@ -27,7 +27,7 @@ slurmTest('the DAG is submitted up front with afterok dependencies; units run as
   const coordinator = spawnCli(['run', CONFIG, '--executor', 'slurm', '--jobs', '2', '--runs', dist, ...set], env);
   t.teardown(() => void (coordinator.child.exitCode === null && coordinator.child.kill('SIGKILL')));
   // Every stage is submitted before any has run, each waiting on its inputs' finish jobs.
-  await waitUntil('the last stage to be submitted', () => /^\[total\] submitted SLURM job \d+/m.test(coordinator.stderr), 2 * MINUTE);
+  await waitUntil('the last stage to be submitted', () => /^\[total\] submitted SLURM job \d+/m.test(coordinator.stderr), 4 * MINUTE);
   const base = /^\[base\] submitted SLURM job (\d+);/m.exec(coordinator.stderr)?.[1];
   const noise = /^\[noise\] submitted SLURM jobs: count (\d+) \(after (\d+)\), finish (\d+) \(after the unit array that \1 submits\)/m.exec(coordinator.stderr);
   const more = /^\[more\] submitted SLURM jobs: count (\d+) \(after (\d+)\), finish (\d+)/m.exec(coordinator.stderr);
@@ -42,7 +42,7 @@ slurmTest('the DAG is submitted up front with afterok dependencies; units run as
   t.regex(job.stdout, new RegExp(`Dependency=afterok:${noise![3]}.*:${more![3]}`));
 
   // The noise count job submits the array, with the % limit, and points the finish job at it.
-  await waitUntil('the noise array to run', () => /^\[noise\] SLURM job array \d+: \d+ task\(s\) to run, at most 2 at once$/m.test(coordinator.stderr), 2 * MINUTE);
+  await waitUntil('the noise array to run', () => /^\[noise\] SLURM job array \d+: \d+ task\(s\) to run, at most 2 at once$/m.test(coordinator.stderr), 4 * MINUTE);
   const arrayId = /^\[noise\] SLURM job array (\d+):/m.exec(coordinator.stderr)![1]!;
   const array = await scontrol('show', 'job', arrayId);
   t.regex(array.stdout, /ArrayTaskThrottle=2/);
@@ -51,7 +51,7 @@ slurmTest('the DAG is submitted up front with afterok dependencies; units run as
   // Six units of 1.5 s, two at a time: the finish job still waits for the array.
   t.regex(finish.stdout, /JobState=PENDING/);
   t.regex(finish.stdout, new RegExp(`Dependency=afterok:${arrayId}_\\*`));
-  const status = await finished(spawnCli(['status', CONFIG, '--runs', dist, ...set], env), MINUTE);
+  const status = await finished(spawnCli(['status', CONFIG, '--runs', dist, ...set], env), 4 * MINUTE);
   t.is(status.code, 0, status.stderr);
   t.regex(status.stdout, /^noise\s+running.*, \d+ queued, \d+ running \(slurm\)/m);
 
@@ -70,7 +70,7 @@ slurmTest('the DAG is submitted up front with afterok dependencies; units run as
   const manifest = JSON.parse(readFileSync(join(dist, 'store', runJson(dist).noise!.hash, 'manifest.json'), 'utf8'));
   t.true(manifest.metrics.seconds >= 9, `noise seconds ${manifest.metrics.seconds}`);
 
-  const ref = await finished(spawnCli(['run', CONFIG, '--runs', local, '--jobs', '2', ...set]), 3 * MINUTE);
+  const ref = await finished(spawnCli(['run', CONFIG, '--runs', local, '--jobs', '2', ...set]), 4 * MINUTE);
   t.is(ref.code, 0, ref.stderr);
   sameStore(t, local, dist);
 });
@@ -107,9 +107,9 @@ slurmTest('a coordinator killed mid-run is started again: it waits for the jobs 
   const env = { PATH: slurmPath(), ATTRIB_DIST_LOG: log };
   const first = spawnCli(args, env);
   t.teardown(() => void (first.child.exitCode === null && first.child.kill('SIGKILL')));
-  await waitUntil('every stage to be submitted', () => /^\[total\] submitted SLURM job \d+/m.test(first.stderr), 3 * MINUTE);
+  await waitUntil('every stage to be submitted', () => /^\[total\] submitted SLURM job \d+/m.test(first.stderr), 4 * MINUTE);
   first.child.kill('SIGKILL');
-  await finished(first, MINUTE);
+  await finished(first, 4 * MINUTE);
 
   const second = await finished(spawnCli(args, env), 5 * MINUTE);
   t.is(second.code, 0, second.stderr);
@@ -126,10 +126,10 @@ slurmTest('a unit array cancelled from outside fails its stage with what SLURM s
   const env = { PATH: slurmPath(), ATTRIB_DIST_LOG: join(dir, 'units.log') };
   const coordinator = spawnCli(['run', CONFIG, '--executor', 'slurm', '--jobs', '1', '--runs', dist, '--set', 'stages.noise.params.sleepMs=4000'], env);
   t.teardown(() => void (coordinator.child.exitCode === null && coordinator.child.kill('SIGKILL')));
-  await waitUntil('the noise array', () => /^\[noise\] SLURM job array \d+:/m.test(coordinator.stderr), 3 * MINUTE);
+  await waitUntil('the noise array', () => /^\[noise\] SLURM job array \d+:/m.test(coordinator.stderr), 4 * MINUTE);
   const arrayId = /^\[noise\] SLURM job array (\d+):/m.exec(coordinator.stderr)![1]!;
   await command(join(SLURM_BIN!, 'scancel'), [arrayId], 30_000);
-  const r = await finished(coordinator, 3 * MINUTE);
+  const r = await finished(coordinator, 4 * MINUTE);
   t.is(r.code, 1, r.stderr);
   t.regex(r.stderr, new RegExp(`^\\[noise\\] FAILED: its SLURM jobs ended without finishing it: job ${arrayId} CANCELLED.*; logs in .*$`, 'm'));
   t.regex(r.stderr, /^\[total\] blocked: noise failed$/m);
