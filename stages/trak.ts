@@ -54,9 +54,16 @@ export const trakParams = z.strictObject({
 });
 export type TrakParams = z.infer<typeof trakParams>;
 
-/** Per unit s: X_s = Φ_s(Φ_sᵀΦ_s + λ_s I)⁻¹ and the solve's λ. */
+/**
+ * Per unit s: the solve's λ and side, and U_s = Φ_s(x)(Φ_sᵀΦ_s + λ_s I)⁻¹ [m, k] when the
+ * targets are fewer than the train examples (else X_s = Φ_s(Φ_sᵀΦ_s + λ_s I)⁻¹ [n, k]).
+ */
 const X_FILE = 'x.npy';
 const SOLVE_FILE = 'solve.json';
+
+function solveOf(unitDir: string): SolveResult {
+  return JSON.parse(readFileSync(join(unitDir, SOLVE_FILE), 'utf8')) as SolveResult;
+}
 
 /** S: the first `models` models of the features, or all of them. */
 function modelsUsed(params: TrakParams, available: number): number {
@@ -67,7 +74,8 @@ function modelsUsed(params: TrakParams, available: number): number {
 
 export const trak = defineStage<TrakParams>({
   name: 'trak',
-  version: '1',
+  // 2: a unit's x.npy is U = Φ(x)(ΦᵀΦ + λI)⁻¹ on the target side when m < n (solve.json `side`)
+  version: '2',
   description: 'TRAK scores: ridge-regularized after-kernel influence, ensembled over models',
   equation: 'τ(x)_i = soft_t( (1/S Σ_s φ_s(x)ᵀ(Φ_sᵀΦ_s + λ_s I)⁻¹φ_{s,i}) · (1/S Σ_s (1 − p_{s,i})) )',
   params: trakParams,
@@ -80,9 +88,9 @@ export const trak = defineStage<TrakParams>({
     await initBackend(ctx.backend);
     const features = openFeatures(ctx.inputs.features.dir);
     const s = ctx.index;
-    const result: SolveResult = solveRegularized(features.trainPath(s), join(ctx.outDir, X_FILE), ctx.params.lambda);
+    const result: SolveResult = solveRegularized(features.trainPath(s), join(ctx.outDir, X_FILE), ctx.params.lambda, undefined, features.targetsPath(s));
     writeJsonAtomic(join(ctx.outDir, SOLVE_FILE), result);
-    ctx.log(`trak model ${s}: ${result.form} solve, k = ${result.k}, λ = ${result.lambda.toPrecision(4)}`);
+    ctx.log(`trak model ${s}: ${result.form} solve on the ${result.side} side, k = ${result.k}, λ = ${result.lambda.toPrecision(4)}`);
     return { metrics: { lambda: result.lambda, meanDiag: result.meanDiag, form: result.form } };
   },
   async combine(ctx) {
@@ -99,7 +107,11 @@ export const trak = defineStage<TrakParams>({
       scoreInBlocks({
         writer,
         targetBlock: params.targetBlock,
-        terms: Array.from({ length: S }, (_, s) => ({ targets: features.targetsPath(s), train: join(ctx.unitDir(s), X_FILE), weight: 1 / S })),
+        terms: Array.from({ length: S }, (_, s) => {
+          const solved = join(ctx.unitDir(s), X_FILE);
+          const onTargets = solveOf(ctx.unitDir(s)).side === 'targets';
+          return { targets: onTargets ? solved : features.targetsPath(s), train: onTargets ? features.trainPath(s) : solved, weight: 1 / S };
+        }),
         finish(block, rows) {
           for (let r = 0; r < rows; r++) for (let i = 0; i < n; i++) block[r * n + i] *= q[i];
           if (threshold === undefined) return;
@@ -117,7 +129,7 @@ export const trak = defineStage<TrakParams>({
       writer.abort();
       throw e;
     }
-    const lambdas = Array.from({ length: S }, (_, s) => (JSON.parse(readFileSync(join(ctx.unitDir(s), SOLVE_FILE), 'utf8')) as SolveResult).lambda);
+    const lambdas = Array.from({ length: S }, (_, s) => solveOf(ctx.unitDir(s)).lambda);
     const lambdaMean = lambdas.reduce((a, b) => a + b, 0) / lambdas.length;
     const written = writer.close({
       method: 'trak',

@@ -169,5 +169,5 @@ export function solveWithHessian(phiPath: string, outPath: string, h: Float64Arr
   if (h.length !== k * k) throw new Error(`solveWithHessian: H has ${h.length} values, the features k = ${k}`);
   const { x: inv, lambda, meanDiag } = ridgeInverse(h, k, damping, { what: `H + dI (softmax Hessian, k = ${k})` });
   writeTimesInverse(phiPath, outPath, inv, n, k);
-  return { lambda, meanDiag, form: 'primal', n, k };
+  return { lambda, meanDiag, form: 'primal', side: 'train', n, k };
 }

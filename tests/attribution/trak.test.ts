@@ -45,10 +45,12 @@ function closedForm(f: HandFeatures, lambda: number | { relative: number }, thre
   return tau;
 }
 
-const cases: { title: string; S: number; n: number; m: number; k: number; params: Record<string, unknown> }[] = [
-  { title: 'primal (k < n), relative λ, target blocks', S: 3, n: 40, m: 7, k: 8, params: { lambda: { relative: 0.05 }, targetBlock: 3 } },
-  { title: 'primal, absolute λ = 0 (the paper\'s unregularized estimator)', S: 2, n: 50, m: 5, k: 6, params: { lambda: 0 } },
-  { title: 'dual (k > n) gives the same scores', S: 2, n: 20, m: 6, k: 45, params: { lambda: { relative: 0.1 } } },
+// side: where the inverse is applied (m < n: the targets, U = Φ(x)(ΦᵀΦ + λI)⁻¹; else Φ itself)
+const cases: { title: string; S: number; n: number; m: number; k: number; side: 'train' | 'targets'; params: Record<string, unknown> }[] = [
+  { title: 'primal (k < n), relative λ, target blocks', S: 3, n: 40, m: 7, k: 8, side: 'targets', params: { lambda: { relative: 0.05 }, targetBlock: 3 } },
+  { title: 'primal, absolute λ = 0 (the paper\'s unregularized estimator)', S: 2, n: 50, m: 5, k: 6, side: 'targets', params: { lambda: 0 } },
+  { title: 'primal with more targets than train examples (inverse on the train side)', S: 2, n: 12, m: 30, k: 5, side: 'train', params: { lambda: { relative: 0.05 } } },
+  { title: 'dual (k > n) gives the same scores', S: 2, n: 20, m: 6, k: 45, side: 'train', params: { lambda: { relative: 0.1 } } },
 ];
 
 for (const c of cases) {
@@ -63,6 +65,10 @@ for (const c of cases) {
     t.is(out.metrics.targets, c.m);
     t.is(out.metrics.train, c.n);
     t.is(out.metrics.models, c.S);
+    for (let s = 0; s < c.S; s++) {
+      const solve = JSON.parse(readFileSync(join(out.dir, 'units', String(s), 'solve.json'), 'utf8')) as { side: string };
+      t.is(solve.side, c.side);
+    }
   });
 }
 
