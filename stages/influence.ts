@@ -8,7 +8,8 @@
  * (g = ∇θ f). Up-weighting z_i moves θ by −H⁻¹∇ℓ_i, which changes f(x) by
  * (1 − p_i) g(x)ᵀH⁻¹g_i: positive τ = including z_i raises the target's margin;
  * τ ≈ f(x; θ) − f(x; θ_{−i}) (leave-one-out). S_s is the training subset of model s
- * (features → models → masks; all train examples when there are none).
+ * (features → models → masks; all train examples when there are none). `models: S` uses
+ * the first S models of the features (default: all), as trak's does.
  *
  * The Hessian H_s of Σ_{i∈S_s} ℓ_i (`hessian`):
  *
@@ -77,7 +78,7 @@ import { ScoresWriter } from '../lib/attribution/scores.ts';
 import { writeJsonAtomic } from '../lib/io/json.ts';
 import { solveRegularized, type SolveResult } from '../lib/attribution/regularized-solve.ts';
 import { softmaxHessian, softmaxLayerOf, solveWithHessian } from '../lib/attribution/softmax-hessian.ts';
-import { trainedOn } from './inputs.ts';
+import { modelsParam, modelsUsed, trainedOn } from './inputs.ts';
 
 export const HESSIANS = ['auto', 'softmax', 'margin'] as const;
 
@@ -90,6 +91,7 @@ export const influenceParams = z.strictObject({
     .union([z.number().nonnegative(), z.strictObject({ relative: z.number().nonnegative() })])
     .default({ relative: 2 })
     .describe('damping d: absolute, or {relative: r} = r · mean diag(H) per model (the default 2 was best-or-close by LDS on MNIST and Fashion-MNIST logistic regression; see the kind\'s source)'),
+  models: modelsParam(),
   maxParams: z.number().int().positive().default(2048).describe('refuse models with more parameters than this (the Hessian is p × p)'),
   topK: z.number().int().nonnegative().default(10).describe('proponents and opponents per target in top.json'),
   targetBlock: z.number().int().positive().optional().describe('targets scored per block (default: as many as keep a block ≤ 16M floats, at most 512)'),
@@ -129,7 +131,7 @@ export const influence = defineStage<InfluenceParams>({
   inputs: { features: { kinds: ['features'], description: 'exact gradients: linearize with the identity projector' } },
   output: 'scores',
   units(ctx) {
-    return openChecked(ctx.inputs.features, ctx.params.maxParams).meta.models;
+    return modelsUsed('influence', ctx.params.models, openChecked(ctx.inputs.features, ctx.params.maxParams).meta.models);
   },
   async runUnit(ctx) {
     await initBackend(ctx.backend);
@@ -157,7 +159,7 @@ export const influence = defineStage<InfluenceParams>({
     const info = await backendInfo(ctx.backend);
     const features = openChecked(ctx.inputs.features, ctx.params.maxParams);
     const { meta } = features;
-    const S = meta.models;
+    const S = modelsUsed('influence', ctx.params.models, meta.models);
     const probs = features.probs();
     const writer = new ScoresWriter(ctx.outDir, meta.nTrain, features.targetIndex(), ctx.params.topK);
     try {

@@ -5,6 +5,7 @@
  * they were trained on) and where it came from (lineage, to refuse mixing two data
  * sets) is decided here, once, for every kind.
  */
+import { z } from 'zod';
 import type { Artifact } from '../pipeline/registry.ts';
 import type { TrainedOn } from '../lib/attribution/features.ts';
 import { readKnobDraws } from '../lib/knobs/draws.ts';
@@ -13,6 +14,21 @@ import { knobOutcomes, type KnobOutcomes } from '../lib/knobs/evaluate.ts';
 /** How an error names a store entry: "train 1a2b3c4d5e6f". */
 export function entryLabel(artifact: Artifact): string {
   return `${artifact.stageKind} ${artifact.hash.slice(0, 12)}`;
+}
+
+/**
+ * `models: S` of a kind that ensembles over models: use the first S models of its input
+ * (default: all). Absent when unset, so adding it kept every existing stage hash.
+ */
+export function modelsParam(of = 'the features') {
+  return z.number().int().positive().optional().describe(`use the first S models of ${of} (default: all of them)`);
+}
+
+/** S for `models: S`: the requested count, or all `available`; more than the input holds is an error. */
+export function modelsUsed(who: string, requested: number | undefined, available: number, holder = 'the features hold'): number {
+  const S = requested ?? available;
+  if (S > available) throw new Error(`${who}: models: ${S}, but ${holder} ${available} model(s)`);
+  return S;
 }
 
 /** The data set a `models` artifact was trained on (its `data` input). */

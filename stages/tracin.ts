@@ -10,7 +10,8 @@
  * checkpoints: [epochs] | {every: k}, lib/artifacts.ts MODELS.checkpointDir). A
  * gradient step on z_i changes f(x) by ≈ η (1 − p_i) g(x)ᵀg_i, so positive τ = training
  * on z_i raised the target's margin. φ = Pᵀ∇f with the same projector for every model and
- * checkpoint (identity: exact gradients).
+ * checkpoint (identity: exact gradients). `models: S` uses the first S models of the
+ * models input (default: all), as trak's does with its features.
  *
  * Work: one unit per (model, checkpoint) featurizes the train split and the targets at
  * that checkpoint (attribution/featurize.ts, `chunk` rows in memory at a time);
@@ -40,12 +41,13 @@ import { writeJsonAtomic } from '../lib/io/json.ts';
 import { NpyWriter, readNpy, readNpyHeader, writeNpy } from '../lib/io/npy.ts';
 import { loadNetwork } from '../lib/models/index.ts';
 import { MODEL_KINDS } from './extensions.ts';
-import { dataOf, entryLabel } from './inputs.ts';
+import { dataOf, entryLabel, modelsParam, modelsUsed } from './inputs.ts';
 
 export const tracinParams = z
   .strictObject({
     projector: projectorParams,
     targets: targetsParams,
+    models: modelsParam('the models input'),
     checkpoints: z.array(z.number().int().positive()).min(1).optional().describe('checkpoint epochs to use (default: every checkpoint the models saved)'),
     chunk: z.number().int().positive().default(4096).describe('train rows held in memory at a time within a unit'),
     batchSize: z.number().int().positive().default(128).describe('examples per backward pass'),
@@ -63,6 +65,7 @@ const PROBS_FILE = 'probs.npy';
 const CHECKPOINT_FILE = 'checkpoint.json';
 
 interface Schedule {
+  /** S: the first `models` models of the input, or all of them. */
   models: number;
   /** Checkpoint epochs used, in order. */
   epochs: number[];
@@ -77,7 +80,7 @@ function schedule(params: TracinParams, models: Artifact): Schedule {
   const epochs = params.checkpoints ?? saved;
   const missing = epochs.filter((e) => !saved.includes(e));
   if (missing.length) throw new Error(`tracin: checkpoints ${missing.join(', ')} were not saved (saved: ${saved.join(', ')})`);
-  return { models: meta.models, epochs };
+  return { models: modelsUsed('tracin', params.models, meta.models, `the models input (${entryLabel(models)}) holds`), epochs };
 }
 
 export const tracin = defineStage<TracinParams>({

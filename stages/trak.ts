@@ -36,6 +36,7 @@ import { meanOneMinusP, openFeatures } from '../lib/attribution/features.ts';
 import { ScoresWriter } from '../lib/attribution/scores.ts';
 import { writeJsonAtomic } from '../lib/io/json.ts';
 import { solveRegularized, type SolveResult } from '../lib/attribution/regularized-solve.ts';
+import { modelsParam, modelsUsed } from './inputs.ts';
 
 export const lambdaSchema = z.union([
   z.number().nonnegative(),
@@ -48,7 +49,7 @@ export const trakParams = z.strictObject({
     .union([z.number().nonnegative(), z.strictObject({ relative: z.number().min(0).max(1) })])
     .optional()
     .describe('soft-threshold t of the scores: absolute, or {relative: r} = r · max_i |τ(x)_i| per target (default: off)'),
-  models: z.number().int().positive().optional().describe('use the first S models of the features (default: all of them)'),
+  models: modelsParam(),
   topK: z.number().int().nonnegative().default(10).describe('proponents and opponents per target in top.json'),
   targetBlock: z.number().int().positive().optional().describe('targets scored per block (default: as many as keep a block ≤ 16M floats, at most 512)'),
 });
@@ -66,11 +67,7 @@ function solveOf(unitDir: string): SolveResult {
 }
 
 /** S: the first `models` models of the features, or all of them. */
-function modelsUsed(params: TrakParams, available: number): number {
-  const S = params.models ?? available;
-  if (S > available) throw new Error(`trak: models: ${S}, but the features hold ${available} model(s)`);
-  return S;
-}
+const modelsOf = (params: TrakParams, available: number): number => modelsUsed('trak', params.models, available);
 
 export const trak = defineStage<TrakParams>({
   name: 'trak',
@@ -82,7 +79,7 @@ export const trak = defineStage<TrakParams>({
   inputs: { features: { kinds: ['features'], description: 'projected gradients from linearize' } },
   output: 'scores',
   units(ctx) {
-    return modelsUsed(ctx.params, openFeatures(ctx.inputs.features.dir).meta.models);
+    return modelsOf(ctx.params, openFeatures(ctx.inputs.features.dir).meta.models);
   },
   async runUnit(ctx) {
     await initBackend(ctx.backend);
@@ -98,7 +95,7 @@ export const trak = defineStage<TrakParams>({
     const { params } = ctx;
     const features = openFeatures(ctx.inputs.features.dir);
     const { meta } = features;
-    const S = modelsUsed(params, meta.models);
+    const S = modelsOf(params, meta.models);
     const q = meanOneMinusP(features.probs().slice(0, S));
     const n = meta.nTrain;
     const writer = new ScoresWriter(ctx.outDir, n, features.targetIndex(), params.topK);

@@ -32,22 +32,26 @@ test('tracin = Σ over checkpoints of η_t (1 − p) gradient dot products, aver
   const xT = new Float32Array(rows.flatMap((r) => Array.from(data.xTest.subarray(r * d, (r + 1) * d))));
   const yT = Int32Array.from(rows, (r) => data.yTest[r]);
   const k = (d + 1) * C;
-  const ref = new Float64Array(3 * 12);
-  // modelsArtifact pushes, per model, its checkpoints then its final network.
-  for (let s = 0; s < 2; s++) {
-    checkpoints.forEach((c, ci) => {
-      const net = models.networks[s * 3 + ci];
-      const train = logregGradients(net, data.xTrain, data.yTrain, d, C);
-      const targets = logregGradients(net, xT, yT, d, C);
-      for (let j = 0; j < 3; j++) {
-        for (let i = 0; i < 12; i++) {
-          let v = 0;
-          for (let a = 0; a < k; a++) v += targets.g[j * k + a] * train.g[i * k + a];
-          ref[j * 12 + i] += (c.lr * (1 - train.p[i]) * v) / 2;
+  // The closed form over the first S models; modelsArtifact pushes, per model, its checkpoints then its final network.
+  const reference = (S: number) => {
+    const ref = new Float64Array(3 * 12);
+    for (let s = 0; s < S; s++) {
+      checkpoints.forEach((c, ci) => {
+        const net = models.networks[s * 3 + ci];
+        const train = logregGradients(net, data.xTrain, data.yTrain, d, C);
+        const targets = logregGradients(net, xT, yT, d, C);
+        for (let j = 0; j < 3; j++) {
+          for (let i = 0; i < 12; i++) {
+            let v = 0;
+            for (let a = 0; a < k; a++) v += targets.g[j * k + a] * train.g[i * k + a];
+            ref[j * 12 + i] += (c.lr * (1 - train.p[i]) * v) / S;
+          }
         }
-      }
-    });
-  }
+      });
+    }
+    return ref;
+  };
+  const ref = reference(2);
   const scores = readNpy(join(out.dir, SCORES.scores));
   t.deepEqual(scores.shape, [3, 12]);
   t.true(relErr(scores.data as Float32Array, ref) < 1e-4, `${relErr(scores.data as Float32Array, ref)}`);
@@ -58,6 +62,17 @@ test('tracin = Σ over checkpoints of η_t (1 − p) gradient dot products, aver
   const one = await runStage(tracin, { params: { projector: { kind: 'identity' }, checkpoints: [3] }, inputs: { models: models.artifact } });
   t.is(one.units, 2);
   await t.throwsAsync(runStage(tracin, { params: { projector: { kind: 'identity' }, checkpoints: [2] }, inputs: { models: models.artifact } }), { message: /checkpoints 2 were not saved \(saved: 1, 3\)/ });
+
+  // models: 1 is the closed form of the first model alone; more models than trained fail.
+  const first = await runStage(tracin, { params: { projector: { kind: 'identity' }, targets: { indices: [4, 0, 2] }, models: 1 }, inputs: { models: models.artifact } });
+  t.is(first.units, 2);
+  t.like(first.metrics, { models: 1, checkpoints: 2 });
+  const firstScores = readNpy(join(first.dir, SCORES.scores)).data as Float32Array;
+  t.true(relErr(firstScores, reference(1)) < 1e-4, `${relErr(firstScores, reference(1))}`);
+  t.true(relErr(firstScores, ref) > 1e-2, 'the second model changes the scores');
+  await t.throwsAsync(runStage(tracin, { params: { projector: { kind: 'identity' }, models: 5 }, inputs: { models: models.artifact } }), {
+    message: /^tracin: models: 5, but the models input \(train [^)]+\) holds 2 model\(s\)$/,
+  });
   const plain = await modelsArtifact(datasetArtifact(data), data, { kind: 'logreg' }, 1);
   await t.throwsAsync(runStage(tracin, { params: { projector: { kind: 'identity' } }, inputs: { models: plain.artifact } }), { message: /saved no checkpoints/ });
 });
