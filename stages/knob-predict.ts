@@ -26,7 +26,8 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, type Metrics } from '../pipeline/registry.ts';
-import { KNOBS, MASKS, SCORES } from '../lib/artifacts.ts';
+import { KNOBS, MASKS } from '../lib/artifacts.ts';
+import { forEachScoresBlock, readScores } from '../lib/evaluation/ground-truth.ts';
 import { ldsPerTarget, subsetPredictions } from '../lib/evaluation/linear-datamodeling.ts';
 import { readNpy, writeNpy } from '../lib/io/npy.ts';
 import { pearson } from '../lib/linalg/index.ts';
@@ -59,18 +60,25 @@ export const knobPredict = defineStage<KnobPredictParams>({
   async run(ctx) {
     const { scores, models, knobmodel } = ctx.inputs;
     checkSameDataset(scores, 'scores', models, 'models');
-    const tau = readNpy(join(scores.dir, SCORES.scores));
-    const [T, n] = tau.shape;
-    const targetIndex = readNpy(join(scores.dir, SCORES.targetIndex)).data as Int32Array;
+    const read = readScores(scores.dir, 'knob-predict');
+    const { nTargets: T, nTrain: n, targetIndex } = read;
     const outcomes = knobOutcomesOf(models, targetIndex, 'knob-predict');
     const { draws } = outcomes;
     if (draws.nTrain !== n) throw new KnobError(`knob-predict: the scores cover ${n} train examples but the knob masks ${draws.nTrain}: not the same data set`);
     const K = draws.count;
     const d = draws.d;
-    const { predictions, groupSums } = knobPredictions(draws, tau.data as Float32Array, T);
-
     const masks = readNpy(join(masksOf(models, 'knob-predict', 'train it on a subsets stage with knobs').dir, MASKS.masks)).data as Uint8Array;
-    const realized = ldsPerTarget(subsetPredictions(tau.data as Float32Array, T, n, masks, K), outcomes.truth, T, K);
+    // τ in row blocks (every quantity here is per target): never the whole matrix in memory.
+    const predictions = new Float64Array(T * K);
+    const groupSums = new Float64Array(T * d);
+    const realizedPredictions = new Float64Array(T * K);
+    forEachScoresBlock(read, (start, end, block) => {
+      const part = knobPredictions(draws, block, end - start);
+      predictions.set(part.predictions, start * K);
+      groupSums.set(part.groupSums, start * d);
+      realizedPredictions.set(subsetPredictions(block, end - start, n, masks, K), start * K);
+    });
+    const realized = ldsPerTarget(realizedPredictions, outcomes.truth, T, K);
     const spearmanRealized = realized.lds.reduce((s, v) => s + v, 0) / Math.max(T, 1);
 
     const slopes = new Float64Array(T * d);

@@ -28,10 +28,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage } from '../pipeline/registry.ts';
 import { LDS } from '../lib/artifacts.ts';
-import { checkTrainSize, readGroundTruth, readScores } from '../lib/evaluation/ground-truth.ts';
+import { checkTrainSize, readGroundTruth, readScores, subsetPredictionsOfNpy } from '../lib/evaluation/ground-truth.ts';
 import { checkHeldOut } from '../lib/evaluation/held-out.ts';
 import { checkSameDataset, masksOf, selectionsUpstream } from './inputs.ts';
-import { ldsInterval, ldsPerTarget, RESAMPLE, subsetPredictions } from '../lib/evaluation/linear-datamodeling.ts';
+import { ldsInterval, ldsPerTarget, RESAMPLE } from '../lib/evaluation/linear-datamodeling.ts';
 import { writeNpy } from '../lib/io/npy.ts';
 import { Rng } from '../lib/random/rng.ts';
 
@@ -72,7 +72,7 @@ export const lds = defineStage<LdsParams>({
     if (gt.seedsMin !== gt.seedsMax) ctx.log(`lds: masks have between ${gt.seedsMin} and ${gt.seedsMax} seeds each`);
 
     const truth = gt.truthFor(read.targetIndex);
-    const predictions = subsetPredictions(read.tau, nTargets, read.nTrain, gt.masks, nMasks);
+    const predictions = subsetPredictionsOfNpy(read, gt.masks, nMasks); // scores.npy in row blocks
     const perTarget = ldsPerTarget(predictions, truth, nTargets, nMasks);
     if (perTarget.undefinedTargets === nTargets) {
       throw new Error(

@@ -21,10 +21,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, inputList, type Metrics } from '../pipeline/registry.ts';
 import { SCORES } from '../lib/artifacts.ts';
-import { checkTrainSize, readGroundTruth, readScores } from '../lib/evaluation/ground-truth.ts';
+import { checkTrainSize, readGroundTruth, readScores, subsetPredictionsOfNpy } from '../lib/evaluation/ground-truth.ts';
 import { checkHeldOut } from '../lib/evaluation/held-out.ts';
 import { checkSameDataset, masksOf } from './inputs.ts';
-import { ldsInterval, pairedLdsDifference, subsetPredictions } from '../lib/evaluation/linear-datamodeling.ts';
+import { ldsInterval, pairedLdsDifference } from '../lib/evaluation/linear-datamodeling.ts';
 import { Rng } from '../lib/random/rng.ts';
 
 export const SELECT_FILE = 'select.json';
@@ -68,7 +68,7 @@ export const select = defineStage<SelectParams>({
       const read = readScores(c.dir, `select: ${name}`);
       checkTrainSize(read, gt, 'select', `${name} (${c.stageKind} ${c.hash.slice(0, 12)})`);
       const truth = gt.truthFor(read.targetIndex);
-      const predictions = subsetPredictions(read.tau, read.nTargets, read.nTrain, gt.masks, gt.nMasks);
+      const predictions = subsetPredictionsOfNpy(read, gt.masks, gt.nMasks); // in row blocks: one candidate's τ is never whole in memory
       const est = ldsInterval(predictions, truth, read.nTargets, gt.nMasks, { resamples: 0, ci: ctx.params.ci, rng: Rng.from(ctx.seed) });
       ctx.log(`select: ${name} (${c.stageKind} ${c.hash.slice(0, 12)}) held-out LDS ${est.mean.toFixed(4)} over ${est.defined} of ${read.nTargets} targets`);
       return { artifact: c, read, truth, predictions, lds: est.mean, defined: est.defined };

@@ -133,6 +133,11 @@ test('the stage: truth linear in the realized masks scores spearmanRealized 1; t
   for (let i = 0; i < pred.data.length; i++) t.true(Math.abs(pred.data[i] + 3 - truth.data[i]) < 1e-3);
   t.deepEqual(Array.from(readNpy(join(b.dir, KNOBS.targetIndex)).data), [4, 0, 2]);
   t.is(JSON.parse(readFileSync(join(b.dir, KNOBS.meta), 'utf8')).method, 'knob-predict(trak)');
+  // scores.npy read in blocks of 2 rows (3 targets: the blocks do not divide them): the same numbers.
+  process.env.ATTRIB_SCORES_BLOCK_ROWS = '2';
+  const blocked = await runStage(knobPredict, { inputs: { scores, models: expected } }).finally(() => delete process.env.ATTRIB_SCORES_BLOCK_ROWS);
+  t.deepEqual(blocked.metrics, b.metrics);
+  for (const file of ['group_scores.npy', KNOBS.slopes, KNOBS.predictions]) t.deepEqual(readFileSync(join(blocked.dir, file)), readFileSync(join(b.dir, file)), file);
 });
 
 test('beside a knobmodel fitted on the same world, the slopes agree', async (t) => {
