@@ -13,7 +13,6 @@
 import { relative, resolve, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { COMMANDS, type CommandExtension, type CommandTools } from '../pipeline/commands/types.ts';
-import { planExperiment } from '../pipeline/plan.ts';
 import type { Registry } from '../pipeline/registry.ts';
 
 const count = (name: string, min: number) => (value: string) => {
@@ -41,6 +40,7 @@ export const reportCommand: CommandExtension = {
       .option('--no-png', 'do not write PNG copies of the plots')
       .action(async (config: string, o: { set?: string[]; sweep?: string[]; zip?: boolean; runs: string; targets: number; top: number; png: boolean }) => {
         const loaded = await tools.load(config, o.set, o);
+        const { planExperiment } = await import('../pipeline/plan.ts'); // imported when used: start-up time (issue 18)
         const { graphFromPlans } = await import('../report/graph.ts');
         const { experimentPage, sweepPage, writePage } = await import('../report/page.ts');
         const runsDir = resolve(o.runs);

@@ -6,21 +6,9 @@
  * invalid config or arguments. User mistakes print one line each, never a stack trace.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { dagCommand } from './commands/dag.ts';
-import { gcCommand } from './commands/gc.ts';
-import { kindsCommand } from './commands/kinds.ts';
-import { planCommand } from './commands/plan.ts';
-import { runCommand } from './commands/run.ts';
-import { runsCommand } from './commands/runs.ts';
-import { schemaCommand } from './commands/schema.ts';
-import { statusCommand } from './commands/status.ts';
 import { collect, COMMANDS, EXIT, UsageError, type CommandExtension, type CommandTools, type LoadFlags, type OutputStream } from './commands/types.ts';
-import { unitCommand } from './commands/unit.ts';
-import { validateCommand } from './commands/validate.ts';
-import { verifyCommand } from './commands/verify.ts';
 import { loadConfig, type LoadedConfig } from './config.ts';
 import { formatError } from './errors.ts';
-import { knownExecutors } from './executors/index.ts';
 import type { Registry } from './registry.ts';
 import { printable } from './terminal.ts';
 import { ATTRIB_VERSION } from './version.ts';
@@ -36,8 +24,41 @@ export interface CliEnv {
   stderr?: OutputStream;
 }
 
-/** The engine's own commands, in the order `attrib --help` lists them. */
-const ENGINE_COMMANDS: readonly CommandExtension[] = [runCommand, runsCommand, planCommand, statusCommand, dagCommand, validateCommand, unitCommand, gcCommand, verifyCommand, kindsCommand, schemaCommand];
+/**
+ * The engine's own commands, in the order `attrib --help` lists them: the names (and
+ * aliases) each answers to, and its module, imported only when needed (start-up time,
+ * issue 18: `attrib validate` need not load what `attrib run` executes with).
+ */
+const ENGINE_COMMANDS: readonly { names: readonly string[]; load: () => Promise<CommandExtension> }[] = [
+  { names: ['run'], load: async () => (await import('./commands/run.ts')).runCommand },
+  { names: ['runs', 'log'], load: async () => (await import('./commands/runs.ts')).runsCommand },
+  { names: ['plan'], load: async () => (await import('./commands/plan.ts')).planCommand },
+  { names: ['status'], load: async () => (await import('./commands/status.ts')).statusCommand },
+  { names: ['dag'], load: async () => (await import('./commands/dag.ts')).dagCommand },
+  { names: ['validate'], load: async () => (await import('./commands/validate.ts')).validateCommand },
+  { names: ['unit'], load: async () => (await import('./commands/unit.ts')).unitCommand },
+  { names: ['gc'], load: async () => (await import('./commands/gc.ts')).gcCommand },
+  { names: ['verify'], load: async () => (await import('./commands/verify.ts')).verifyCommand },
+  { names: ['kinds'], load: async () => (await import('./commands/kinds.ts')).kindsCommand },
+  { names: ['schema'], load: async () => (await import('./commands/schema.ts')).schemaCommand },
+];
+
+/**
+ * The commands to define for `argv`: when its first word names an engine command, that
+ * command alone (nothing else can run; the registry's commands are defined beside it all
+ * the same); otherwise (`attrib --help`, `attrib help run`, a contributed command, a
+ * typo to suggest a name for) every engine command, then the executors' (e.g.
+ * `attrib worker`), then contributed ones.
+ */
+async function commandsFor(argv: readonly string[], registry: Registry): Promise<CommandExtension[]> {
+  const extensions = [...registry.extensions(COMMANDS).values()];
+  const chosen = ENGINE_COMMANDS.find((c) => c.names.includes(argv[0] ?? ''));
+  if (chosen) return [await chosen.load(), ...extensions];
+  const engine: CommandExtension[] = [];
+  for (const c of ENGINE_COMMANDS) engine.push(await c.load()); // one at a time: the order the static imports had
+  const { knownExecutors } = await import('./executors/index.ts');
+  return [...engine, ...knownExecutors(registry).flatMap((f) => f.commands ?? []), ...extensions];
+}
 
 /** Runs the CLI on `argv` (the arguments after the program name); resolves to the exit code. */
 export async function main(argv: readonly string[], env: CliEnv): Promise<number> {
@@ -85,10 +106,7 @@ export async function main(argv: readonly string[], env: CliEnv): Promise<number
     stderr: err,
     workerEntry: env.workerEntry,
   };
-  // The engine's own commands, then the executors' (e.g. `attrib worker`), then contributed ones.
-  const executorCommands = knownExecutors(env.registry).flatMap((f) => f.commands ?? []);
-  const extensions = env.registry.extensions(COMMANDS).values();
-  for (const command of [...ENGINE_COMMANDS, ...executorCommands, ...extensions]) command.define(program, tools);
+  for (const command of await commandsFor(argv, env.registry)) command.define(program, tools);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
