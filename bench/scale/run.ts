@@ -158,6 +158,22 @@ async function plot(results: Results): Promise<void> {
   if (png) writeFileSync(join(HERE, 'scale.png'), png);
 }
 
+/** LDS over a synthetic 10,000 × 60,000 scores.npy (bench/scale/lds-memory.ts), peak RSS. */
+function memoryCheck(runs: string): void {
+  const dir = join(runs, 'lds-memory');
+  const script = join(HERE, 'lds-memory.ts');
+  if (!existsSync(join(dir, 'scores.npy'))) {
+    const made = spawnSync(process.execPath, ['--import', 'tsx', script, 'make', dir], { cwd: ROOT, stdio: 'inherit' });
+    if (made.status !== 0) throw new Error('lds-memory make failed');
+  }
+  const run = spawnSync(process.execPath, ['--import', 'tsx', script, 'lds', dir], { cwd: ROOT, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`lds-memory lds failed: ${run.stderr}`);
+  const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  const file = join(HERE, 'memory-check.json');
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString().slice(0, 10), ...result }, null, 1) + '\n');
+  console.log(JSON.stringify(result));
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -166,8 +182,10 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: join(ROOT, 'runs', 'bench-scale') },
       'gauss-max-n': { type: 'string', default: '10000' },
       'plot-only': { type: 'boolean', default: false },
+      'memory-check': { type: 'boolean', default: false },
     },
   });
+  if (values['memory-check']) return memoryCheck(resolve(values.runs!));
   let results: Results;
   if (values['plot-only']) {
     results = JSON.parse(readFileSync(RESULTS, 'utf8')) as Results;
