@@ -169,8 +169,9 @@ async function select(requested: string): Promise<BackendInUse> {
  * The engine's preflight for `attrib run`: selects the backend in the main thread (which
  * prints the one `backend: ...` line) and turns a missing package into a config error.
  */
-export async function backendPreflight({ backend }: { backend: string }): Promise<string | undefined> {
+export async function backendPreflight({ backend, quiet }: { backend: string; quiet?: boolean }): Promise<string | undefined> {
   try {
+    if (quiet) announced = true; // --quiet: select it, say nothing
     await initBackend(backend);
     return undefined;
   } catch (e) {

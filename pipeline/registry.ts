@@ -255,7 +255,7 @@ export class ParamsError extends Error {
  * installed. Returns a one-line problem (reported at the config's `backend:` line, exit
  * 2) or undefined.
  */
-export type Preflight = (experiment: { backend: string }) => Promise<string | undefined> | string | undefined;
+export type Preflight = (experiment: { backend: string; quiet?: boolean }) => Promise<string | undefined> | string | undefined;
 
 export const PREFLIGHTS = extensionPoint<Preflight>('preflight');
 

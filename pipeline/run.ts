@@ -43,6 +43,8 @@ export interface RunExperimentsOptions {
   /** Module that worker threads start from (bin/worker.js). */
   workerEntry?: URL;
   onEvent?: (event: RunEvent) => void;
+  /** `--quiet`: preflight checks print nothing (e.g. no `backend: ...` line). */
+  quiet?: boolean;
 }
 
 export interface RunResult extends ExecuteResult {
@@ -164,7 +166,7 @@ async function preflight(config: LoadedConfig, plans: ExperimentPlan[], opts: Ru
     options = parsed.data;
   }
   for (const check of opts.registry.extensions(PREFLIGHTS).values()) {
-    const problem = await check({ backend: first.backend });
+    const problem = await check({ backend: first.backend, quiet: opts.quiet });
     if (problem) return fail([errorAt(where, ['backend'], problem)]);
   }
   return ok({ factory, options });

@@ -82,6 +82,7 @@ export const runCommand: CommandExtension = {
             until: o.until,
             redis: o.redis,
             workerEntry: tools.workerEntry,
+            quiet: o.quiet,
             onEvent: (e) => {
               started = true;
               reporter.event(e);
