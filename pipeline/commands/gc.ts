@@ -32,11 +32,11 @@ export const gcCommand: CommandExtension = {
       .option('--dry-run', 'only list what would be removed')
       .option('--keep-last <n>', 'keep only the last N run records of each experiment (with --keep-since: either keeps a record)', count)
       .option('--keep-since <date>', 'keep only run records started at or after DATE (UTC unless the date says otherwise)', date)
-      .action((o: { runs: string; dryRun?: boolean; keepLast?: number; keepSince?: Date }) => {
+      .action(async (o: { runs: string; dryRun?: boolean; keepLast?: number; keepSince?: Date }) => {
         const problem = runsFolderProblem(o.runs, { write: false });
         if (problem) tools.fail(problem);
         const store = new Store(resolve(o.runs));
-        const { removed, kept, skippedLocked, forgotten } = store.gc({ dryRun: o.dryRun, keepLast: o.keepLast, keepSince: o.keepSince });
+        const { removed, kept, skippedLocked, forgotten } = await store.gc({ dryRun: o.dryRun, keepLast: o.keepLast, keepSince: o.keepSince });
         const verb = o.dryRun ? 'would remove' : 'removed';
         for (const r of forgotten) print(`${o.dryRun ? 'would forget' : 'forgot'} run ${r.id} of ${r.experiment}`);
         for (const h of removed) print(`${verb} store/${h}`);
