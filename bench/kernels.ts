@@ -296,6 +296,7 @@ function linalg(np: Numpy | undefined, matmulBest: number): void {
 }
 
 async function main(): Promise<void> {
+  await initBackend('auto'); // TF.js loads lazily: machine() reads its version
   say(`## Kernels`);
   say();
   say(`\`npm run bench:kernels\`${quick ? ' -- --quick' : ''}${useWall ? ' -- --wall' : ''} (bench/kernels.ts; numpy side bench/kernels.py), ${new Date().toISOString().slice(0, 10)}. ${machine()}.`);
