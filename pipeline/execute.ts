@@ -24,7 +24,7 @@ import { runsStages, type Executor, type StageRunner, type StageToRun } from './
 import { whyChanged, type ExperimentPlan, type StageInstance } from './plan.ts';
 import { chainLengths, PrioritySlots, taskPriority, type Release } from './schedule.ts';
 import { pendingRun, runEntry, type InstanceResult } from './record.ts';
-import { hasUnits, type StageHash, type StageOutcome } from './registry.ts';
+import { hasUnits, type StageHash, type StageOutcome, type UnitKind } from './registry.ts';
 import type { EntryLock, Manifest, RunRecord, StageRecord, Store } from './store.ts';
 import { writeStageManifest, type Task, type TaskHooks, type TaskResult, type UnitRecord } from './task.ts';
 
@@ -257,6 +257,7 @@ async function computeOutputs(ex: Execution, inst: StageInstance): Promise<Stage
   await runUnits(ex, tasks, hash, count, finished);
   const unitOutcomes = Array.from({ length: count }, (_, i) => store.readUnit(hash, i));
   const { outcome } = await tasks.queue({ step: 'combine', hash });
+  if ((inst.spec.kind as UnitKind).scratchUnits) store.removeUnits(hash);
   return { outcome: outcome ?? {}, units: count, unitOutcomes, busySeconds: tasks.busySeconds };
 }
 

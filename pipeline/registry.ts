@@ -144,6 +144,13 @@ export interface UnitKind<P = any> extends StageKindBase<P> {
   /** Writes only into ctx.outDir (the unit's staging folder). Runs in a worker thread. */
   runUnit(ctx: UnitContext<P>): Promise<StageOutcome | void>;
   combine(ctx: CombineContext<P>): Promise<StageOutcome | void>;
+  /**
+   * The units' files are scratch that combine() folds into the entry (e.g. linearize's
+   * chunks of φ, copied into per-model arrays): the engine removes units/ once combine
+   * has returned, before the manifest, so the entry holds one copy instead of two. A kill
+   * in between leaves no manifest and no units: the stage re-runs whole.
+   */
+  scratchUnits?: boolean;
 }
 
 export type StageKind<P = any> = SingleStepKind<P> | UnitKind<P>;

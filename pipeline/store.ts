@@ -195,6 +195,11 @@ export class Store {
     return join(this.entry(hash), 'units', String(index));
   }
 
+  /** Removes every unit of an entry (a kind's scratchUnits, once combined). */
+  removeUnits(hash: StageHash): void {
+    rmSync(join(this.entry(hash), 'units'), { recursive: true, force: true });
+  }
+
   /** A fresh private staging folder inside the entry. */
   staging(hash: StageHash, label: string): string {
     const dir = join(this.entry(hash), `${STAGING}${label}-${process.pid}-${randomBytes(4).toString('hex')}`);

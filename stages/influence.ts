@@ -78,7 +78,7 @@ import { ScoresWriter } from '../lib/attribution/scores.ts';
 import { writeJsonAtomic } from '../lib/io/json.ts';
 import { solveRegularized, type SolveResult } from '../lib/attribution/regularized-solve.ts';
 import { softmaxHessian, softmaxLayerOf, solveWithHessian } from '../lib/attribution/softmax-hessian.ts';
-import { modelsParam, modelsUsed, trainedOn } from './inputs.ts';
+import { modelsParam, modelsUsed, requireMarginFeatures, trainedOn } from './inputs.ts';
 
 export const HESSIANS = ['auto', 'softmax', 'margin'] as const;
 
@@ -107,6 +107,7 @@ type InfluenceSolve = SolveResult & { hessian: 'softmax' | 'margin'; why?: strin
 function openChecked(artifact: Artifact, maxParams: number) {
   const features = openFeatures(artifact.dir);
   const { meta } = features;
+  requireMarginFeatures('influence', meta, artifact);
   if (meta.projector.kind !== 'identity') {
     throw new Error(
       `influence needs exact gradients: its features input uses the ${meta.projector.kind} projector (k = ${meta.k}); ` +

@@ -31,6 +31,16 @@ export function modelsUsed(who: string, requested: number | undefined, available
   return S;
 }
 
+/**
+ * trak and influence weight each train example by (1 − p_i), which assumes margin
+ * gradients ∇f; loss gradients (linearize `output: loss`) would count that factor twice.
+ */
+export function requireMarginFeatures(who: string, meta: { output?: 'margin' | 'loss' }, features: Artifact): void {
+  if (meta.output === 'loss') {
+    throw new Error(`${who}: its features input (linearize ${features.hash.slice(0, 12)}) holds loss gradients (output: loss); ${who} needs margin gradients: use a linearize stage without output: loss`);
+  }
+}
+
 /** The data set a `models` artifact was trained on (its `data` input). */
 export function dataOf(models: Artifact, who: string): Artifact {
   const data = models.inputs.data;

@@ -28,7 +28,7 @@ import { z } from 'zod';
 import { defineStage, type Metrics } from '../pipeline/registry.ts';
 import { KNOBS, MASKS } from '../lib/artifacts.ts';
 import { forEachScoresBlock, readScores } from '../lib/evaluation/ground-truth.ts';
-import { ldsPerTarget, subsetPredictions } from '../lib/evaluation/linear-datamodeling.ts';
+import { ldsPerTarget, meanDefined, subsetPredictions } from '../lib/evaluation/linear-datamodeling.ts';
 import { readNpy, writeNpy } from '../lib/io/npy.ts';
 import { pearson } from '../lib/linalg/index.ts';
 import { knobPredictions } from '../lib/knobs/draws.ts';
@@ -47,7 +47,8 @@ const GROUP_SCORES = 'group_scores.npy';
 
 export const knobPredict = defineStage<KnobPredictParams>({
   name: 'knob-predict',
-  version: '1',
+  // 2: undefined targets are dropped from the means (were counted as 0)
+  version: '2',
   description: 'knob-level predictions Σ_i π_i(θ) τ_i of any attribution scores, scored on held-out knob draws (side by side with knobmodel)',
   equation: 'ŷ_j(θ) = Σ_i π_i(θ) τ(x_j)_i;  spearman = mean_j spearman_k(ŷ_j(θ_k), ȳ_j(θ_k))',
   params: knobPredictParams,
@@ -79,7 +80,7 @@ export const knobPredict = defineStage<KnobPredictParams>({
       realizedPredictions.set(subsetPredictions(block, end - start, n, masks, K), start * K);
     });
     const realized = ldsPerTarget(realizedPredictions, outcomes.truth, T, K);
-    const spearmanRealized = realized.lds.reduce((s, v) => s + v, 0) / Math.max(T, 1);
+    const spearmanRealized = meanDefined(realized.spearman).mean; // undefined targets dropped, as lds
 
     const slopes = new Float64Array(T * d);
     const { mode, total, sizes } = draws.meta;

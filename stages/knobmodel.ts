@@ -44,7 +44,8 @@ const FILES = { lambda: 'lambda.npy', featureMap: 'feature_map.npy', cvMse: 'cv_
 
 export const knobmodel = defineStage<KnobmodelParams>({
   name: 'knobmodel',
-  version: '1',
+  // 2: undefined targets are dropped from the means (were counted as 0)
+  version: '2',
   description: 'regresses each target\'s output on the knob setting θ (ridge, linear or quadratic, by CV) and scores it on held-out draws',
   equation: 'ŷ_j(θ) = ȳ_j + φ(θ)ᵀ w_j (ridge, φ and λ by K-fold CV);  spearman = mean_j spearman_k(ŷ_j(θ_k), ȳ_j(θ_k)) on held-out draws',
   params: knobmodelParams,

@@ -156,6 +156,8 @@ export const linearize = defineStage<LinearizeParams>({
       net.dispose();
     }
   },
+  // combine copies every chunk into the per-model arrays: the chunks need not stay.
+  scratchUnits: true,
   async combine(ctx) {
     await backendInfo(ctx.backend);
     const { params } = ctx;

@@ -36,7 +36,7 @@ import { meanOneMinusP, openFeatures } from '../lib/attribution/features.ts';
 import { ScoresWriter } from '../lib/attribution/scores.ts';
 import { writeJsonAtomic } from '../lib/io/json.ts';
 import { solveRegularized, type SolveResult } from '../lib/attribution/regularized-solve.ts';
-import { modelsParam, modelsUsed } from './inputs.ts';
+import { modelsParam, modelsUsed, requireMarginFeatures } from './inputs.ts';
 
 export const lambdaSchema = z.union([
   z.number().nonnegative(),
@@ -79,7 +79,9 @@ export const trak = defineStage<TrakParams>({
   inputs: { features: { kinds: ['features'], description: 'projected gradients from linearize' } },
   output: 'scores',
   units(ctx) {
-    return modelsOf(ctx.params, openFeatures(ctx.inputs.features.dir).meta.models);
+    const { meta } = openFeatures(ctx.inputs.features.dir);
+    requireMarginFeatures('trak', meta, ctx.inputs.features);
+    return modelsOf(ctx.params, meta.models);
   },
   async runUnit(ctx) {
     await initBackend(ctx.backend);

@@ -4,7 +4,8 @@
  * line up side by side:
  *
  *   spearman_j = spearman_k( ŷ_j(θ_k), ȳ_j(θ_k) )     over the held-out draws k
- *   spearman   = mean_j spearman_j                     (undefined targets count 0)
+ *   spearman   = mean_j spearman_j      over the targets where it is defined (as lds:
+ *                undefined ones, a constant prediction or truth, are dropped and counted)
  *
  * ȳ_j(θ_k) is the margin of target j averaged over the seeds trained on draw k. Slopes
  * ∂ŷ_j/∂θ_g say which knob moves which target; under a mixture (Σθ = 1) only their
@@ -109,18 +110,25 @@ export function writeKnobReport(outDir: string, r: KnobReport, log: (line: strin
   const names = draws.meta.names;
   const d = names.length;
   const per = ldsPerTarget(r.predictions, r.truth, T, K);
-  const s = summarize(per.lds, r.bootstrap, r.ci, r.rng);
+  if (T > 0 && per.undefinedTargets === T) {
+    throw new KnobError(
+      `${r.method}: every one of the ${T} targets has an undefined rank correlation (${per.constantPredictions} with constant predictions, ${per.constantTruth} with a constant outcome over the draws): there is no score to report`,
+    );
+  }
+  if (per.undefinedTargets > 0) log(`${r.method}: ${per.undefinedTargets} of ${T} targets had a constant prediction or outcome: dropped from the mean`);
+  const s = summarize(per.spearman.filter((v) => !Number.isNaN(v)), r.bootstrap, r.ci, r.rng);
   let pearsonSum = 0;
+  let pearsonDefined = 0;
   for (let j = 0; j < T; j++) {
     const v = pearson(r.predictions.subarray(j * K, (j + 1) * K), r.truth.subarray(j * K, (j + 1) * K));
-    if (!Number.isNaN(v)) pearsonSum += v;
+    if (!Number.isNaN(v)) (pearsonSum += v), pearsonDefined++;
   }
   if (draws.meta.mode === 'mixture') centerSlopes(r.slopes, T, d);
   const summary = slopeSummary(r.slopes, T, names, r.targetIndex, r.dataDir);
 
   writeNpy(join(outDir, KNOBS.predictions), Float32Array.from(r.predictions), [T, K]);
   writeNpy(join(outDir, KNOBS.truth), Float32Array.from(r.truth), [T, K]);
-  writeNpy(join(outDir, KNOBS.perTarget), Float32Array.from(per.lds), [T]);
+  writeNpy(join(outDir, KNOBS.perTarget), Float32Array.from(per.spearman), [T]); // NaN where undefined
   writeNpy(join(outDir, KNOBS.slopes), Float32Array.from(r.slopes), [T, d]);
   writeNpy(join(outDir, KNOBS.targetIndex), r.targetIndex, [T]);
   const metrics: Metrics = {
@@ -128,7 +136,7 @@ export function writeKnobReport(outDir: string, r: KnobReport, log: (line: strin
     spearmanStd: s.std,
     spearmanLow: s.low,
     spearmanHigh: s.high,
-    pearson: T > 0 ? pearsonSum / T : Number.NaN,
+    pearson: pearsonDefined > 0 ? pearsonSum / pearsonDefined : Number.NaN,
     targets: T,
     draws: K,
     knobs: d,

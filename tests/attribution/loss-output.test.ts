@@ -15,7 +15,9 @@ import { readNpy } from '../../lib/io/npy.ts';
 import { margin, perExampleLoss } from '../../lib/models/index.ts';
 import { Rng } from '../../lib/random/rng.ts';
 import { dataset } from '../../stages/dataset.ts';
+import { influence } from '../../stages/influence.ts';
 import { linearize } from '../../stages/linearize.ts';
+import { trak } from '../../stages/trak.ts';
 import { subsets } from '../../stages/subsets.ts';
 import { train } from '../../stages/train.ts';
 import { runStage } from '../helpers/run-stage.ts';
@@ -90,5 +92,16 @@ test('linearize output: loss = ∇θ ℓ (finite differences) = −(1 − p)·�
     t.true(fdErr <= 2e-2 * scale, `model ${s}: ∇ℓ vs finite differences: max error ${fdErr} (max |∇ℓ| ${scale})`);
     t.true(identityErr < 1e-5, `model ${s}: ∇ℓ vs −(1 − p)∇f: ${identityErr}`);
     tf.dispose([x, y]);
+  }
+});
+
+test('trak and influence refuse loss-gradient features (their (1 − p) weighting assumes margin gradients)', async (t) => {
+  const data = randomData('loss-output-refused', 12, 5, [4], 3);
+  const models = await modelsArtifact(datasetArtifact(data), data, { kind: 'logreg' } as { kind: string }, 1);
+  const params = { projector: { kind: 'identity' }, targets: { split: 'test', count: 5 }, chunk: 12, batchSize: 4, output: 'loss' };
+  const loss = await runStage(linearize, { params, inputs: { models: models.artifact } });
+  for (const [kind, stage] of [['trak', trak], ['influence', influence]] as const) {
+    const e = await t.throwsAsync(runStage(stage, { params: {}, inputs: { features: loss } }));
+    t.regex(e!.message, new RegExp(`^${kind}: its features input \\(linearize [0-9a-f]{12}\\) holds loss gradients \\(output: loss\\); ${kind} needs margin gradients`));
   }
 });

@@ -74,6 +74,12 @@ test('datamodels and lds run end to end; a killed datamodels resumes to the same
   t.true((m.lds as number) > 0.1, `datamodels LDS ${m.lds}`);
   t.true((record.lds_trak.metrics.lds as number) > 0.3, `trak LDS ${record.lds_trak.metrics.lds}`);
   const resumed = readFileSync(join(entry(runs, record.datamodels.hash), SCORES.scores));
+  // linearize's units are scratch (scratchUnits): combined into the entry, then removed,
+  // so the features are stored once; `attrib verify` still finds the entry whole.
+  t.false(existsSync(join(entry(runs, record.features.hash), 'units')), 'no unit chunks beside the combined features');
+  t.true(existsSync(join(entry(runs, record.features.hash), 'train_0.npy')));
+  const verify = await attrib(['verify', '--runs', runs]);
+  t.is(verify.code, 0, verify.stdout + verify.stderr);
 
   t.is(record.datamodels.hash, hash);
   const forced = await attrib(['run', config, '--runs', runs, '--jobs', '2', '--force', 'datamodels'], { env: gate.env });
