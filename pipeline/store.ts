@@ -26,6 +26,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import pLimit from 'p-limit';
 import lockfile from 'proper-lockfile';
 import { processAlive, TEMP_MARK, tempOwner, writeFileAtomic } from '../lib/io/atomic.ts';
 import { fileDigest, sha256Hex } from '../lib/io/digest.ts';
@@ -589,22 +590,17 @@ export class Store {
     const unreferenced = entries.filter((hash) => !keep.has(hash));
     // Several removals at once: where each unlink waits on the disk (a journal commit,
     // an online discard), one at a time is ~10x slower (BENCHMARKS.md, "Store at scale").
-    const outcome = new Array<'removed' | 'locked'>(unreferenced.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < unreferenced.length) {
-        const i = next++;
-        const hash = unreferenced[i]!;
-        // Checked right before the removal: an entry a run took up meanwhile is left alone.
-        if (this.isLocked(hash)) {
-          outcome[i] = 'locked';
-          continue;
-        }
-        if (!opts.dryRun) await rm(this.entry(hash), { recursive: true, force: true });
-        outcome[i] = 'removed';
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(GC_PARALLEL, unreferenced.length) }, worker));
+    const limit = pLimit(GC_PARALLEL);
+    const outcome = await Promise.all(
+      unreferenced.map((hash) =>
+        limit(async (): Promise<'removed' | 'locked'> => {
+          // Checked right before the removal: an entry a run took up meanwhile is left alone.
+          if (this.isLocked(hash)) return 'locked';
+          if (!opts.dryRun) await rm(this.entry(hash), { recursive: true, force: true });
+          return 'removed';
+        }),
+      ),
+    );
     const removed = unreferenced.filter((_, i) => outcome[i] === 'removed');
     const skippedLocked = unreferenced.filter((_, i) => outcome[i] === 'locked');
     return { removed, kept: entries.length - removed.length, skippedLocked, forgotten };

@@ -66,9 +66,6 @@ function solveOf(unitDir: string): SolveResult {
   return JSON.parse(readFileSync(join(unitDir, SOLVE_FILE), 'utf8')) as SolveResult;
 }
 
-/** S: the first `models` models of the features, or all of them. */
-const modelsOf = (params: TrakParams, available: number): number => modelsUsed('trak', params.models, available);
-
 export const trak = defineStage<TrakParams>({
   name: 'trak',
   // 2: a unit's x.npy is U = Φ(x)(ΦᵀΦ + λI)⁻¹ on the target side when m < n (solve.json `side`)
@@ -81,7 +78,7 @@ export const trak = defineStage<TrakParams>({
   units(ctx) {
     const { meta } = openFeatures(ctx.inputs.features.dir);
     requireMarginFeatures('trak', meta, ctx.inputs.features);
-    return modelsOf(ctx.params, meta.models);
+    return modelsUsed('trak', ctx.params.models, meta.models);
   },
   async runUnit(ctx) {
     await initBackend(ctx.backend);
@@ -97,7 +94,7 @@ export const trak = defineStage<TrakParams>({
     const { params } = ctx;
     const features = openFeatures(ctx.inputs.features.dir);
     const { meta } = features;
-    const S = modelsOf(params, meta.models);
+    const S = modelsUsed('trak', params.models, meta.models);
     const q = meanOneMinusP(features.probs().slice(0, S));
     const n = meta.nTrain;
     const writer = new ScoresWriter(ctx.outDir, n, features.targetIndex(), params.topK);

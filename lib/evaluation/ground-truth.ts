@@ -31,13 +31,10 @@ export interface ReadScores {
 }
 
 export function readScores(scoresDir: string, who: string): ReadScores {
-  const path = join(scoresDir, SCORES.scores);
-  const header = readNpyHeader(path);
-  const [nTargets, nTrain] = expect2d(who, 'scores.npy', header.shape);
-  if (header.dtype !== 'float32' && header.dtype !== 'float64') throw new Error(`${who}: ${path} holds ${header.dtype} values; scores are float32 (or float64)`);
+  const scores = openScoresFile(join(scoresDir, SCORES.scores), who);
   const targetIndex = readNpy(join(scoresDir, SCORES.targetIndex)).data as Int32Array;
-  if (targetIndex.length !== nTargets) throw new Error(`${who}: target_index.npy has ${targetIndex.length} entries, scores.npy ${nTargets} rows`);
-  return { path, header, nTargets, nTrain, targetIndex };
+  if (targetIndex.length !== scores.nTargets) throw new Error(`${who}: target_index.npy has ${targetIndex.length} entries, scores.npy ${scores.nTargets} rows`);
+  return { ...scores, targetIndex };
 }
 
 /** Rows [start, end) of τ, [end − start, nTrain]: for callers that need a few targets. */
@@ -90,11 +87,11 @@ export function subsetPredictionsOfNpy(scores: string | ReadScores, masks: Uint8
   return out;
 }
 
-/** scores.npy alone (no target_index.npy beside it). */
-function openScoresFile(path: string): ReadScores {
+/** scores.npy alone, its header checked; targets 0..nTargets−1 until target_index.npy says otherwise. */
+function openScoresFile(path: string, who = path): ReadScores {
   const header = readNpyHeader(path);
-  const [nTargets, nTrain] = expect2d(path, 'scores', header.shape);
-  if (header.dtype !== 'float32' && header.dtype !== 'float64') throw new Error(`${path}: holds ${header.dtype} values; scores are float32 (or float64)`);
+  const [nTargets, nTrain] = expect2d(who, 'scores.npy', header.shape);
+  if (header.dtype !== 'float32' && header.dtype !== 'float64') throw new Error(`${who}: ${path} holds ${header.dtype} values; scores are float32 (or float64)`);
   return { path, header, nTargets, nTrain, targetIndex: Int32Array.from({ length: nTargets }, (_, j) => j) };
 }
 
