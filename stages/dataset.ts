@@ -3,11 +3,12 @@
  * float32 features (normalized) and int32 labels plus the source row indices, the
  * `data` input of every other stage.
  *
- *   params: {source: <name> | {kind: <source>, ...options}, train?, test?, seed?, normalize?}
+ *   params: {source: <name> | {kind: <source>, ...options}, train?, test?, seed?, take?, normalize?}
  *
  * A pooled source (mnist, fashion-mnist, iris, synthetic, one csv/npy file) is permuted
  * with the split seed and cut into train then test; a source with train and test parts
- * (csv/npy with two files) is used as given. The split seed is `seed` when given (so the
+ * (mnist-full, csv/npy with two files) is used as given, a seeded subset of each when
+ * fewer rows are asked for. `take: first` takes rows in file order instead. The split seed is `seed` when given (so the
  * split does not change with the experiment seed), else the stage's derived seed.
  * Normalization is fitted on train only (see data/normalize.ts).
  *
@@ -36,6 +37,7 @@ export function datasetParams(sources: SourceTable) {
     train: z.number().int().positive().optional().describe('train examples (required for a pooled source; default: all of a given train part)'),
     test: z.number().int().positive().optional().describe('test examples (required for a pooled source; default: all of a given test part)'),
     seed: z.number().int().optional().describe('split seed (default: derived from the experiment seed)'),
+    take: z.enum(['random', 'first']).optional().describe("which rows: random (a seeded subset, the default) or first (in file order: a pool's first train rows then the next test rows, or a given part's first rows, as benchmarks that use \"the first 5000 images\")"),
     normalize: z.enum(['auto', 'none', 'standardize', 'minmax']).default('auto').describe('feature scaling, fitted on the train split: auto standardizes tabular data and leaves images as the source gives them ([0, 1])'),
   });
 }
@@ -45,7 +47,7 @@ export type DatasetParams = z.infer<ReturnType<typeof datasetParams>>;
 export const dataset = defineStage<DatasetParams>({
   name: 'dataset',
   version: '1',
-  description: 'a deterministic train/test split of a data source (mnist, fashion-mnist, iris, synthetic, csv, npy, plugins)',
+  description: 'a deterministic train/test split of a data source (mnist, mnist-full, fashion-mnist, iris, synthetic, csv, npy, plugins)',
   equation: "x' = (x − shift) / scale, fitted on train; split = seeded permutation of the pool, or the given parts",
   params: (registry: Extensions) => datasetParams(registry.extensions(DATA_SOURCES)),
   inputs: {},
@@ -70,7 +72,7 @@ export const dataset = defineStage<DatasetParams>({
     const { source: def, options } = resolveSource(sources, ctx.params.source);
     const source = await loadSource(sources, options, { train, test });
     const rng = ctx.params.seed !== undefined ? Rng.from('dataset-split', ctx.params.seed) : Rng.from(ctx.seed, 'split');
-    const split = splitIndices(def.name, source, train, test, rng);
+    const split = splitIndices(def.name, source, train, test, rng, ctx.params.take);
     const size = source.featureShape.reduce((a, b) => a * b, 1);
     const trainPart = split.given ? source.train! : source.pool!;
     const testPart = split.given ? source.test! : source.pool!;

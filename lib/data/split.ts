@@ -3,6 +3,9 @@
  * rows. A pool is permuted with the split's Rng: the first `train` rows are the train
  * split, the next `test` the test split. Given train and test parts are used as they
  * are; asking for fewer rows than a part has takes a seeded subset, kept in file order.
+ * `take: 'first'` takes rows in file order instead of at random: a pool's first `train`
+ * rows then its next `test`, or a given part's first rows (what a benchmark means by
+ * "the first 5000 training images").
  */
 import type { Rng } from '../random/rng.ts';
 import { DataSourceError, type LoadedSource, type SourcePart } from './source.ts';
@@ -16,7 +19,11 @@ export interface Split {
   given: boolean;
 }
 
-export function splitIndices(name: string, source: LoadedSource, train: number | undefined, test: number | undefined, rng: Rng): Split {
+/** How the rows of a split are chosen: a seeded random subset (default) or the first rows in file order. */
+export type Take = 'random' | 'first';
+
+export function splitIndices(name: string, source: LoadedSource, train: number | undefined, test: number | undefined, rng: Rng, take: Take = 'random'): Split {
+  const first = (from: number, n: number) => Int32Array.from({ length: n }, (_, i) => from + i);
   if (source.pool) {
     const n = source.pool.n;
     if (train === undefined || test === undefined) {
@@ -25,12 +32,14 @@ export function splitIndices(name: string, source: LoadedSource, train: number |
     if (train + test > n) {
       throw new DataSourceError(`source ${name} has ${n} examples: train ${train} + test ${test} = ${train + test} exceeds it`);
     }
+    if (take === 'first') return { trainIndex: first(0, train), testIndex: first(train, test), given: false };
     const perm = rng.split('pool').permutation(n);
     return { trainIndex: perm.slice(0, train), testIndex: perm.slice(train, train + test), given: false };
   }
   const pick = (part: SourcePart, want: number | undefined, which: string): Int32Array => {
     if (want === undefined || want === part.n) return Int32Array.from({ length: part.n }, (_, i) => i);
     if (want > part.n) throw new DataSourceError(`source ${name} has ${part.n} ${which} examples: cannot provide ${which} ${want}`);
+    if (take === 'first') return first(0, want);
     return rng.split(which).permutation(part.n).slice(0, want).sort();
   };
   return { trainIndex: pick(source.train!, train, 'train'), testIndex: pick(source.test!, test, 'test'), given: true };

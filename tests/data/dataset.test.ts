@@ -3,7 +3,8 @@
  * provide are clear errors, normalization fitted on train only, and each source.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -14,6 +15,7 @@ import { loadDataset, loadSource as loadFrom, resolveSource, type DataSource } f
 import { readNpy } from '../../lib/io/npy.ts';
 import { DATA_SOURCES } from '../../stages/extensions.ts';
 import { registerBuiltins } from '../../stages/index.ts';
+import { readIdx } from '../../lib/data/sources/mnist-full.ts';
 import { runStage } from '../helpers/run-stage.ts';
 import { builtins } from '../helpers/builtins.ts';
 
@@ -109,6 +111,46 @@ test('fashion-mnist: all 70,000 images from the package JSON, bytes scaled to [0
   const a = await runStage(dataset, { params: { source: 'fashion-mnist', train: 100, test: 20 } });
   const ds = loadDataset(a.dir);
   t.true(max(ds.xTrain) <= 1 && max(ds.xTrain) > 0.9);
+});
+
+test('mnist-full: LeCun\'s 60,000 / 10,000 in file order; take: first gives the first rows, as dattri\'s benchmark', async (t) => {
+  const source = await loadSource('mnist-full');
+  t.is(source.train!.n, 60000);
+  t.is(source.test!.n, 10000);
+  // MNIST's published class counts of the training set, and its first labels.
+  const counts = new Array(10).fill(0);
+  for (const y of source.train!.y) counts[y]++;
+  t.deepEqual(counts, [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
+  t.deepEqual(Array.from(source.train!.y.subarray(0, 10)), [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+  t.deepEqual(Array.from(source.test!.y.subarray(0, 10)), [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+  t.is(source.files!.length, 4);
+
+  const first = await runStage(dataset, { params: { source: 'mnist-full', train: 50, test: 10, take: 'first' } });
+  const ds = loadDataset(first.dir);
+  t.is(ds.meta.split, 'given');
+  t.deepEqual(Array.from(ds.trainIndex), Array.from({ length: 50 }, (_, i) => i));
+  t.deepEqual(Array.from(ds.testIndex), Array.from({ length: 10 }, (_, i) => i));
+  t.deepEqual(Array.from(ds.yTest), [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+  t.true(max(ds.xTrain) <= 1 && max(ds.xTrain) > 0.99 && min(ds.xTrain) === 0);
+  // The default takes a seeded subset of each part, kept in file order.
+  const random = loadDataset((await runStage(dataset, { params: { source: 'mnist-full', train: 50, test: 10, seed: 1 } })).dir);
+  t.notDeepEqual(Array.from(random.trainIndex), Array.from(ds.trainIndex));
+  t.deepEqual(Array.from(random.trainIndex), Array.from(random.trainIndex).sort((a, b) => a - b));
+});
+
+test('mnist-full refuses an IDX file that is not MNIST\'s, naming the file', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'attrib-idx-'));
+  const file = join(dir, 'train-labels-idx1-ubyte');
+  writeFileSync(file, Buffer.from([0, 0, 8, 1, 0, 0, 0, 2, 5, 0]));
+  const spec = { name: 'train-labels-idx1-ubyte', n: 60000, sha256: 'ab'.repeat(32) } as const;
+  const e = t.throws(() => readIdx(file, spec, [60000]));
+  t.regex(e!.message, new RegExp(`^source mnist-full: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not MNIST's train-labels-idx1-ubyte \\(sha256 [0-9a-f]{12}…, expected abababababab…\\)$`));
+});
+
+test('take: first on a pool: its first train rows, then the next test rows', async (t) => {
+  const a = loadDataset((await runStage(dataset, { params: { source: { kind: 'synthetic', dim: 4, n: 60 }, train: 30, test: 20, take: 'first' } })).dir);
+  t.deepEqual(Array.from(a.trainIndex), Array.from({ length: 30 }, (_, i) => i));
+  t.deepEqual(Array.from(a.testIndex), Array.from({ length: 20 }, (_, i) => 30 + i));
 });
 
 test('csv: train and test files used as given, string labels, quoted headers, sha256 recorded and pinned', async (t) => {

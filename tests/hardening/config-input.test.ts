@@ -78,7 +78,7 @@ stages:
 `);
   t.is(r.code, 2);
   t.deepEqual(r.lines, [
-    'config.yaml:3 stages.data.params.source.kind: expected "mnist" | "fashion-mnist" | "iris" | "synthetic" | "csv" | "npy" | "offline-rl", got "imagenet"',
+    'config.yaml:3 stages.data.params.source.kind: expected "mnist" | "mnist-full" | "fashion-mnist" | "iris" | "synthetic" | "csv" | "npy" | "offline-rl", got "imagenet"',
     'config.yaml:4 stages.masks.params.alpha: expected a number, got NaN',
   ]);
   const deep = await validate(`name: toy\nstages: {data: {kind: numbers, params: {n: ${'['.repeat(20000)}${']'.repeat(20000)}}}}\n`);
