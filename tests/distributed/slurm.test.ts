@@ -59,14 +59,11 @@ slurmTest('the DAG is submitted up front with afterok dependencies; units run as
   t.is(r.code, 0, r.stderr);
   t.regex(r.stderr, /^\[noise\] started 6 units$/m);
   t.regex(r.stderr, /^\[noise\] ran in [\d.]+s: sum=-?[\d.]+ units=6$/m);
-  // The array runs the units not finished when it is submitted: all 3, or fewer when
-  // SLURM already ran one (seen once on a warm cluster: "3 units (1 done earlier)"); each
-  // unit still runs exactly once (the unit log below).
-  const moreArray = /^\[more\] SLURM job array \d+: (\d+) task\(s\) to run, at most 2 at once$/m.exec(r.stderr);
-  const moreEarlier = /^\[more\] started 3 units(?: \((\d+) done earlier, resuming\))?$/m.exec(r.stderr);
-  t.truthy(moreArray, r.stderr);
-  t.truthy(moreEarlier, r.stderr);
-  t.is(Number(moreArray![1]) + Number(moreEarlier![1] ?? 0), 3, 'the array ran every unit not done before it');
+  // In a fresh store the count job submits every unit. What it submitted comes from its own
+  // record, not from squeue or the store at the next poll: a unit that finished before the
+  // coordinator looked is still this run's, not "done earlier" (seen once on a warm cluster).
+  t.regex(r.stderr, /^\[more\] SLURM job array \d+: 3 task\(s\) to run, at most 2 at once$/m);
+  t.regex(r.stderr, /^\[more\] started 3 units$/m);
   for (const [stage, count] of [['noise', 6], ['more', 3]] as const) {
     const { units, leftovers } = unitFolders(dist, runJson(dist)[stage]!.hash);
     t.deepEqual(units, Array.from({ length: count }, (_, i) => String(i)));

@@ -37,7 +37,7 @@ import { TaskError, type Executor, type StageHooks, type StageRunner, type Stage
 import type { StageHash } from '../../registry.ts';
 import type { Manifest, Store } from '../../store.ts';
 import type { Task, TaskHooks, TaskResult } from '../../task.ts';
-import { command, exec, jobName, queuedTasks, runsComment, sbatch, script, type QueuedTask } from './jobs.ts';
+import { command, exec, jobName, queuedTasks, readExpandRecord, runsComment, sbatch, script, type QueuedTask } from './jobs.ts';
 import { sbatchResourceArgs, type ArraySpec, type SlurmOptions, type SlurmResources } from './options.ts';
 
 /** squeue may fail for a while (slurmctld restarting); give up after this long. */
@@ -63,6 +63,8 @@ export class SlurmExecutor implements Executor, StageRunner {
   private readonly stages = new Map<StageHash, StageToRun>();
   /** The job whose success means the stage finished (its finish job), per stage. */
   private readonly finishJobs = new Map<StageHash, string>();
+  /** The count job this coordinator submitted, per stage with units (not for adopted stages). */
+  private readonly countJobs = new Map<StageHash, string>();
   /** Stages whose jobs could not be submitted, with why. */
   private readonly unsubmitted = new Map<StageHash, string>();
   private readonly waiters = new Map<StageHash, Waiter>();
@@ -177,6 +179,7 @@ export class SlurmExecutor implements Executor, StageRunner {
     const released = await command('scontrol', ['release', count], 60_000);
     if (released.code !== 0) throw new TaskError(`scontrol release ${count} failed: ${(released.stderr || released.stdout).trim()}`);
     this.finishJobs.set(hash, finishId);
+    this.countJobs.set(hash, count);
     log(`submitted SLURM jobs: count ${count}${deps.length ? ` (after ${deps.join(', ')})` : ''}, finish ${finishId} (after the unit array that ${count} submits); logs in ${dir}`);
   }
 
@@ -223,28 +226,32 @@ export class SlurmExecutor implements Executor, StageRunner {
     }
   }
 
-  /** started (for a stage with units: once its count job wrote the count), its unit arrays, and units done. */
+  /**
+   * started, its unit arrays, and units done. A stage with units has started once its
+   * count job wrote what it submitted (expand.ts): how many units were finished before
+   * (an earlier run's) and each array's task count. Neither squeue nor the store can say
+   * that later: a task may finish, and leave squeue, before the next poll.
+   */
   private report(w: Waiter, live: QueuedTask[]): void {
-    const total = this.store.readStage(w.hash)?.units;
-    const mine = live.filter((j) => j.hash === w.hash);
+    const hasUnits = this.stages.get(w.hash)?.hasUnits ?? false;
+    const record = hasUnits ? readExpandRecord(join(this.logs, w.hash), this.countJobs.get(w.hash)) : undefined;
     if (!w.started) {
-      const began = this.stages.get(w.hash)?.hasUnits ? total !== undefined : mine.some((j) => j.state === 'RUNNING');
+      const began = hasUnits ? record !== undefined : live.some((j) => j.hash === w.hash && j.state === 'RUNNING');
       if (!began && !this.store.readManifest(w.hash).ok) return;
       w.started = true;
-      w.done = total === undefined ? 0 : this.store.finishedUnits(w.hash).length;
-      w.hooks.started(total === undefined ? undefined : { done: w.done, total });
+      w.done = record ? record.doneBefore : 0;
+      w.hooks.started(record ? { done: w.done, total: record.units } : undefined);
     }
-    for (const id of new Set(mine.filter((j) => j.role === 'units').map((j) => j.arrayJobId))) {
+    for (const { id, tasks } of record?.arrays ?? []) {
       if (w.arrays.has(id)) continue;
       w.arrays.add(id);
-      const tasks = mine.filter((j) => j.arrayJobId === id).length;
       w.hooks.log(`SLURM job array ${id}: ${tasks} task(s) to run${this.limit ? `, at most ${this.limit} at once` : ''}`);
     }
-    if (total === undefined) return;
+    if (!record) return;
     const done = this.store.finishedUnits(w.hash).length;
     if (done !== w.done) {
       w.done = done;
-      w.hooks.progress(done, total);
+      w.hooks.progress(done, record.units);
     }
   }
 

@@ -5,12 +5,13 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { writeFileAtomic } from '../../../lib/io/atomic.ts';
 import { openEntry, pluginOption } from '../../commands/entry.ts';
 import { EXIT, UsageError, type CommandExtension, type CommandTools } from '../../commands/types.ts';
 import type { Registry, StageHash } from '../../registry.ts';
 import type { Store } from '../../store.ts';
 import { countUnits, type TaskHooks } from '../../task.ts';
-import { arrayName, command, indexRanges, maxArraySize, queuedTasks, runsComment, sbatch, script, shellQuote } from './jobs.ts';
+import { arrayName, command, type ExpandRecord, indexRanges, maxArraySize, queuedTasks, runsComment, sbatch, script, shellQuote } from './jobs.ts';
 import { arraySpec, type ArraySpec } from './options.ts';
 
 /**
@@ -24,6 +25,7 @@ export async function expandStage(registry: Registry, store: Store, hash: StageH
   const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i));
   const kind = store.readStage(hash)!.kind;
   const arrays: string[] = [];
+  const record: ExpandRecord = { units: count, doneBefore: done.size, arrays: [] };
   const max = await maxArraySize();
   const blocks = new Map<number, number[]>();
   for (const i of todo) {
@@ -57,6 +59,7 @@ export async function expandStage(registry: Registry, store: Store, hash: StageH
       script(spec.logs, `array-${offset}`, `units of store entry ${hash} (${kind}), one per array task (unit = task id + ${offset}), each tried up to ${n} times`, spec.setup, body),
     );
     arrays.push(id);
+    record.arrays.push({ id, tasks: tasks.length });
   }
   if (arrays.length) {
     const finish = (await queuedTasks(store.runsDir)).filter((j) => j.hash === hash && j.role === 'finish');
@@ -66,9 +69,12 @@ export async function expandStage(registry: Registry, store: Store, hash: StageH
       if (r.code !== 0) throw new Error(`scontrol update JobId=${f.arrayJobId} failed: ${(r.stderr || r.stdout).trim()}`);
     }
   }
+  // What this count job saw and submitted, for the coordinator: by the time it polls, a
+  // task may have finished and left squeue, so neither the store nor squeue tells it.
+  const jobId = process.env.SLURM_JOB_ID;
+  if (jobId) writeFileAtomic(join(spec.logs, `count-${jobId}.json`), JSON.stringify(record));
   return `${count} unit(s), ${todo.length} to run${arrays.length ? `: SLURM job array ${arrays.join(', ')}${spec.limit ? `, at most ${spec.limit} at once` : ''}` : ''}`;
 }
-
 
 export const slurmExpandCommand: CommandExtension = {
   define(program: Command, tools: CommandTools) {

@@ -11,7 +11,7 @@
  * and carry `--comment=attrib:<runs folder>` so that runs of other folders are told apart.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { TaskError } from '../../executor.ts';
 import type { StageHash } from '../../registry.ts';
@@ -164,4 +164,34 @@ export async function sbatch(args: string[], scriptPath: string): Promise<string
   const id = r.stdout.trim().split(';')[0]!;
   if (r.code !== 0 || !/^\d+$/.test(id)) throw new TaskError(`sbatch failed: ${(r.stderr || r.stdout).trim() || `exit code ${r.code}`}`);
   return id;
+}
+
+/** What a count job wrote: the stage's units, how many were finished before it submitted, its arrays. */
+export interface ExpandRecord {
+  units: number;
+  doneBefore: number;
+  arrays: { id: string; tasks: number }[];
+}
+
+/**
+ * The record of count job `countJob` in `logs`, or, when the job is not known (a stage
+ * adopted from an earlier coordinator), the newest record there; undefined until written.
+ */
+export function readExpandRecord(logs: string, countJob: string | undefined): ExpandRecord | undefined {
+  let name = countJob ? `count-${countJob}.json` : undefined;
+  if (!name) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(logs).filter((n) => /^count-\d+\.json$/.test(n));
+    } catch {
+      return undefined;
+    }
+    name = names.sort((a, b) => statSync(join(logs, b)).mtimeMs - statSync(join(logs, a)).mtimeMs)[0];
+    if (!name) return undefined;
+  }
+  try {
+    return JSON.parse(readFileSync(join(logs, name), 'utf8')) as ExpandRecord;
+  } catch {
+    return undefined; // not written yet (atomic: never half)
+  }
 }
