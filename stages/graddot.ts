@@ -16,7 +16,7 @@ import { backendInfo } from '../lib/backend.ts';
 import { scoreInBlocks } from '../lib/attribution/blocked.ts';
 import { openFeatures } from '../lib/attribution/features.ts';
 import { ScoresWriter } from '../lib/attribution/scores.ts';
-import { modelsParam, modelsUsed } from './inputs.ts';
+import { featureSetsUsed, modelsParam } from './inputs.ts';
 
 export const gradientSimilarityParams = z.strictObject({
   models: modelsParam(),
@@ -39,7 +39,7 @@ export function gradientSimilarity(name: string, cosine: boolean, description: s
       const info = await backendInfo(ctx.backend);
       const features = openFeatures(ctx.inputs.features.dir);
       const { meta } = features;
-      const S = modelsUsed(name, ctx.params.models, meta.models);
+      const S = featureSetsUsed(name, ctx.params.models, meta);
       const writer = new ScoresWriter(ctx.outDir, meta.nTrain, features.targetIndex(), ctx.params.topK);
       try {
         scoreInBlocks({

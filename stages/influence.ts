@@ -83,7 +83,7 @@ import { ScoresWriter } from '../lib/attribution/scores.ts';
 import { writeJsonAtomic } from '../lib/io/json.ts';
 import { solveRegularized, type SolveResult } from '../lib/attribution/regularized-solve.ts';
 import { softmaxHessian, softmaxLayerOf, solveWithHessian } from '../lib/attribution/softmax-hessian.ts';
-import { modelsParam, modelsUsed, requireMarginFeatures, trainedOn } from './inputs.ts';
+import { featureSetsUsed, modelsParam, requireMarginFeatures, trainedOn } from './inputs.ts';
 
 export const HESSIANS = ['auto', 'softmax', 'margin'] as const;
 
@@ -137,7 +137,7 @@ export const influence = defineStage<InfluenceParams>({
   inputs: { features: { kinds: ['features'], description: 'exact gradients: linearize with the identity projector' } },
   output: 'scores',
   units(ctx) {
-    return modelsUsed('influence', ctx.params.models, openChecked(ctx.inputs.features, ctx.params.maxParams).meta.models);
+    return featureSetsUsed('influence', ctx.params.models, openChecked(ctx.inputs.features, ctx.params.maxParams).meta);
   },
   async runUnit(ctx) {
     await initBackend(ctx.backend);
@@ -165,7 +165,7 @@ export const influence = defineStage<InfluenceParams>({
     const info = await backendInfo(ctx.backend);
     const features = openChecked(ctx.inputs.features, ctx.params.maxParams);
     const { meta } = features;
-    const S = modelsUsed('influence', ctx.params.models, meta.models);
+    const S = featureSetsUsed('influence', ctx.params.models, meta);
     const probs = features.probs();
     const writer = new ScoresWriter(ctx.outDir, meta.nTrain, features.targetIndex(), ctx.params.topK);
     try {

@@ -32,6 +32,15 @@ export function modelsUsed(who: string, requested: number | undefined, available
 }
 
 /**
+ * Feature sets for `models: S` (training runs): S · C when linearize took C checkpoints
+ * of each run (`checkpoints`), else S; all of them by default.
+ */
+export function featureSetsUsed(who: string, requested: number | undefined, meta: { models: number; checkpoints?: number[] }): number {
+  const C = meta.checkpoints?.length ?? 1;
+  return modelsUsed(who, requested, meta.models / C) * C;
+}
+
+/**
  * trak and influence weight each train example by (1 − p_i), which assumes margin
  * gradients ∇f; loss gradients (linearize `output: loss`) would count that factor twice.
  */

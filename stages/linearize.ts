@@ -21,9 +21,17 @@
  * `projector.shared: true` uses one P for all (an ablation). `grad_wrt` restricts θ to the
  * named layers.
  *
- * Work: one unit per (model, chunk of `chunk` rows), over the train split then the
- * targets, each writing its rows of φ; combine() streams the chunks into per-model
- * arrays (lib/artifacts.ts FEATURES), so memory stays bounded however large n is.
+ * `checkpoints: [epochs]` linearizes each model at those saved checkpoints (train
+ * `checkpoints:`) instead of its final parameters, and each (model, checkpoint) becomes
+ * one feature set, model-major: the TRAK paper's ensembling over checkpoints of a training
+ * run (MadryLab/trak loads each checkpoint as a model of its own), which buys more of the
+ * ensemble's averaging for no extra training. Consumers' `models: S` still counts
+ * training runs (S · checkpoints feature sets); each set has its own projector, seeded by
+ * its set index.
+ *
+ * Work: one unit per (feature set, chunk of `chunk` rows), over the train split then the
+ * targets, each writing its rows of φ; combine() streams the chunks into per-set arrays
+ * (lib/artifacts.ts FEATURES), so memory stays bounded however large n is.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,9 +56,9 @@ import {
 } from '../lib/attribution/featurize.ts';
 import { writeJsonAtomic } from '../lib/io/json.ts';
 import { NpyWriter, readNpy, readNpyChunks, readNpyHeader, rowsForBytes, writeNpy } from '../lib/io/npy.ts';
-import { loadModel } from '../lib/models/index.ts';
+import { loadModel, loadNetwork } from '../lib/models/index.ts';
 import { MODEL_KINDS } from './extensions.ts';
-import { dataOf } from './inputs.ts';
+import { dataOf, entryLabel } from './inputs.ts';
 
 /**
  * Largest projected dimension k accepted at validation (TRAK uses 512..20480). The data
@@ -68,6 +76,12 @@ export const linearizeParams = z
     chunk: z.number().int().positive().default(2048).describe('rows per work unit'),
     batchSize: z.number().int().positive().default(128).describe('examples per backward pass'),
     grad_wrt: z.array(z.string()).min(1).optional().describe('layer names to take gradients with respect to (default: all)'),
+    checkpoints: z
+      .array(z.number().int().positive())
+      .min(1)
+      .refine((e) => new Set(e).size === e.length, { message: 'each checkpoint epoch once' })
+      .optional()
+      .describe("linearize each model at these saved checkpoint epochs (train's checkpoints) instead of its final parameters; each (model, checkpoint) is one feature set, and consumers' models: S still counts training runs"),
   })
   .refine((p) => p.projector.kind === 'identity' || p.projector.dim !== undefined, { message: DIM_REQUIRED, path: ['projector', 'dim'] })
   .refine((p) => p.projector.kind === 'identity' || p.projector.dim === undefined || p.projector.dim <= MAX_DIM, {
@@ -81,7 +95,12 @@ const PHI_FILE = 'phi.npy';
 const PROBS_FILE = 'probs.npy';
 
 interface Plan {
+  /** Training runs of the models input. */
   models: number;
+  /** Checkpoint epochs per run, or [] for the final parameters. */
+  epochs: number[];
+  /** Feature sets: models · max(1, epochs.length), model-major. */
+  sets: number;
   nTrain: number;
   /** Indices into the test split. */
   targets: Int32Array;
@@ -91,10 +110,20 @@ interface Plan {
 
 function plan(params: LinearizeParams, models: Artifact): Plan {
   const meta = datasetMeta(dataOf(models, 'linearize').dir);
-  const modelsMeta = JSON.parse(readFileSync(join(models.dir, MODELS.meta), 'utf8')) as { models: number };
+  const modelsMeta = JSON.parse(readFileSync(join(models.dir, MODELS.meta), 'utf8')) as { models: number; checkpoints?: { epoch: number }[] };
   const targets = resolveTargets(params.targets, meta.nTest, 'linearize');
+  const epochs = params.checkpoints ?? [];
+  if (epochs.length) {
+    const saved = (modelsMeta.checkpoints ?? []).map((c) => c.epoch);
+    const missing = epochs.filter((e) => !saved.includes(e));
+    if (missing.length) {
+      throw new Error(`linearize: checkpoints ${missing.join(', ')} were not saved by the models (${entryLabel(models)}; saved: ${saved.length ? saved.join(', ') : 'none'}); train them with checkpoints: [epochs] or {every: k}`);
+    }
+  }
   return {
     models: modelsMeta.models,
+    epochs,
+    sets: modelsMeta.models * Math.max(1, epochs.length),
     nTrain: meta.nTrain,
     targets,
     trainChunks: Math.ceil(meta.nTrain / params.chunk),
@@ -102,14 +131,21 @@ function plan(params: LinearizeParams, models: Artifact): Plan {
   };
 }
 
-/** Unit index → model, split and row range. */
-function unitOf(p: Plan, chunk: number, index: number): { model: number; part: 'train' | 'targets'; start: number; end: number } {
+/** Unit index → feature set, split and row range. */
+function unitOf(p: Plan, chunk: number, index: number): { set: number; part: 'train' | 'targets'; start: number; end: number } {
   const per = p.trainChunks + p.targetChunks;
-  const model = Math.floor(index / per);
+  const set = Math.floor(index / per);
   const c = index % per;
-  if (c < p.trainChunks) return { model, part: 'train', start: c * chunk, end: Math.min(p.nTrain, (c + 1) * chunk) };
+  if (c < p.trainChunks) return { set, part: 'train', start: c * chunk, end: Math.min(p.nTrain, (c + 1) * chunk) };
   const t = c - p.trainChunks;
-  return { model, part: 'targets', start: t * chunk, end: Math.min(p.targets.length, (t + 1) * chunk) };
+  return { set, part: 'targets', start: t * chunk, end: Math.min(p.targets.length, (t + 1) * chunk) };
+}
+
+/** Feature set j's network: model ⌊j / C⌋ at checkpoint j mod C, or model j's final parameters. */
+function networkOf(registry: Parameters<typeof loadModel>[0], modelsDir: string, p: Plan, set: number) {
+  if (p.epochs.length === 0) return loadModel(registry, modelsDir, set);
+  const C = p.epochs.length;
+  return loadNetwork(registry, join(modelsDir, MODELS.checkpointDir(Math.floor(set / C), p.epochs[set % C]!)));
 }
 
 export const linearize = defineStage<LinearizeParams>({
@@ -122,7 +158,7 @@ export const linearize = defineStage<LinearizeParams>({
   output: 'features',
   units(ctx) {
     const p = plan(ctx.params, ctx.inputs.models);
-    return p.models * (p.trainChunks + p.targetChunks);
+    return p.sets * (p.trainChunks + p.targetChunks);
   },
   async runUnit(ctx) {
     const info = await backendInfo(ctx.backend);
@@ -133,17 +169,17 @@ export const linearize = defineStage<LinearizeParams>({
     const p = plan(params, models);
     const u = unitOf(p, params.chunk, ctx.index);
     const rows = u.part === 'train' ? readRows(data, 'train', [u.start, u.end]) : readRows(data, 'test', p.targets.subarray(u.start, u.end));
-    const net = loadModel(ctx.registry.extensions(MODEL_KINDS), models.dir, u.model);
+    const net = networkOf(ctx.registry.extensions(MODEL_KINDS), models.dir, p, u.set);
     let projector: ReturnType<typeof projectorFor>['projector'] | undefined;
     let phi: NpyWriter | undefined;
     try {
-      const chosen = projectorFor(net, projectorSpec(params.projector, ctx.hash, u.model), params.grad_wrt);
+      const chosen = projectorFor(net, projectorSpec(params.projector, ctx.hash, u.set), params.grad_wrt);
       projector = chosen.projector;
       phi = new NpyWriter(join(ctx.outDir, PHI_FILE), 'float32', [projector.dim]);
       const probs = featurize(net, chosen.which, projector, rows, meta.featureShape, params.batchSize, phi, ctx.progress, params.output);
       phi.close();
       if (u.part === 'train') writeNpy(join(ctx.outDir, PROBS_FILE), probs);
-      return { metrics: { model: u.model, rows: u.end - u.start, k: projector.dim }, info: { ...info } };
+      return { metrics: { model: u.set, rows: u.end - u.start, k: projector.dim }, info: { ...info } };
     } catch (e) {
       phi?.abort();
       // Arrays of rows × k that do not fit: name the params that size them.
@@ -173,7 +209,7 @@ export const linearize = defineStage<LinearizeParams>({
     };
     const probs = writer(FEATURES.probsTrain, [p.nTrain]);
     try {
-      for (let s = 0; s < p.models; s++) {
+      for (let s = 0; s < p.sets; s++) {
         // Copy a unit's rows over in ≤ 16 MiB pieces (identity features can be wide).
         const copy = (c: number, to: NpyWriter) => {
           const path = join(ctx.unitDir(s * per + c), PHI_FILE);
@@ -191,7 +227,7 @@ export const linearize = defineStage<LinearizeParams>({
         for (let c = 0; c < p.targetChunks; c++) copy(p.trainChunks + c, targets);
         targets.close(p.targets.length);
       }
-      probs.close(p.models);
+      probs.close(p.sets);
     } catch (e) {
       for (const w of open) w.abort();
       throw e;
@@ -201,7 +237,8 @@ export const linearize = defineStage<LinearizeParams>({
     const { layers } = chooseLayers(net, params.grad_wrt);
     net.dispose();
     const meta: FeaturesMeta = {
-      models: p.models,
+      models: p.sets,
+      ...(p.epochs.length ? { checkpoints: p.epochs } : {}),
       k,
       projector: projectorSpec(params.projector, ctx.hash, 0),
       perModel: !params.projector.shared,
@@ -212,6 +249,6 @@ export const linearize = defineStage<LinearizeParams>({
       output: params.output ?? 'margin',
     };
     writeJsonAtomic(join(ctx.outDir, FEATURES.meta), meta);
-    return { metrics: { models: p.models, k, train: p.nTrain, targets: p.targets.length, params: meta.params, projector: params.projector.kind } };
+    return { metrics: { models: p.sets, ...(p.epochs.length ? { checkpoints: p.epochs.length } : {}), k, train: p.nTrain, targets: p.targets.length, params: meta.params, projector: params.projector.kind } };
   },
 });

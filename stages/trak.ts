@@ -36,7 +36,7 @@ import { meanOneMinusP, openFeatures } from '../lib/attribution/features.ts';
 import { ScoresWriter } from '../lib/attribution/scores.ts';
 import { writeJsonAtomic } from '../lib/io/json.ts';
 import { solveRegularized, type SolveResult } from '../lib/attribution/regularized-solve.ts';
-import { modelsParam, modelsUsed, requireMarginFeatures } from './inputs.ts';
+import { featureSetsUsed, modelsParam, requireMarginFeatures } from './inputs.ts';
 
 export const lambdaSchema = z.union([
   z.number().nonnegative(),
@@ -78,7 +78,7 @@ export const trak = defineStage<TrakParams>({
   units(ctx) {
     const { meta } = openFeatures(ctx.inputs.features.dir);
     requireMarginFeatures('trak', meta, ctx.inputs.features);
-    return modelsUsed('trak', ctx.params.models, meta.models);
+    return featureSetsUsed('trak', ctx.params.models, meta);
   },
   async runUnit(ctx) {
     await initBackend(ctx.backend);
@@ -94,7 +94,7 @@ export const trak = defineStage<TrakParams>({
     const { params } = ctx;
     const features = openFeatures(ctx.inputs.features.dir);
     const { meta } = features;
-    const S = modelsUsed('trak', params.models, meta.models);
+    const S = featureSetsUsed('trak', params.models, meta);
     const q = meanOneMinusP(features.probs().slice(0, S));
     const n = meta.nTrain;
     const writer = new ScoresWriter(ctx.outDir, n, features.targetIndex(), params.topK);

@@ -11,7 +11,10 @@ import type { ProjectorSpec } from '../projectors/types.ts';
 
 /** features.json */
 export interface FeaturesMeta {
+  /** Feature sets: one per model, or per (model, checkpoint) when `checkpoints` is set (model-major). */
   models: number;
+  /** Checkpoint epochs each model was linearized at (linearize `checkpoints`); absent: final parameters. */
+  checkpoints?: number[];
   /** Feature dimension k (the number of parameters for the identity projector). */
   k: number;
   /** Model 0's projector; model s's seed is projector.seed + 10⁴·s when perModel. */

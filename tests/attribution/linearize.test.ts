@@ -147,3 +147,41 @@ test('linearize resumes after a kill: finished units are kept, the result is the
     t.deepEqual(readNpy(join(twice.dir, file)).data, readNpy(join(once.dir, file)).data, file);
   }
 });
+
+test('linearize checkpoints: each (model, checkpoint) is a feature set, model-major, at that checkpoint\'s weights; models: S counts runs', async (t) => {
+  await initBackend(backend);
+  const d = 4;
+  const C = 3;
+  const data = randomData('linearize-checkpoints', 12, 5, [d], C);
+  const checkpoints = [
+    { epoch: 2, lr: 0.1 },
+    { epoch: 4, lr: 0.05 },
+  ];
+  const models = await modelsArtifact(datasetArtifact(data), data, { kind: 'logreg' }, 2, checkpoints);
+  const params = { projector: { kind: 'identity' }, targets: { split: 'test', count: 5 }, chunk: 5, checkpoints: [2, 4] };
+  const out = await runStage(linearize, { params, inputs: { models: models.artifact } });
+  const meta = JSON.parse(readFileSync(join(out.dir, FEATURES.meta), 'utf8')) as FeaturesMeta;
+  t.like(meta, { models: 4, checkpoints: [2, 4], nTrain: 12, nTargets: 5 });
+  t.like(out.metrics, { models: 4, checkpoints: 2 });
+  // modelsArtifact lists per model its checkpoints, then its final network: set s·2 + c is networks[s·3 + c].
+  const probs = readNpy(join(out.dir, FEATURES.probsTrain));
+  t.deepEqual(probs.shape, [4, 12]);
+  for (let s = 0; s < 2; s++) {
+    for (let c = 0; c < 2; c++) {
+      const set = s * 2 + c;
+      const ref = logregGradients(models.networks[s * 3 + c], data.xTrain, data.yTrain, d, C);
+      t.true(relErr(readNpy(join(out.dir, FEATURES.train(set))).data as Float32Array, ref.g) < 1e-5, `set ${set}`);
+      t.true(relErr((probs.data as Float32Array).subarray(set * 12, (set + 1) * 12), ref.p) < 1e-5);
+    }
+  }
+  // trak's models: 1 is the first training run: both of its checkpoints.
+  const one = await runStage(trak, { params: { lambda: { relative: 0.1 }, models: 1 }, inputs: { features: out } });
+  t.is(one.units, 2);
+  const all = await runStage(trak, { params: { lambda: { relative: 0.1 } }, inputs: { features: out } });
+  t.is(all.units, 4);
+  await t.throwsAsync(runStage(trak, { params: { models: 3 }, inputs: { features: out } }), { message: 'trak: models: 3, but the features hold 2 model(s)' });
+  // A checkpoint the models did not save is named.
+  await t.throwsAsync(runStage(linearize, { params: { ...params, checkpoints: [3] }, inputs: { models: models.artifact } }), {
+    message: /^linearize: checkpoints 3 were not saved by the models \(.*; saved: 2, 4\); train them with checkpoints: \[epochs\] or \{every: k\}$/,
+  });
+});
