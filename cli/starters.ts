@@ -220,7 +220,7 @@ function trakStages(s: Sizes, opts: { checkpoints?: boolean } = {}): string {
   scores:
     kind: trak
     inputs: {features: features}
-    params: {lambda: {relative: 0.05}, topK: 10}   # topK: proponents/opponents per target in top.json`;
+    params: {lambda: {relative: 0.2}, topK: 10}   # topK: proponents/opponents per target in top.json`;
 }
 
 function datamodelsStages(s: Sizes): string {

@@ -17,7 +17,8 @@
  * linearize over the largest ensemble serves every smaller S through the cache: the
  * paper's curve of LDS against the number of models, from one ensemble.
  *
- * λ_s: `{relative: r}` (default r = 0.05) means r · mean diag(Φ_sᵀΦ_s), per model;
+ * λ_s: `{relative: r}` (default r = 0.2, chosen on held-out subsets of tasks BENCHMARKS.md
+ * does not report: bench/select/) means r · mean diag(Φ_sᵀΦ_s), per model;
  * λ = 0 is the paper's unregularized estimator and breaks down as k approaches n
  * (docs/design.md, "The math").
  *
@@ -44,7 +45,7 @@ export const lambdaSchema = z.union([
 ]);
 
 export const trakParams = z.strictObject({
-  lambda: lambdaSchema.default({ relative: 0.05 }).describe('ridge λ: absolute, or {relative: r} = r · mean diag(ΦᵀΦ) per model'),
+  lambda: lambdaSchema.default({ relative: 0.2 }).describe('ridge λ: absolute, or {relative: r} = r · mean diag(ΦᵀΦ) per model'),
   softThreshold: z
     .union([z.number().nonnegative(), z.strictObject({ relative: z.number().min(0).max(1) })])
     .optional()

@@ -257,7 +257,7 @@ const table = [
     `Targets: all 500 test examples. Ground truth ("GT subsets × seeds"; margins averaged over the seeds of each subset): ${groundTruth.join('; ') || '?'}. ` +
     (flag('report') ? 'Rows read from the store by `npm run bench:lds -- --report`.' : `Command: \`npm run bench:lds -- --configs ${configs.join(',')} --jobs ${jobs}${flag('fresh') ? ' --fresh' : ''}\`.`),
   '',
-  '| model | method | projector | GT subsets × seeds | LDS | 95% CI (bootstrap over targets) | method s (wall) | training s (Σ models) | done | config: stage |',
+  '| model | method | projector | GT subsets × seeds | LDS | 95% CI (lds v2: two-way bootstrap over targets and subsets) | method s (wall) | training s (Σ models) | done | config: stage |',
   '|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.join(' | ')} |`),
 ].join('\n');

@@ -118,7 +118,7 @@ stages:
   if (!loaded.ok) return t.fail(JSON.stringify(loaded.errors));
   const hashes = Object.fromEntries(planExperiment(loaded.value.experiments[0]!).instances.map((i) => [i.name, i.hash as string]));
   t.like(hashes, {
-    trak: '36e1bc1e5a79c2cf8b8496f0869e0e642a12ba004150093e7250e22752717982', // trak version 2 (target-side solve), not models: N
+    trak: 'e9e53cf3ff86a6da5255e87d44fe3db95e9901327161b9371fce4ca576110e0b', // trak's default λ 0.2 (bench/select/), not models: N
     graddot: '755b8482b06d64183b7c8b293e703f5ad7d160eed02c654d521e1ac1e576d6ac',
     gradcos: 'f557b63fbfeefb97d2dba88ace825ccdd91336d230ab87637549069fb9658d05',
     influence: '3da074d06982174c68a0ddc9ea537f0fd9d520a899e49eed57fd634c7d9887e6',
