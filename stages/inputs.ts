@@ -5,8 +5,11 @@
  * they were trained on) and where it came from (lineage, to refuse mixing two data
  * sets) is decided here, once, for every kind.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { Artifact } from '../pipeline/registry.ts';
+import { MODELS } from '../lib/artifacts.ts';
 import type { TrainedOn } from '../lib/attribution/features.ts';
 import { readKnobDraws } from '../lib/knobs/draws.ts';
 import { knobOutcomes, type KnobOutcomes } from '../lib/knobs/evaluate.ts';
@@ -29,6 +32,25 @@ export function modelsUsed(who: string, requested: number | undefined, available
   const S = requested ?? available;
   if (S > available) throw new Error(`${who}: models: ${S}, but ${holder} ${available} model(s)`);
   return S;
+}
+
+/** A models input's models.json: how many models, and the checkpoints train kept of each. */
+export function modelsMeta(models: Artifact): { models: number; checkpoints?: { epoch: number; lr: number }[] } {
+  return JSON.parse(readFileSync(join(models.dir, MODELS.meta), 'utf8')) as { models: number; checkpoints?: { epoch: number; lr: number }[] };
+}
+
+/**
+ * The checkpoint epochs `who` reads of a models input: `wanted`, or every saved one when
+ * absent. One it did not save, or none saved at all, is an error naming the entry.
+ */
+export function checkpointEpochs(who: string, models: Artifact, wanted?: number[]): number[] {
+  const saved = (modelsMeta(models).checkpoints ?? []).map((c) => c.epoch);
+  const how = 'train them with checkpoints: [epochs] or {every: k}';
+  if (wanted === undefined && saved.length === 0) throw new Error(`${who}: the models (${entryLabel(models)}) saved no checkpoints; ${how}`);
+  const epochs = wanted ?? saved;
+  const missing = epochs.filter((e) => !saved.includes(e));
+  if (missing.length) throw new Error(`${who}: checkpoints ${missing.join(', ')} were not saved (saved: ${saved.length ? saved.join(', ') : 'none'}) by the models (${entryLabel(models)}); ${how}`);
+  return epochs;
 }
 
 /**

@@ -33,7 +33,6 @@
  * targets, each writing its rows of φ; combine() streams the chunks into per-set arrays
  * (lib/artifacts.ts FEATURES), so memory stays bounded however large n is.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Artifact } from '../pipeline/registry.ts';
@@ -58,7 +57,7 @@ import { writeJsonAtomic } from '../lib/io/json.ts';
 import { NpyWriter, readNpy, readNpyChunks, readNpyHeader, rowsForBytes, writeNpy } from '../lib/io/npy.ts';
 import { loadModel, loadNetwork } from '../lib/models/index.ts';
 import { MODEL_KINDS } from './extensions.ts';
-import { dataOf, entryLabel } from './inputs.ts';
+import { checkpointEpochs, dataOf, modelsMeta } from './inputs.ts';
 
 /**
  * Largest projected dimension k accepted at validation (TRAK uses 512..20480). The data
@@ -110,20 +109,13 @@ interface Plan {
 
 function plan(params: LinearizeParams, models: Artifact): Plan {
   const meta = datasetMeta(dataOf(models, 'linearize').dir);
-  const modelsMeta = JSON.parse(readFileSync(join(models.dir, MODELS.meta), 'utf8')) as { models: number; checkpoints?: { epoch: number }[] };
   const targets = resolveTargets(params.targets, meta.nTest, 'linearize');
-  const epochs = params.checkpoints ?? [];
-  if (epochs.length) {
-    const saved = (modelsMeta.checkpoints ?? []).map((c) => c.epoch);
-    const missing = epochs.filter((e) => !saved.includes(e));
-    if (missing.length) {
-      throw new Error(`linearize: checkpoints ${missing.join(', ')} were not saved by the models (${entryLabel(models)}; saved: ${saved.length ? saved.join(', ') : 'none'}); train them with checkpoints: [epochs] or {every: k}`);
-    }
-  }
+  const epochs = params.checkpoints ? checkpointEpochs('linearize', models, params.checkpoints) : [];
+  const runs = modelsMeta(models).models;
   return {
-    models: modelsMeta.models,
+    models: runs,
     epochs,
-    sets: modelsMeta.models * Math.max(1, epochs.length),
+    sets: runs * Math.max(1, epochs.length),
     nTrain: meta.nTrain,
     targets,
     trainChunks: Math.ceil(meta.nTrain / params.chunk),

@@ -41,7 +41,7 @@ import { writeJsonAtomic } from '../lib/io/json.ts';
 import { NpyWriter, readNpy, readNpyHeader, writeNpy } from '../lib/io/npy.ts';
 import { loadNetwork } from '../lib/models/index.ts';
 import { MODEL_KINDS } from './extensions.ts';
-import { dataOf, entryLabel, modelsParam, modelsUsed } from './inputs.ts';
+import { checkpointEpochs, dataOf, entryLabel, modelsMeta, modelsParam, modelsUsed } from './inputs.ts';
 
 export const tracinParams = z
   .strictObject({
@@ -72,15 +72,8 @@ interface Schedule {
 }
 
 function schedule(params: TracinParams, models: Artifact): Schedule {
-  const meta = JSON.parse(readFileSync(join(models.dir, MODELS.meta), 'utf8')) as { models: number; checkpoints?: { epoch: number; lr: number }[] };
-  const saved = (meta.checkpoints ?? []).map((c) => c.epoch);
-  if (saved.length === 0) {
-    throw new Error(`tracin: the models (${entryLabel(models)}) saved no checkpoints; train them with \`checkpoints: [epochs]\` or \`checkpoints: {every: k}\``);
-  }
-  const epochs = params.checkpoints ?? saved;
-  const missing = epochs.filter((e) => !saved.includes(e));
-  if (missing.length) throw new Error(`tracin: checkpoints ${missing.join(', ')} were not saved (saved: ${saved.join(', ')})`);
-  return { models: modelsUsed('tracin', params.models, meta.models, `the models input (${entryLabel(models)}) holds`), epochs };
+  const epochs = checkpointEpochs('tracin', models, params.checkpoints);
+  return { models: modelsUsed('tracin', params.models, modelsMeta(models).models, `the models input (${entryLabel(models)}) holds`), epochs };
 }
 
 export const tracin = defineStage<TracinParams>({

@@ -182,6 +182,6 @@ test('linearize checkpoints: each (model, checkpoint) is a feature set, model-ma
   await t.throwsAsync(runStage(trak, { params: { models: 3 }, inputs: { features: out } }), { message: 'trak: models: 3, but the features hold 2 model(s)' });
   // A checkpoint the models did not save is named.
   await t.throwsAsync(runStage(linearize, { params: { ...params, checkpoints: [3] }, inputs: { models: models.artifact } }), {
-    message: /^linearize: checkpoints 3 were not saved by the models \(.*; saved: 2, 4\); train them with checkpoints: \[epochs\] or \{every: k\}$/,
+    message: /^linearize: checkpoints 3 were not saved \(saved: 2, 4\) by the models \(.*\); train them with checkpoints: \[epochs\] or \{every: k\}$/,
   });
 });
