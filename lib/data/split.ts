@@ -37,7 +37,7 @@ export function splitIndices(name: string, source: LoadedSource, train: number |
     return { trainIndex: perm.slice(0, train), testIndex: perm.slice(train, train + test), given: false };
   }
   const pick = (part: SourcePart, want: number | undefined, which: string): Int32Array => {
-    if (want === undefined || want === part.n) return Int32Array.from({ length: part.n }, (_, i) => i);
+    if (want === undefined || want === part.n) return first(0, part.n);
     if (want > part.n) throw new DataSourceError(`source ${name} has ${part.n} ${which} examples: cannot provide ${which} ${want}`);
     if (take === 'first') return first(0, want);
     return rng.split(which).permutation(part.n).slice(0, want).sort();

@@ -37,7 +37,7 @@ import { TaskError, type Executor, type StageHooks, type StageRunner, type Stage
 import type { StageHash } from '../../registry.ts';
 import type { Manifest, Store } from '../../store.ts';
 import type { Task, TaskHooks, TaskResult } from '../../task.ts';
-import { command, exec, jobName, queuedTasks, readExpandRecord, runsComment, sbatch, script, type QueuedTask } from './jobs.ts';
+import { command, exec, jobName, queuedTasks, readExpandRecord, runsComment, sbatch, script, type ExpandRecord, type QueuedTask } from './jobs.ts';
 import { sbatchResourceArgs, type ArraySpec, type SlurmOptions, type SlurmResources } from './options.ts';
 
 /** squeue may fail for a while (slurmctld restarting); give up after this long. */
@@ -52,6 +52,8 @@ interface Waiter {
   done: number;
   /** Unit arrays already reported. */
   arrays: Set<string>;
+  /** What the stage's count job submitted, once read (it never changes after). */
+  record?: ExpandRecord;
   missingSince?: number;
 }
 
@@ -234,7 +236,8 @@ export class SlurmExecutor implements Executor, StageRunner {
    */
   private report(w: Waiter, live: QueuedTask[]): void {
     const hasUnits = this.stages.get(w.hash)?.hasUnits ?? false;
-    const record = hasUnits ? readExpandRecord(join(this.logs, w.hash), this.countJobs.get(w.hash)) : undefined;
+    if (hasUnits) w.record ??= readExpandRecord(join(this.logs, w.hash), this.countJobs.get(w.hash));
+    const record = w.record;
     if (!w.started) {
       const began = hasUnits ? record !== undefined : live.some((j) => j.hash === w.hash && j.state === 'RUNNING');
       if (!began && !this.store.readManifest(w.hash).ok) return;

@@ -24,7 +24,6 @@ export async function expandStage(registry: Registry, store: Store, hash: StageH
   const done = new Set(store.finishedUnits(hash));
   const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i));
   const kind = store.readStage(hash)!.kind;
-  const arrays: string[] = [];
   const record: ExpandRecord = { units: count, doneBefore: done.size, arrays: [] };
   const max = await maxArraySize();
   const blocks = new Map<number, number[]>();
@@ -58,9 +57,9 @@ export async function expandStage(registry: Registry, store: Store, hash: StageH
       ],
       script(spec.logs, `array-${offset}`, `units of store entry ${hash} (${kind}), one per array task (unit = task id + ${offset}), each tried up to ${n} times`, spec.setup, body),
     );
-    arrays.push(id);
     record.arrays.push({ id, tasks: tasks.length });
   }
+  const arrays = record.arrays.map((a) => a.id);
   if (arrays.length) {
     const finish = (await queuedTasks(store.runsDir)).filter((j) => j.hash === hash && j.role === 'finish');
     if (finish.length === 0) hooks.log(`no finish job of ${hash.slice(0, 12)} is queued: run the coordinator again once the array is done`, 'executor');
